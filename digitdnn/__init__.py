@@ -1,0 +1,40 @@
+"""digitdnn: draw a digit, train the network.
+
+Heavy modules (TensorFlow) are imported on first use, so `import digitdnn`
+and the data/preprocessing functions stay fast.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "TrainConfig": "digitdnn.config",
+    "load_mnist": "digitdnn.data",
+    "MnistData": "digitdnn.data",
+    "MnistUnavailable": "digitdnn.data",
+    "to_mnist": "digitdnn.preprocess",
+    "preprocess_steps": "digitdnn.preprocess",
+    "Classifier": "digitdnn.model",
+    "build_model": "digitdnn.model",
+    "train": "digitdnn.train",
+    "EpochReport": "digitdnn.train",
+    "History": "digitdnn.train",
+    "load_classifier": "digitdnn.store",
+    "save_classifier": "digitdnn.store",
+    "ModelLoadError": "digitdnn.store",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'digitdnn' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
