@@ -1,0 +1,31 @@
+"""Named training configurations offered by the page's sidebar."""
+from __future__ import annotations
+
+from digitdnn.config import TrainConfig
+
+PRESETS: dict[str, TrainConfig] = {
+    # The tutorial's network: 784-300-100-10, ReLU, plain gradient descent at 0.01.
+    "Tutorial: SGD 0.01, 300-100": TrainConfig(),
+    # Adam with bigger batches: near the tutorial's accuracy in a fraction of the epochs.
+    "Fast: Adam": TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=100, epochs=5),
+    # One small layer: trains in seconds, shows how far a tiny network gets.
+    "Tiny": TrainConfig(hidden_units=(32,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=3),
+    # Four layers with dropout and augmentation: the tutorial's "future work", slower but sturdier on drawings.
+    "Deep": TrainConfig(
+        hidden_units=(512, 256, 128, 64),
+        optimizer="nesterov",
+        learning_rate=0.02,
+        batch_size=64,
+        epochs=15,
+        dropout=0.2,
+        augment=True,
+    ),
+}
+
+
+def matching_preset(cfg: TrainConfig) -> str | None:
+    """The name of the preset equal to cfg, or None when it is a custom configuration."""
+    for name, preset in PRESETS.items():
+        if preset == cfg:
+            return name
+    return None

@@ -1,0 +1,149 @@
+"""Runs and models: the list, curves overlaid, the active model, download, save, open and upload."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, list_models, load_classifier, \
+    load_classifier_bytes, save_classifier
+from digitdnn.ui import resources, state
+from digitdnn.ui.charts import METRICS, runs_overlay
+from digitdnn.ui.sidebar import describe
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
+    """One row per model: name, where it came from, settings, epochs, best test accuracy, time."""
+    rows = []
+    for entry in entries:
+        cfg = entry.config
+        seconds = entry.history.get("total_seconds")
+        rows.append({
+            "model": entry.name,
+            "source": entry.source,
+            "settings": describe(cfg) if cfg else "unknown",
+            "epochs": len(entry.epochs) or None,
+            "status": entry.history.get("status") or "",
+            "best test accuracy": entry.best_test_accuracy,
+            "seconds": round(float(seconds), 1) if isinstance(seconds, (int, float)) else None,
+            "train images": entry.metadata.get("train_images"),
+        })
+    return pd.DataFrame(rows)
+
+
+def model_file_bytes(entry: state.ModelEntry) -> bytes:
+    """The entry's model as the bytes of a .keras file (written to a temporary folder and read back)."""
+    with tempfile.TemporaryDirectory(prefix="digitdnn-download-") as folder:
+        path = save_classifier(entry.classifier, Path(folder) / "model.keras", entry.metadata)
+        return path.read_bytes()
+
+
+def file_name(text: str) -> str:
+    """`text` as a safe model file name without extension; ValueError with a plain message if it is not one."""
+    name = text.strip().removesuffix(".keras")
+    if not SAFE_NAME.fullmatch(name):
+        raise ValueError("Use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit.")
+    return name
+
+
+def _on_upload() -> None:
+    uploaded = st.session_state.get("upload")
+    if uploaded is None:
+        return
+    try:
+        classifier = load_classifier_bytes(uploaded.getvalue(), uploaded.name)
+    except ModelLoadError as exc:
+        state.notify("models", "error", f"Upload refused. {exc}")
+        return
+    state.add_model(state.ModelEntry(0, f"Upload: {uploaded.name}", "uploaded", classifier, classifier.metadata))
+    state.notify("models", "success", f"{uploaded.name} loaded; it is now the active model.")
+
+
+def _on_save() -> None:
+    entry = state.active_model()
+    if entry is None:
+        return
+    try:
+        name = file_name(st.session_state.get("save_name", ""))
+        path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata)
+    except (ValueError, SaveError) as exc:
+        state.notify("models", "error", f"Not saved. {exc}")
+        return
+    state.notify("models", "success", f"Saved “{entry.name}” as {path}.")
+
+
+def _on_open() -> None:
+    path = st.session_state.get("saved_model")
+    if not path:
+        return
+    try:
+        classifier = load_classifier(path)
+    except ModelLoadError as exc:
+        state.notify("models", "error", f"Cannot open it. {exc}")
+        return
+    state.add_model(state.ModelEntry(0, f"Saved: {Path(path).stem}", "opened", classifier, classifier.metadata))
+    state.notify("models", "success", f"Opened {path}; it is now the active model.")
+
+
+def models_panel() -> None:
+    """The "Runs and models" tab."""
+    entries = state.models()
+    state.show_notice("models")
+    if not entries:
+        st.info("No model yet: train one from the sidebar, or open or upload one below.")
+    else:
+        st.dataframe(runs_frame(entries), hide_index=True,
+                     column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
+        names = {m.id: m.name for m in entries}
+        st.radio("Active model (scores the drawing)", list(names), format_func=names.get, key="active_model")
+        _overlay(entries)
+        _download(state.active_model())
+    _save_and_open()
+
+
+def _overlay(entries: list[state.ModelEntry]) -> None:
+    with_curves = {m.name: m.epochs for m in entries if m.epochs}
+    if not with_curves:
+        return
+    known = st.session_state.setdefault("overlay_known", set())
+    if "overlay_runs" in st.session_state:  # new runs join the overlay as they arrive
+        kept = [name for name in st.session_state.overlay_runs if name in with_curves]
+        st.session_state.overlay_runs = kept + [name for name in with_curves if name not in known]
+    else:
+        st.session_state.overlay_runs = list(with_curves)[-3:]
+    known.update(with_curves)
+    chosen = st.multiselect("Overlay the curves of", list(with_curves), key="overlay_runs")
+    metric = st.segmented_control("Show", list(METRICS), format_func=METRICS.get, default="accuracy",
+                                  key="overlay_metric") or "accuracy"
+    if chosen:
+        st.altair_chart(runs_overlay({name: with_curves[name] for name in chosen}, metric))
+
+
+def _download(entry: state.ModelEntry | None) -> None:
+    if entry is None:
+        return
+    st.download_button(f"Download “{entry.name}” (.keras)", data=lambda: model_file_bytes(entry),
+                       file_name=f"digitdnn-{entry.source}-{entry.id}.keras", mime="application/octet-stream",
+                       on_click="ignore", key="download")
+
+
+def _save_and_open() -> None:
+    save, reopen, upload = st.columns(3)
+    with save:
+        st.text_input("Save the active model as", placeholder="my-model", key="save_name")
+        st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
+        st.caption(f"Saved in {resources.models_dir().resolve()}")
+    with reopen:
+        saved = {str(m.path): m.path.stem + (" (metadata damaged)" if m.damaged else "")
+                 for m in list_models(resources.models_dir())}
+        st.selectbox("Open a saved model", list(saved), format_func=saved.get, index=None,
+                     placeholder="no saved models" if not saved else "choose…", key="saved_model")
+        st.button("Open", key="open", on_click=_on_open, disabled=not saved)
+    with upload:
+        st.file_uploader("Upload a .keras model", type=["keras"], key="upload", on_change=_on_upload,
+                         max_upload_size=MAX_UPLOAD_BYTES // 2**20)

@@ -1,0 +1,114 @@
+"""The sidebar's training controls: one widget per TrainConfig field, and the presets.
+
+Widget values live in st.session_state under the keys of `widget_values`; the
+config is always rebuilt from them by `config_from_state`, so a preset is just
+a set of widget values.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+
+from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
+from digitdnn.presets import PRESETS, matching_preset
+
+LEARNING_RATES = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+BATCH_SIZES = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
+MAX_EPOCHS_SLIDER = 50
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSprop"}
+ACTIVATION_NAMES = {"relu": "ReLU", "elu": "ELU", "tanh": "tanh", "sigmoid": "sigmoid"}
+
+
+def widget_values(cfg: TrainConfig) -> dict:
+    """The sidebar widget values (by key) that show `cfg`; unused layer widgets continue the funnel."""
+    units = list(cfg.hidden_units)
+    while len(units) < MAX_LAYERS:
+        units.append(max(10, units[-1] // 2))
+    values = {f"units_{i + 1}": u for i, u in enumerate(units)}
+    values.update(
+        layers=len(cfg.hidden_units),
+        activation=cfg.activation,
+        optimizer=cfg.optimizer,
+        learning_rate=cfg.learning_rate,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        dropout=cfg.dropout,
+        l2=cfg.l2,
+        augment=cfg.augment,
+        seed=cfg.seed,
+    )
+    return values
+
+
+def config_from_state(state: Mapping) -> TrainConfig:
+    """The TrainConfig the sidebar widgets currently describe (ValueError if they make no valid one)."""
+    layers = int(state["layers"])
+    return TrainConfig(
+        hidden_units=tuple(int(state[f"units_{i + 1}"]) for i in range(layers)),
+        activation=state["activation"],
+        optimizer=state["optimizer"],
+        learning_rate=float(state["learning_rate"]),
+        batch_size=int(state["batch_size"]),
+        epochs=int(state["epochs"]),
+        dropout=float(state["dropout"]),
+        l2=float(state["l2"]),
+        augment=bool(state["augment"]),
+        seed=int(state["seed"]),
+    )
+
+
+def describe(cfg: TrainConfig) -> str:
+    """One line such as "784 → 300 → 100 → 10 · ReLU · SGD, lr 0.01 · batch 50 · 10 epochs"."""
+    shape = " → ".join(str(n) for n in (784, *cfg.hidden_units, 10))
+    extras = [f"dropout {cfg.dropout:g}"] if cfg.dropout else []
+    extras += [f"L2 {cfg.l2:g}"] if cfg.l2 else []
+    extras += ["augmented"] if cfg.augment else []
+    parts = [shape, ACTIVATION_NAMES[cfg.activation], f"{OPTIMIZER_NAMES[cfg.optimizer]}, lr {cfg.learning_rate:g}",
+             f"batch {cfg.batch_size}", f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}", *extras]
+    return " · ".join(parts)
+
+
+def short_name(cfg: TrainConfig) -> str:
+    """A few words for lists: "784-300-100-10 SGD 0.01"."""
+    shape = "-".join(str(n) for n in (784, *cfg.hidden_units, 10))
+    return f"{shape} {OPTIMIZER_NAMES[cfg.optimizer]} {cfg.learning_rate:g}"
+
+
+def _apply_preset() -> None:
+    name = st.session_state.get("preset")
+    if name in PRESETS:
+        st.session_state.update(widget_values(PRESETS[name]))
+
+
+def training_controls() -> None:
+    """Draw the hyperparameter widgets and a one-line summary of the config they describe."""
+    for key, value in widget_values(TrainConfig()).items():
+        st.session_state.setdefault(key, value)
+
+    st.selectbox("Preset", list(PRESETS), index=None, placeholder="Load a preset…", key="preset",
+                 on_change=_apply_preset)
+    st.slider("Hidden layers", 1, MAX_LAYERS, key="layers")
+    columns = st.columns(2)
+    for i in range(st.session_state.layers):
+        columns[i % 2].number_input(f"Units, layer {i + 1}", 1, MAX_UNITS, step=10, key=f"units_{i + 1}")
+    left, right = st.columns(2)
+    left.selectbox("Activation", ACTIVATIONS, format_func=ACTIVATION_NAMES.get, key="activation")
+    right.selectbox("Optimizer", OPTIMIZERS, format_func=OPTIMIZER_NAMES.get, key="optimizer")
+    st.select_slider("Learning rate (log scale)", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="learning_rate")
+    st.select_slider("Batch size", BATCH_SIZES, key="batch_size")
+    st.slider("Epochs", 1, MAX_EPOCHS_SLIDER, key="epochs")
+    st.slider("Dropout", 0.0, 0.8, step=0.05, key="dropout")
+    st.checkbox("Augment the training images", key="augment",
+                help="Random shifts, scaling, rotation and stroke thickness, new every epoch")
+    with st.expander("More"):
+        st.select_slider("L2 penalty", (0.0, 1e-5, 1e-4, 1e-3, 1e-2), format_func=lambda v: f"{v:g}", key="l2")
+        st.number_input("Seed", 0, 2**31 - 1, key="seed")
+
+    try:
+        cfg = config_from_state(st.session_state)
+    except ValueError as exc:
+        st.error(f"These settings make no valid network: {exc}")
+        return
+    preset = matching_preset(cfg)
+    st.caption(describe(cfg) + (f"  \n(preset “{preset}”)" if preset else "  \n(custom settings)"))

@@ -1,0 +1,115 @@
+"""Per-session state: the models this session can use, which one is active, the training job.
+
+Everything lives in st.session_state, so one person's runs never touch another's.
+Keys: "models" (list of ModelEntry), "active_model" (its id; also the key of the
+picker widget), "job" (TrainingJob or None), "notice_<slot>" ((kind, text) or None).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from digitdnn.config import TrainConfig
+from digitdnn.ui import resources
+
+if TYPE_CHECKING:
+    from digitdnn.model import Classifier
+
+
+@dataclass
+class ModelEntry:
+    """A model this session can make active: the default, a run, an upload or a saved file.
+
+    `metadata` has the fields of a saved model's sidecar (config, history, test_accuracy, ...),
+    so an entry is saved as it is and a saved model opens as the same entry.
+    """
+
+    id: int
+    name: str
+    source: str                 # "default", "trained", "uploaded" or "opened"
+    classifier: "Classifier"
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def config(self) -> TrainConfig | None:
+        try:
+            return TrainConfig.from_dict(self.metadata["config"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def history(self) -> dict:
+        history = self.metadata.get("history")
+        return history if isinstance(history, dict) else {}
+
+    @property
+    def epochs(self) -> list[dict]:
+        """Per-epoch reports as dicts (epoch, train/test accuracy and loss, seconds)."""
+        return [e for e in self.history.get("epochs") or [] if isinstance(e, dict) and "test_accuracy" in e]
+
+    @property
+    def best_test_accuracy(self) -> float | None:
+        if self.epochs:
+            return max(float(e["test_accuracy"]) for e in self.epochs)
+        accuracy = self.metadata.get("test_accuracy")
+        return float(accuracy) if isinstance(accuracy, (int, float)) else None
+
+
+def init_session() -> None:
+    """Create this session's state on its first run, with the default model active when there is one."""
+    state = st.session_state
+    state.setdefault("models", [])
+    state.setdefault("job", None)
+    state.setdefault("run_count", 0)
+    if not any(m.source == "default" for m in state.models):
+        _add_default_model()
+
+
+def _add_default_model() -> None:
+    from digitdnn.store import ModelLoadError
+
+    path = resources.default_model_path()
+    try:
+        classifier = resources.default_classifier(str(path))
+    except ModelLoadError as exc:
+        st.session_state.default_model_error = f"No default model ({path}): {exc}"
+        return
+    st.session_state.pop("default_model_error", None)
+    add_model(ModelEntry(0, "Default model", "default", classifier, classifier.metadata), activate=False)
+    if st.session_state.get("active_model") is None:
+        st.session_state.active_model = st.session_state.models[-1].id
+
+
+def models() -> list[ModelEntry]:
+    return st.session_state.models
+
+
+def active_model() -> ModelEntry | None:
+    wanted = st.session_state.get("active_model")
+    return next((m for m in st.session_state.models if m.id == wanted), None)
+
+
+def add_model(entry: ModelEntry, activate: bool = True) -> ModelEntry:
+    """Add `entry` under a fresh id (its own id is ignored) and optionally make it active."""
+    next_id = max((m.id for m in st.session_state.models), default=0) + 1
+    entry = dataclasses.replace(entry, id=next_id)
+    st.session_state.models.append(entry)
+    if activate:
+        st.session_state.active_model = entry.id
+    return entry
+
+
+def notify(slot: str, kind: str, text: str) -> None:
+    """Leave a message ("success", "info", "warning" or "error") for `show_notice(slot)` to show."""
+    st.session_state[f"notice_{slot}"] = (kind, text)
+
+
+def show_notice(slot: str) -> None:
+    """Show the message left for `slot`, if any (it stays until replaced)."""
+    notice = st.session_state.get(f"notice_{slot}")
+    if notice:
+        kind, text = notice
+        getattr(st, kind)(text)

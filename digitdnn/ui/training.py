@@ -1,0 +1,164 @@
+"""Train and Stop: start a TrainingJob from a button, watch it from a polling fragment, keep its result.
+
+The job runs in its own thread and never calls Streamlit. While it runs, the
+sidebar fragment redraws the progress every POLL_SECONDS and reruns the whole
+page when an epoch ends (so the chart grows and the drawing is re-scored with
+the new weights) and once more when the run is over.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from digitdnn.jobs import JobProgress, TrainingJob
+from digitdnn.ui import resources, state
+from digitdnn.ui.charts import learning_curve
+from digitdnn.ui.sidebar import config_from_state, short_name
+
+POLL_SECONDS = 0.5
+
+
+def current_job() -> TrainingJob | None:
+    return st.session_state.get("job")
+
+
+def is_training() -> bool:
+    job = current_job()
+    return job is not None and not job.progress().done
+
+
+def start_training() -> None:
+    """Button callback: start a run with the sidebar's settings (ignored while one is running)."""
+    if is_training():
+        return
+    try:
+        cfg = config_from_state(st.session_state)
+    except ValueError as exc:
+        state.notify("training", "error", f"Cannot train: {exc}")
+        return
+    st.session_state.run_count += 1
+    name = f"Run {st.session_state.run_count}"
+    st.session_state.job = TrainingJob(cfg, resources.mnist_loader(), name=name,
+                                          slots=resources.training_slots()).start()
+    st.session_state.seen_epoch = 0
+    st.session_state.pop("notice_training", None)
+
+
+def stop_training() -> None:
+    """Button callback: ask the running job to stop; it keeps the weights trained so far."""
+    job = current_job()
+    if job is not None:
+        job.stop()
+
+
+def collect_finished_job() -> None:
+    """If this session's job has ended, keep its model as a new run, make it active and say how it went."""
+    job = current_job()
+    if job is None:
+        return
+    progress = job.progress()
+    if not progress.done:
+        return
+    st.session_state.job = None
+    if progress.status == "failed":
+        state.notify("training", "error", f"{job.name} failed: {progress.error}")
+        return
+    if progress.result is None:
+        state.notify("training", "info", f"{job.name}: {progress.message}")
+        return
+    history = progress.result.history
+    metadata = {
+        "config": job.config.to_dict(),
+        "history": history.to_dict(),
+        "test_accuracy": history.best_test_accuracy,
+        "data_fingerprint": progress.data_fingerprint,
+        "train_images": progress.train_images,
+        "command": "digitdnn page",
+    }
+    diverged = history.status == "diverged"
+    entry = state.add_model(state.ModelEntry(0, f"{job.name}: {short_name(job.config)}", "trained",
+                                             progress.result.classifier, metadata), activate=not diverged)
+    best = entry.best_test_accuracy
+    accuracy = f"best test accuracy {best:.2%}" if best is not None else "no finished epoch"
+    summary = f"{job.name} {history.message or history.status}: {accuracy}, {history.total_seconds:.1f} s."
+    if diverged:
+        state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
+    else:
+        kind = "success" if history.status == "completed" else "info"
+        state.notify("training", kind, f"{summary} It is now the active model.")
+
+
+def buttons() -> None:
+    """The Train and Stop buttons (keys "train" and "stop")."""
+    running = is_training()
+    left, right = st.columns(2)
+    left.button("Train", key="train", type="primary", on_click=start_training, disabled=running,
+                width="stretch")
+    right.button("Stop", key="stop", on_click=stop_training, disabled=not running, width="stretch")
+
+
+def progress_panel() -> None:
+    """The live progress, redrawn every POLL_SECONDS while this session trains."""
+    st.fragment(_progress_body, run_every=POLL_SECONDS if current_job() else None)()
+
+
+def _progress_body() -> None:
+    job = current_job()
+    if job is None:
+        state.show_notice("training")
+        return
+    progress = job.progress()
+    _show_progress(job, progress)
+    if progress.done or progress.epoch != st.session_state.get("seen_epoch"):
+        st.session_state.seen_epoch = progress.epoch
+        st.rerun()  # the whole page: new chart point, drawing re-scored, or the finished run listed
+
+
+def _show_progress(job: TrainingJob, progress: JobProgress) -> None:
+    if progress.status in ("waiting", "loading data"):
+        st.info(f"{job.name}: {progress.message or 'starting…'}", icon="⏳")
+        return
+    under_way = min(progress.epoch + 1, progress.epochs)
+    left = "" if progress.seconds_left is None else f" · about {progress.seconds_left:.0f} s left"
+    label = f"{job.name}: epoch {under_way} of {progress.epochs}{left}"
+    if job.stop_requested:
+        label += " · stopping…"
+    st.progress(progress.fraction, text=label)
+    if progress.reports:
+        last = progress.reports[-1]
+        st.caption(f"After epoch {last.epoch}: test accuracy {last.test_accuracy:.2%}, train {last.train_accuracy:.2%}")
+
+
+def scoring_model():
+    """(classifier, label) that scores the drawing: the running job's latest epoch, else the active model."""
+    job = current_job()
+    if job is not None:
+        progress = job.progress()
+        if progress.classifier is not None and not progress.done:
+            return progress.classifier, f"{job.name} after epoch {progress.epoch} of {progress.epochs} (training)"
+    entry = state.active_model()
+    if entry is None:
+        return None, ""
+    return entry.classifier, entry.name
+
+
+def learning_curves() -> None:
+    """Accuracy and loss per epoch: of the run in progress, else of the active model."""
+    job = current_job()
+    if job is not None:
+        progress = job.progress()
+        title, epochs, planned = job.name, [r.to_dict() for r in progress.reports], progress.epochs
+    else:
+        entry = state.active_model()
+        if entry is None:
+            st.info("No model yet: press Train in the sidebar.")
+            return
+        title, epochs, planned = entry.name, entry.epochs, None
+    if not epochs:
+        st.caption(f"{title}: no finished epoch yet." if job else f"{title}: no learning curve recorded.")
+        return
+    last = epochs[-1]
+    st.markdown(f"**{title}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
+                f"train {last['train_accuracy']:.2%}")
+    accuracy, loss = st.columns(2)
+    accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))
+    loss.altair_chart(learning_curve(epochs, "loss", planned))
