@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios and accuracies: python -m benchmarks.NAME."""

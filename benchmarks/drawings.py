@@ -1,0 +1,153 @@
+"""How well the network names drawings: to_mnist against whole-canvas resizing, and to_mnist's speed.
+
+    python -m benchmarks.drawings [--quick] [--model PATH] [--count N]
+
+Prints one table: plain MNIST test accuracy of the model; the MNIST test digits
+(all 10,000; --quick: 1,000) re-drawn as a canvas shows them (solid ink, 30%-85% of a 280x280 canvas high,
+anywhere on it, pen 8-35 px) through to_mnist and through whole-canvas
+resizing; the stroke drawings of tests/data through both; the 28x28 stroke
+widths against MNIST's own; and the median time of to_mnist on a 280x280
+RGBA canvas.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from digitdnn.preprocess import grow, stroke_width, to_mnist
+from digitdnn.strokes import CANVAS, load_drawings
+
+STROKE_DRAWINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "stroke_drawings.npz"
+
+
+def redraw_mnist(digit: np.ndarray, rng: np.random.Generator, canvas=CANVAS) -> np.ndarray:
+    """An MNIST digit as a person would leave it on the canvas: solid white ink on black (or transparent) RGBA.
+
+    The digit is cut to its box, enlarged to 30%-85% of the canvas height
+    (smooth enlargement, then thresholded: no grey), its pen changed to a random
+    width of 8-35 px (at most a quarter of its height; thinned to no less than 40% of
+    its own width so that no part vanishes), and put anywhere fully
+    on the canvas. One in four has a transparent background.
+    """
+    width, height = canvas
+    crop = _cut_to_ink(digit).astype(np.float32) / 255.0
+    target_height = rng.uniform(0.3, 0.85) * height
+    scale = min(target_height / crop.shape[0], 0.95 * width / crop.shape[1])
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    smooth = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC))
+    solid = (smooth >= 0.5).astype(np.float32)
+    width_now = stroke_width(solid)
+    pen = max(min(rng.uniform(8, 35) * min(canvas) / 280, target_height / 4), 0.4 * width_now)
+    solid = np.pad(solid, round(pen))
+    drawn = grow(solid, round((pen - width_now) / 2))
+    drawn = _cut_to_ink(drawn)
+    scale_down = min(1.0, (height - 2) / drawn.shape[0], (width - 2) / drawn.shape[1])
+    if scale_down < 1.0:
+        shrunk = Image.fromarray(drawn).resize((max(1, int(drawn.shape[1] * scale_down)),
+                                                max(1, int(drawn.shape[0] * scale_down))), Image.Resampling.BOX)
+        drawn = (np.asarray(shrunk) >= 0.5).astype(np.float32)
+    top = rng.integers(0, height - drawn.shape[0] + 1)
+    left = rng.integers(0, width - drawn.shape[1] + 1)
+    ink = np.zeros((height, width), dtype=bool)
+    ink[top:top + drawn.shape[0], left:left + drawn.shape[1]] = drawn > 0
+    transparent = rng.uniform() < 0.25
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    rgba[ink] = 255
+    if not transparent:
+        rgba[:, :, 3] = 255
+    return rgba
+
+
+def _cut_to_ink(image: np.ndarray) -> np.ndarray:
+    """The image cut to the box of its non-zero pixels."""
+    rows = np.flatnonzero(image.max(axis=1))
+    cols = np.flatnonzero(image.max(axis=0))
+    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def resize_whole_canvas(image: np.ndarray) -> np.ndarray:
+    """What most drawing demos do: the canvas's grey levels, area-resized to 28x28."""
+    grey = Image.fromarray(np.ascontiguousarray(image[:, :, :3])).convert("L")
+    return np.asarray(grey.resize((28, 28), Image.Resampling.BOX), dtype=np.float32) / 255.0
+
+
+def accuracy(classifier, images: list[np.ndarray | None], labels: np.ndarray) -> float:
+    """Share named correctly; an image that preprocessing refused (None) counts as wrong."""
+    kept = [i for i, image in enumerate(images) if image is not None]
+    if not kept:
+        return 0.0
+    predicted = classifier.predict(np.stack([images[i] for i in kept]))
+    return float((predicted == labels[kept]).sum()) / len(labels)
+
+
+def median_ms(function, argument, repeats: int) -> float:
+    """Median wall time of function(argument) in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(argument)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def widths(images) -> str:
+    """Median (5th-95th percentile) stroke width of 28x28 images."""
+    measured = [stroke_width(image) for image in images if image is not None]
+    low, mid, high = np.percentile(measured, [5, 50, 95])
+    return f"{mid:.2f} ({low:.2f}-{high:.2f})"
+
+
+def main(argv=None) -> None:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description="Drawing accuracy and speed of to_mnist.")
+    parser.add_argument("--quick", action="store_true", help="1,000 re-drawn digits and fewer timing runs")
+    parser.add_argument("--count", type=int, default=None, help="re-drawn MNIST test digits (default: all 10,000)")
+    parser.add_argument("--model", default=None, help="model file (default: the default model in assets/)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from digitdnn import load_classifier, load_mnist
+
+    classifier = load_classifier(args.model)
+    data = load_mnist()
+    count = args.count or (1000 if args.quick else len(data.y_test))
+    rng = np.random.default_rng(args.seed)
+    picked = rng.choice(len(data.y_test), size=min(count, len(data.y_test)), replace=False)
+    digits, labels = data.x_test[picked], data.y_test[picked]
+    plain = accuracy(classifier, list(digits.astype(np.float32) / 255.0), labels)
+    canvases = [redraw_mnist(digit, rng) for digit in digits]
+    redrawn = [to_mnist(c) for c in canvases]
+    redrawn_naive = [resize_whole_canvas(c) for c in canvases]
+    drawings = load_drawings(STROKE_DRAWINGS)
+    stroke_labels = np.array([d.label for d in drawings])
+    rendered = [d.render() for d in drawings]
+    drawn = [to_mnist(r) for r in rendered]
+    drawn_naive = [resize_whole_canvas(r) for r in rendered]
+    speed = median_ms(to_mnist, rendered[0], 100 if args.quick else 500)
+
+    redrawn_accuracy = accuracy(classifier, redrawn, labels)
+    drawn_accuracy = accuracy(classifier, drawn, stroke_labels)
+    rows = [
+        ("MNIST test digits, as they are", len(labels), f"{plain:.2%}", "", ""),
+        ("re-drawn MNIST digits on a 280x280 canvas", len(labels), f"{redrawn_accuracy:.2%}",
+         f"{accuracy(classifier, redrawn_naive, labels):.2%}",
+         f"{100 * (plain - redrawn_accuracy):.2f} points below MNIST (target <= 1.0)"),
+        ("stroke drawings (tests/data)", len(drawings), f"{drawn_accuracy:.2%}",
+         f"{accuracy(classifier, drawn_naive, stroke_labels):.2%}", "target >= 97%"),
+    ]
+    print(f"model: {args.model or 'default (assets/)'}")
+    print(f"{'':44} {'images':>6}  {'to_mnist':>9}  {'whole-canvas resize':>19}")
+    for name, n, ours, naive, note in rows:
+        print(f"{name:44} {n:>6}  {ours:>9}  {naive:>19}  {note}")
+    print(f"stroke width in 28x28 px, median (5%-95%): MNIST {widths(list(digits.astype(np.float32) / 255.0))}, "
+          f"re-drawn {widths(redrawn)}, strokes {widths(drawn)}")
+    print(f"to_mnist on a 280x280 RGBA canvas: {speed:.2f} ms median")
+
+
+if __name__ == "__main__":
+    main()
