@@ -172,7 +172,7 @@ def run_train(args: argparse.Namespace) -> int:
     data = load_mnist().head(args.limit, args.test_limit)
 
     from digitdnn.store import save_classifier
-    from digitdnn.train import train
+    from digitdnn.training import train
 
     print(f"training 784-{_units(cfg).replace(',', '-')}-10 ({cfg.activation}, {cfg.optimizer}, "
           f"learning rate {cfg.learning_rate}, batch {cfg.batch_size}) on {len(data.x_train)} images, "

@@ -1,4 +1,4 @@
-"""Background training: run digitdnn.train.train in a thread and publish its progress.
+"""Background training: run digitdnn.training.train in a thread and publish its progress.
 
 The training thread writes a `JobProgress` snapshot after every event; the page
 reads `job.progress()` whenever it redraws. Nothing here knows about Streamlit.
@@ -17,7 +17,7 @@ from digitdnn.config import TrainConfig
 if TYPE_CHECKING:
     from digitdnn.data import MnistData
     from digitdnn.model import Classifier
-    from digitdnn.train import EpochReport, TrainResult
+    from digitdnn.training import EpochReport, TrainResult
 
 # A loader receives a `report(message)` function for progress messages and returns the data.
 DataLoader = Callable[[Callable[[str], None]], "MnistData"]
@@ -143,7 +143,7 @@ class TrainingJob:
         return True
 
     def _train(self, data) -> "TrainResult":
-        from digitdnn.train import train
+        from digitdnn.training import train
 
         self._update(status="training", message="", train_images=len(data.x_train),
                      data_fingerprint=data.fingerprint())

@@ -11,7 +11,7 @@ import digitdnn.data
 from digitdnn.config import TrainConfig
 from digitdnn.presets import PRESETS
 from digitdnn.store import default_model_path, load_classifier_bytes, save_classifier
-from digitdnn.train import train
+from digitdnn.training import train
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
 from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, config_from_state, describe, \

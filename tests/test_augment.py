@@ -6,7 +6,7 @@ import tensorflow as tf
 from digitdnn import augment
 from digitdnn.augment import N_PARAMETERS, augment_batch, augmented_examples
 from digitdnn.config import TrainConfig
-from digitdnn.train import train
+from digitdnn.training import train
 
 
 def neutral_parameters(count: int) -> np.ndarray:

@@ -48,3 +48,4 @@ def test_dict_round_trip_and_unknown_keys():
 def test_replace_validates_again():
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig().replace(epochs=-3)
+

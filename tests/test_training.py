@@ -8,7 +8,7 @@ import pytest
 
 from digitdnn.config import OPTIMIZERS, TrainConfig
 from digitdnn.model import build_model
-from digitdnn.train import EpochReport, History, TrainResult, make_optimizer, train
+from digitdnn.training import EpochReport, History, TrainResult, make_optimizer, train
 
 ADAM = TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=32, epochs=1)
 
