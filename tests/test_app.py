@@ -10,8 +10,7 @@ from streamlit.testing.v1 import AppTest
 import digitdnn.data
 from digitdnn.config import TrainConfig
 from digitdnn.presets import PRESETS
-from digitdnn.store import default_model_path, load_classifier_bytes, save_classifier
-from digitdnn.training import train
+from digitdnn.store import load_classifier_bytes
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
 from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, config_from_state, describe, \
@@ -19,26 +18,6 @@ from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, 
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TEST_DATA_LIMIT = "2000,500"
-
-
-def page_default_model(mnist, folder: Path) -> Path:
-    """The model the page opens with in tests: the real default (assets/default.keras or
-    $DIGITDNN_DEFAULT_MODEL) when it exists, else a small one trained once into `folder`."""
-    real = default_model_path()
-    if real.is_file():
-        return real
-    path = folder / "page-default.keras"
-    if not path.is_file():
-        cfg = PRESETS["Fast: Adam"].replace(epochs=3)
-        result = train(cfg, mnist.head(20000, 2000))
-        save_classifier(result.classifier, path, {"config": cfg.to_dict(), "history": result.history.to_dict(),
-                                                  "test_accuracy": result.history.best_test_accuracy})
-    return path
-
-
-@pytest.fixture(scope="session")
-def default_model(mnist, tmp_path_factory) -> Path:
-    return page_default_model(mnist, tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ preprocessing -> network -> the prediction container.
 
 Needs Chromium: $DIGITDNN_CHROMIUM or /usr/bin/chromium (Debian: apt-get install chromium).
 """
+import io
 import os
 import re
 import shutil
@@ -16,10 +17,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from digitdnn.strokes import load_templates, smooth_stroke
-from test_app import page_default_model
 
 pytestmark = pytest.mark.browser
 
@@ -36,11 +38,6 @@ STYLES = {0: "oval_counterclockwise", 1: "stick", 2: "plain", 3: "round", 4: "op
 PREDICTION = ".st-key-prediction"
 SIDEBAR = "[data-testid=stSidebar]"
 SHIPPED_MODEL = ROOT / "assets" / "default.keras"
-
-
-@pytest.fixture(scope="module")
-def default_model(mnist, tmp_path_factory) -> Path:
-    return page_default_model(mnist, tmp_path_factory.getbasetemp())
 
 
 def free_port() -> int:
@@ -147,12 +144,34 @@ def predicted_digit(page, strokes: int) -> int:
     return int(re.search(r"Prediction: (\d)", text).group(1))
 
 
+def bright_share(png: bytes) -> float:
+    """The share of a screenshot's pixels that are bright (ink, not the black background or the grey grid)."""
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return float((grey > 160).mean())
+
+
+def wait_for_network_input(page, timeout: float = 15) -> float:
+    """Wait until "What the network sees" shows the drawing: its new picture is loaded and has ink on screen.
+    Returns the share of bright pixels in the panel."""
+    picture = page.locator("[data-testid=stImage]", has_text="as MNIST digits are made").locator("img")
+    deadline = time.monotonic() + timeout
+    while True:
+        picture.evaluate("img => img.decode()")  # resolves once the current src is loaded and decoded
+        share = bright_share(picture.screenshot())
+        if share > 0.02 or time.monotonic() > deadline:
+            return share
+        time.sleep(0.2)
+
+
 def save_screenshot(page) -> None:
+    """The whole page into tests/artifacts/page.png; also into assets/screenshot.png when
+    DIGITDNN_UPDATE_SCREENSHOT=1."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.mouse.move(1390, 990)  # off the canvas and the sidebar, so that no hover controls show
     page.wait_for_load_state("networkidle")
     page.screenshot(path=ARTIFACTS / "page.png")
-    shutil.copyfile(ARTIFACTS / "page.png", ROOT / "assets" / "screenshot.png")
+    if os.environ.get("DIGITDNN_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(ARTIFACTS / "page.png", ROOT / "assets" / "screenshot.png")
 
 
 def check_the_explanations(page) -> None:
@@ -177,6 +196,7 @@ def test_drawn_digits_are_named_and_clear_empties_the_canvas(page, default_model
         named[digit] = predicted_digit(page, len(strokes))
         latencies.append(time.perf_counter() - lifted)
         if digit == 3:
+            assert wait_for_network_input(page) > 0.02, "the network's 28 x 28 input shows no drawing"
             save_screenshot(page)
             check_the_explanations(page)
         clear(page)
