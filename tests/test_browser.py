@@ -219,7 +219,8 @@ def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
     wait_for_text(page, SIDEBAR, r"Run 1 completed", timeout=90_000)
     tabs = page.locator("[data-testid=stTabs]")
     wait_for_text(page, "[data-testid=stTabs]", r"Run 1: 784-300-100-10 SGD 0.01 · epoch 1: test accuracy")
-    assert tabs.locator("[data-testid=stVegaLiteChart]").count() >= 2
+    # Accuracy and loss charts: wait for the second one to be drawn (charts render after the text).
+    tabs.locator("[data-testid=stVegaLiteChart]").nth(1).wait_for(state="visible", timeout=15_000)
     page.get_by_role("tab", name="Runs and models").click()
     page.locator("[data-testid=stDataFrame]").wait_for()
     page.get_by_role("radio", name=re.compile("Run 1")).wait_for()
