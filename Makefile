@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test data bench clean
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(VENV)/bin/streamlit run app.py --server.headless true
 
 test: $(STAMP)
 	$(PY) -m digitdnn data
