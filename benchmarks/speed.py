@@ -160,6 +160,16 @@ def training_rows(name: str, cfg: TrainConfig, history, data, notes: list[str]) 
     ]
 
 
+def augmentation_row(cfg: TrainConfig, plain_history, data) -> Row:
+    """An epoch with on-the-fly augmentation against the same epoch without it."""
+    from digitdnn.training import train
+
+    augmented_history = train(cfg.replace(augment=True), data).history
+    plain, _ = project_epoch_seconds(plain_history)
+    augmented, _ = project_epoch_seconds(augmented_history)
+    return Row.measure("Adam, batch 128: augmented vs plain epoch", "s", augmented, 1.5, plain)
+
+
 def time_to_accuracy_row(preset_name: str, history, notes: list[str]) -> Row:
     """Training seconds (evaluations and compiling included) until the test accuracy first reaches the target."""
     elapsed = 0.0
@@ -233,6 +243,7 @@ def run(quick: bool = False, model_path=None) -> Report:
 
     adam_history = train(ADAM_SETTING.replace(epochs=epochs), data).history
     rows = training_rows("Adam, batch 128", ADAM_SETTING, adam_history, data, notes)
+    rows.append(augmentation_row(ADAM_SETTING.replace(epochs=epochs), adam_history, data))
     tutorial_history = train(tutorial, data).history  # also the default preset's run to 98%
     rows += training_rows("SGD 0.01, batch 50", tutorial, tutorial_history, data, notes)
     rows += drawing_rows(model_path, quick, notes)

@@ -10,6 +10,7 @@ from benchmarks import speed
 FIGURES = [
     "Adam, batch 128: epoch vs model.fit",
     "Adam, batch 128: epoch vs GEMM-bound",
+    "Adam, batch 128: augmented vs plain epoch",
     "SGD 0.01, batch 50: epoch vs model.fit",
     "SGD 0.01, batch 50: epoch vs GEMM-bound",
     "one drawing: to_mnist + predict_proba",
@@ -43,7 +44,7 @@ def test_numbers_are_finite_and_positive(quick_run):
 def test_ratios_and_verdicts_follow_from_the_numbers(quick_run):
     report, _ = quick_run
     compared = [row for row in report.rows if row.baseline is not None]
-    assert len(compared) == 5
+    assert len(compared) == 6
     for row in report.rows:
         if row.baseline is None:
             assert row.ratio is None, row
