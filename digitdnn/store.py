@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ import numpy as np
 
 from digitdnn import __version__
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
+from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
 
 SIDECAR_FORMAT = 1
@@ -421,17 +423,14 @@ def _checked_classifier(model, name: str, metadata: dict) -> Classifier:
 def read_metadata(path: str | os.PathLike) -> dict:
     """The sidecar metadata of the model at `path`: {} if there is none, {"damaged": reason} if it is bad."""
     model_path = Path(path).with_suffix(".keras")
-    try:
-        digest = _file_sha256(model_path)
-    except OSError:
-        digest = None  # no model file to compare with
-    return _read_sidecar(sidecar_path(model_path), digest)
+    return _read_sidecar(sidecar_path(model_path), _model_sha256(model_path))
 
 
 def list_models(folder: str | os.PathLike) -> list[ModelEntry]:
     """The saved models (*.keras) in `folder`, sorted by name; staging folders and hidden files are skipped.
 
-    Only the sidecars are read: a listed model may still fail to load.
+    Only the sidecars are read (and each model's hash, cached while the file is unchanged): a listed
+    model may still fail to load.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -466,9 +465,18 @@ def _read_sidecar(path: Path, model_sha256: str | None) -> dict:
     return metadata
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(2**20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _model_sha256(path: Path) -> str | None:
+    """The model file's sha256, None if it cannot be read; cached per (path, mtime, size) for list_models."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _cached_file_sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_file_sha256(path: str, mtime_ns: int, size: int) -> str | None:
+    try:
+        return file_sha256(Path(path))
+    except OSError:
+        return None

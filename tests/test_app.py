@@ -149,7 +149,10 @@ def test_training_run_produces_history_a_chart_and_a_new_active_model(page):
     assert [m.source for m in other.session_state["models"]] == ["default"]
 
 
-def test_stop_ends_training_and_keeps_the_model(page):
+def test_stop_ends_training_and_keeps_the_model(page, monkeypatch):
+    # A run far too long to end by itself before Stop: more data, the smallest batches, the most epochs.
+    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "20000,500")
+    page.select_slider(key="batch_size").set_value(min(BATCH_SIZES))
     page.slider(key="epochs").set_value(MAX_EPOCHS_SLIDER)
     page.run()
     page.button(key="train").click()
@@ -237,6 +240,12 @@ def test_save_under_a_name_and_open_it_again(page, tmp_path):
     page.run()
     saved = tmp_path / "models" / "my-model.keras"
     assert saved.is_file() and saved.with_suffix(".json").is_file()
+    first_save = saved.read_bytes()
+
+    page.button(key="save").click()  # the same name again: refused, the saved model untouched
+    page.run()
+    assert "already saved" in " ".join(e.value for e in page.error)
+    assert saved.read_bytes() == first_save
 
     page.selectbox(key="saved_model").set_value(str(saved))
     page.button(key="open").click()

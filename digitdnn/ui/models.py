@@ -60,7 +60,7 @@ def _on_upload() -> None:
     except ModelLoadError as exc:
         state.notify("models", "error", f"Upload refused. {exc}")
         return
-    state.add_model(state.ModelEntry(0, f"Upload: {uploaded.name}", "uploaded", classifier, classifier.metadata))
+    state.add_model(state.ModelEntry(0, f"Upload: {uploaded.name}", "uploaded", classifier, dict(classifier.metadata)))
     state.notify("models", "success", f"{uploaded.name} loaded; it is now the active model.")
 
 
@@ -70,7 +70,10 @@ def _on_save() -> None:
         return
     try:
         name = file_name(st.session_state.get("save_name", ""))
-        path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata)
+        target = resources.models_dir() / f"{name}.keras"
+        if target.exists():  # the folder is shared by every session of this server: never overwrite
+            raise ValueError(f"A model named “{name}” is already saved; choose another name.")
+        path = save_classifier(entry.classifier, target, entry.metadata)
     except (ValueError, SaveError) as exc:
         state.notify("models", "error", f"Not saved. {exc}")
         return
@@ -86,7 +89,7 @@ def _on_open() -> None:
     except ModelLoadError as exc:
         state.notify("models", "error", f"Cannot open it. {exc}")
         return
-    state.add_model(state.ModelEntry(0, f"Saved: {Path(path).stem}", "opened", classifier, classifier.metadata))
+    state.add_model(state.ModelEntry(0, f"Saved: {Path(path).stem}", "opened", classifier, dict(classifier.metadata)))
     state.notify("models", "success", f"Opened {path}; it is now the active model.")
 
 

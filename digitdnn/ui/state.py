@@ -78,7 +78,7 @@ def _add_default_model() -> None:
         st.session_state.default_model_error = f"No default model ({path}): {exc}"
         return
     st.session_state.pop("default_model_error", None)
-    add_model(ModelEntry(0, "Default model", "default", classifier, classifier.metadata), activate=False)
+    add_model(ModelEntry(0, "Default model", "default", classifier, dict(classifier.metadata)), activate=False)
     if st.session_state.get("active_model") is None:
         st.session_state.active_model = st.session_state.models[-1].id
 
