@@ -79,6 +79,7 @@ def _apply_preset() -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
         st.session_state.update(widget_values(PRESETS[name]))
+    st.session_state.preset = None  # back to "Load a preset…", so the same preset can be loaded again
 
 
 def training_controls() -> None:

@@ -93,9 +93,11 @@ def active_model() -> ModelEntry | None:
 
 
 def add_model(entry: ModelEntry, activate: bool = True) -> ModelEntry:
-    """Add `entry` under a fresh id (its own id is ignored) and optionally make it active."""
+    """Add `entry` under a fresh id and a name no other entry has, and optionally make it active."""
     next_id = max((m.id for m in st.session_state.models), default=0) + 1
-    entry = dataclasses.replace(entry, id=next_id)
+    taken = {m.name for m in st.session_state.models}
+    name = entry.name if entry.name not in taken else f"{entry.name} (#{next_id})"
+    entry = dataclasses.replace(entry, id=next_id, name=name)
     st.session_state.models.append(entry)
     if activate:
         st.session_state.active_model = entry.id

@@ -30,6 +30,7 @@ def start_training() -> None:
     """Button callback: start a run with the sidebar's settings (ignored while one is running)."""
     if is_training():
         return
+    collect_finished_job()  # a run that ended since the last redraw is kept before the next starts
     try:
         cfg = config_from_state(st.session_state)
     except ValueError as exc:
