@@ -55,13 +55,20 @@ def _on_upload() -> None:
     uploaded = st.session_state.get("upload")
     if uploaded is None:
         return
+    _add_loaded_model(lambda: load_classifier_bytes(uploaded.getvalue(), uploaded.name),
+                      f"Upload: {uploaded.name}", "uploaded", refused="Upload refused.",
+                      done=f"{uploaded.name} loaded; it is now the active model.")
+
+
+def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> None:
+    """Load a model with `load()` and make it the active one, or say why it was refused."""
     try:
-        classifier = load_classifier_bytes(uploaded.getvalue(), uploaded.name)
+        classifier = load()
     except ModelLoadError as exc:
-        state.notify("models", "error", f"Upload refused. {exc}")
+        state.notify("models", "error", f"{refused} {exc}")
         return
-    state.add_model(state.ModelEntry(0, f"Upload: {uploaded.name}", "uploaded", classifier, dict(classifier.metadata)))
-    state.notify("models", "success", f"{uploaded.name} loaded; it is now the active model.")
+    state.add_model(state.ModelEntry(0, name, source, classifier, dict(classifier.metadata)))
+    state.notify("models", "success", done)
 
 
 def _on_save() -> None:
@@ -84,13 +91,8 @@ def _on_open() -> None:
     path = st.session_state.get("saved_model")
     if not path:
         return
-    try:
-        classifier = load_classifier(path)
-    except ModelLoadError as exc:
-        state.notify("models", "error", f"Cannot open it. {exc}")
-        return
-    state.add_model(state.ModelEntry(0, f"Saved: {Path(path).stem}", "opened", classifier, dict(classifier.metadata)))
-    state.notify("models", "success", f"Opened {path}; it is now the active model.")
+    _add_loaded_model(lambda: load_classifier(path), f"Saved: {Path(path).stem}", "opened",
+                      refused="Cannot open it.", done=f"Opened {path}; it is now the active model.")
 
 
 def models_panel() -> None:
