@@ -319,7 +319,7 @@ def train(
         healthy = Classifier.snapshot(model, _metadata(cfg, report))
         if on_epoch_end is not None:
             on_epoch_end(report, healthy)
-        if outcome.stopped:
+        if outcome.stopped and epoch < cfg.epochs:  # a stop after the last batch of the run changes nothing
             history.status = "stopped"
             history.message = f"stopped after epoch {epoch} of {cfg.epochs}"
             break

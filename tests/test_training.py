@@ -109,6 +109,15 @@ def test_a_stop_at_the_end_of_an_epoch_keeps_that_epochs_report(tiny_mnist):
     assert "after epoch 1 of 4" in result.history.message
 
 
+def test_a_stop_after_the_last_batch_of_the_run_still_completes(tiny_mnist):
+    state = {"fraction": 0.0}
+    result = train(ADAM.replace(epochs=1), data=tiny_mnist,
+                   on_progress=lambda e, f: state.update(fraction=f),
+                   should_stop=lambda: state["fraction"] == 1.0)
+    assert result.history.status == "completed"
+    assert [r.epoch for r in result.history.epochs] == [1]
+
+
 def test_divergence_is_reported_and_finite_weights_are_kept(tiny_mnist):
     cfg = TrainConfig(optimizer="sgd", learning_rate=10.0, activation="elu", epochs=2)
     result = train(cfg, data=tiny_mnist)
