@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +57,11 @@ TEXT_SHOWN_AT = """([selector, pattern]) => { const e = document.querySelector(s
 
 
 def browser_helpers():
-    """The browser tests' helpers (free_port, digit_strokes, draw, wait_for_text, Chromium settings)."""
+    """The page driver the browser tests use (tests/pagedriver.py: server, Chromium settings, mouse drawing)."""
     sys.path.insert(0, str(ROOT))
-    from tests import test_browser
+    from tests import pagedriver
 
-    return test_browser
+    return pagedriver
 
 
 def rss_mb(pid: int) -> float:
@@ -168,35 +167,6 @@ class RerunTimer:
         return out
 
 
-def start_server(model_path: str | None, folder: Path, port: int) -> tuple[subprocess.Popen, Path]:
-    """`streamlit run app.py` as `make run` runs it, on a given port, its output into a log file."""
-    env = dict(os.environ, DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2")
-    if model_path:
-        env["DIGITDNN_DEFAULT_MODEL"] = str(model_path)
-    log_path = folder / "streamlit.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return process, log_path
-
-
-def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not come up on {url}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.05)
-
-
 def open_session(browser, url: str, helpers):
     """A page in a browser context of its own (a Streamlit session), showing the empty prediction container."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -241,9 +211,10 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
         port = helpers.free_port()
         url = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        process, log_path = start_server(model_path, Path(tmp), port)
+        model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
+        process, log_path = helpers.start_server(Path(tmp), port, **model)
         try:
-            wait_healthy(url, process, log_path)
+            helpers.wait_healthy(url, process, log_path)
             healthy = time.perf_counter() - started
             first = open_session(browser, url, helpers)
             startup = time.perf_counter() - started

@@ -10,40 +10,23 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from digitdnn.strokes import load_templates, smooth_stroke
+from pagedriver import (CHROMIUM, CHROMIUM_ARGS, PREDICTION, ROOT, clear, digit_strokes, draw, free_port, start_server,
+                        wait_for_text, wait_healthy)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-TEMPLATES = ROOT / "tests" / "data" / "stroke_templates.json"
-CHROMIUM = os.environ.get("DIGITDNN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DATA_LIMIT = "6000,1000"   # enough for one epoch to take a few seconds, small enough to stay quick
-# One clear writing style per digit (tests/data/stroke_templates.json), drawn 180 px high on the 280 px canvas.
-STYLES = {0: "oval_counterclockwise", 1: "stick", 2: "plain", 3: "round", 4: "open",
-          5: "two_strokes", 6: "straight_stem", 7: "plain", 8: "two_circles", 9: "straight_tail"}
-PREDICTION = ".st-key-prediction"
 SIDEBAR = "[data-testid=stSidebar]"
 SHIPPED_MODEL = ROOT / "assets" / "default.keras"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,29 +34,14 @@ def server(default_model, tmp_path_factory):
     """`streamlit run app.py` on a free port, with a small data slice; yields its URL."""
     port = free_port()
     folder = tmp_path_factory.mktemp("server")
-    env = dict(os.environ, DIGITDNN_DEFAULT_MODEL=str(default_model), DIGITDNN_DATA_LIMIT=DATA_LIMIT,
-               DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2")
-    log_path = folder / "streamlit.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+    process, log_path = start_server(folder, port, DIGITDNN_DEFAULT_MODEL=str(default_model),
+                                     DIGITDNN_DATA_LIMIT=DATA_LIMIT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up on {url}:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+        try:
+            wait_healthy(url, process, log_path, timeout=60)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         yield url
     finally:
         process.terminate()
@@ -105,37 +73,6 @@ def page(browser, server):
     page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
     yield page
     page.close()
-
-
-def digit_strokes(digit: int, height: float = 180, left: float = 60, top: float = 50) -> list:
-    """The polylines of a digit's chosen writing style, in canvas pixels."""
-    template = next(t for t in load_templates(TEMPLATES) if t.label == digit and t.style == STYLES[digit])
-    return [smooth_stroke(points, samples_per_segment=6) * height + (left, top) for points in template.strokes]
-
-
-def draw(page, strokes) -> None:
-    """Draw polylines on the canvas with the mouse: press, move along each, release."""
-    box = page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
-    for line in strokes:
-        page.mouse.move(box["x"] + line[0][0], box["y"] + line[0][1])
-        page.mouse.down()
-        for x, y in line[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.up()
-
-
-def clear(page) -> None:
-    page.locator(".st-key-clear button").click()
-    wait_for_text(page, PREDICTION, "Draw a digit")
-
-
-def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) -> str:
-    """Wait until the element's text matches the regex `pattern`; return the text."""
-    page.wait_for_function(
-        "([selector, pattern]) => { const e = document.querySelector(selector);"
-        " return e !== null && new RegExp(pattern).test(e.innerText); }",
-        arg=[selector, pattern], timeout=timeout)
-    return page.locator(selector).inner_text()
 
 
 def predicted_digit(page, strokes: int) -> int:

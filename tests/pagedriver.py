@@ -1,0 +1,88 @@
+"""Driving the page in a real browser: start `streamlit run app.py`, draw with the mouse, read the page.
+
+Shared by the browser tests and `python -m benchmarks.page`.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from digitdnn.strokes import load_templates, smooth_stroke
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "tests" / "data" / "stroke_templates.json"
+CHROMIUM = os.environ.get("DIGITDNN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# One clear writing style per digit (tests/data/stroke_templates.json), drawn 180 px high on the 280 px canvas.
+STYLES = {0: "oval_counterclockwise", 1: "stick", 2: "plain", 3: "round", 4: "open",
+          5: "two_strokes", 6: "straight_stem", 7: "plain", 8: "two_circles", 9: "straight_tail"}
+PREDICTION = ".st-key-prediction"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.Popen, Path]:
+    """`streamlit run app.py` as `make run` runs it, on `port`, with extra environment variables; log in `folder`."""
+    env = dict(os.environ, DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2", **env_vars)
+    log_path = folder / "streamlit.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return process, log_path
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
+    """Return once the server answers its health check; RuntimeError with its log if it died or timed out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not come up on {url}:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.05)
+
+
+def digit_strokes(digit: int, height: float = 180, left: float = 60, top: float = 50) -> list:
+    """The polylines of a digit's chosen writing style, in canvas pixels."""
+    template = next(t for t in load_templates(TEMPLATES) if t.label == digit and t.style == STYLES[digit])
+    return [smooth_stroke(points, samples_per_segment=6) * height + (left, top) for points in template.strokes]
+
+
+def draw(page, strokes) -> None:
+    """Draw polylines on the canvas with the mouse: press, move along each, release."""
+    box = page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
+    for line in strokes:
+        page.mouse.move(box["x"] + line[0][0], box["y"] + line[0][1])
+        page.mouse.down()
+        for x, y in line[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.up()
+
+
+def clear(page) -> None:
+    page.locator(".st-key-clear button").click()
+    wait_for_text(page, PREDICTION, "Draw a digit")
+
+
+def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) -> str:
+    """Wait until the element's text matches the regex `pattern`; return the text."""
+    page.wait_for_function(
+        "([selector, pattern]) => { const e = document.querySelector(selector);"
+        " return e !== null && new RegExp(pattern).test(e.innerText); }",
+        arg=[selector, pattern], timeout=timeout)
+    return page.locator(selector).inner_text()
