@@ -32,7 +32,6 @@ import base64
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -250,12 +249,7 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
                 helpers.clear(first)
             end_mb = rss_mb(process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            helpers.stop_server(process)
             browser.close()
 
     server_ms = [s * 1000 for s in timer.seconds("prediction")]

@@ -42,6 +42,16 @@ def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.P
     return process, log_path
 
 
+def stop_server(process: subprocess.Popen, timeout: float = 15) -> None:
+    """End the server: terminate, and kill it if it has not gone within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
     """Return once the server answers its health check; RuntimeError with its log if it died or timed out."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from PIL import Image
 
 from pagedriver import (CHROMIUM, CHROMIUM_ARGS, PREDICTION, ROOT, clear, digit_strokes, draw, free_port, start_server,
-                        wait_for_text, wait_healthy)
+                        stop_server, wait_for_text, wait_healthy)
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +43,7 @@ def server(default_model, tmp_path_factory):
             pytest.fail(str(exc))
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")
