@@ -17,15 +17,16 @@ def _clear() -> None:
     st.session_state.canvas_clears = st.session_state.get("canvas_clears", 0) + 1
 
 
-def drawing_area() -> tuple[np.ndarray | None, int]:
-    """Draw the canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None before any) and its stroke count."""
+def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
+    """Draw a size x size canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None before any)
+    and its stroke count."""
     st.session_state.setdefault("brush", 20)
     result = st_canvas(
         stroke_width=st.session_state.brush,
         stroke_color="#FFFFFF",
         background_color="#000000",
-        width=CANVAS_SIZE,
-        height=CANVAS_SIZE,
+        width=size,
+        height=size,
         drawing_mode="freedraw",
         initial_drawing={"objects": [], "clears": st.session_state.get("canvas_clears", 0)},
         return_image_data=True,
