@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.speed import Report, Row, format_table
+from benchmarks.report import Report, Row, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CANVAS = ".st-key-canvas canvas.upper-canvas"

