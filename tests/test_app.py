@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 import digitdnn.data
 from digitdnn.config import TrainConfig
-from digitdnn.presets import PRESETS
+from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
 from digitdnn.store import load_classifier_bytes
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
@@ -114,8 +114,13 @@ def test_presets_set_the_sidebar(page, name):
     assert f"preset “{name}”" in texts(page.sidebar)
 
 
+def test_the_page_opens_with_its_default_preset(page):
+    assert config_from_state(page.session_state) == PAGE_DEFAULT == PRESETS[DEFAULT_PRESET]
+    assert f"preset “{DEFAULT_PRESET}”" in texts(page.sidebar)
+
+
 def test_every_preset_fits_the_sidebar_widgets():
-    assert PRESETS["Tutorial: SGD 0.01, 300-100"] == TrainConfig()  # the tutorial is the default config
+    assert PRESETS["Tutorial: SGD 0.01, 300-100"] == TrainConfig()  # the tutorial is the library's default config
     for cfg in PRESETS.values():
         values = widget_values(cfg)
         assert values["learning_rate"] in LEARNING_RATES and values["batch_size"] in BATCH_SIZES

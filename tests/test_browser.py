@@ -142,7 +142,7 @@ def test_drawn_digits_are_named_and_clear_empties_the_canvas(page, default_model
 
 
 def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
-    # One epoch of the tutorial network on the small slice: the chart and the new run appear.
+    # One epoch of the page's default network on the small slice: the chart and the new run appear.
     epochs = page.get_by_role("slider", name="Epochs")
     epochs.focus()
     epochs.press("Home")
@@ -150,7 +150,7 @@ def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
     page.locator(".st-key-train button").click()
     wait_for_text(page, SIDEBAR, r"Run 1 completed", timeout=90_000)
     tabs = page.locator("[data-testid=stTabs]")
-    wait_for_text(page, "[data-testid=stTabs]", r"Run 1: 784-300-100-10 SGD 0.01 · epoch 1: test accuracy")
+    wait_for_text(page, "[data-testid=stTabs]", r"Run 1: 784-300-100-10 Nesterov 0.05 · epoch 1: test accuracy")
     # Accuracy and loss charts: wait for the second one to be drawn (charts render after the text).
     tabs.locator("[data-testid=stVegaLiteChart]").nth(1).wait_for(state="visible", timeout=15_000)
     page.get_by_role("tab", name="Runs and models").click()

@@ -1,4 +1,5 @@
-"""Altair charts for the page: learning curves, runs overlaid, the ten probabilities."""
+"""Altair charts for the page: learning curves with literature lines, runs overlaid, the ten probabilities,
+the confusion matrix, and a drawing's probabilities epoch by epoch."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -8,6 +9,36 @@ import numpy as np
 import pandas as pd
 
 METRICS = {"accuracy": "Accuracy", "loss": "Loss"}
+# Test accuracy of fully connected networks on MNIST in the literature: (accuracy, label, full reference).
+LITERATURE = (
+    (0.9695, "LeCun 1998, 300-100: 96.95%", "LeCun et al. 1998, 300-100 units: 96.95%"),
+    (0.984, "Simard 2003, 800 units: 98.4%", "Simard et al. 2003, 800 units: 98.4%"),
+    (0.9905, "Srivastava 2014, dropout: 99.05%", "Srivastava et al. 2014, dropout and max-norm: 99.05%"),
+)
+# Where each label sits so that the three stay apart however close the lines are drawn:
+# (align, dy, x) = LeCun below its line on the left, Simard below on the right, Srivastava above on the left.
+_LABEL_PLACES = (("left", 9, 0), ("right", 9, "width"), ("left", -5, 0))
+DIGIT_COLOURS = alt.Scale(domain=[str(d) for d in range(10)], scheme="category10")
+
+
+def literature_lines() -> alt.LayerChart:
+    """Dashed horizontal rules at the published test accuracies, each labelled with its source."""
+    frame = pd.DataFrame(LITERATURE, columns=["accuracy", "label", "reference"])
+    rules = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="#888888").encode(
+        y="accuracy:Q", tooltip=["reference"])
+    labels = [
+        alt.Chart(frame.iloc[[i]]).mark_text(align=align, dy=dy, x=x, fontSize=10, color="#666666").encode(
+            y="accuracy:Q", text="label", tooltip=["reference"])
+        for i, (align, dy, x) in enumerate(_LABEL_PLACES)
+    ]
+    return alt.layer(rules, *labels)
+
+
+def _with_literature(chart: alt.Chart, metric: str, title: str) -> alt.Chart | alt.LayerChart:
+    """The chart titled `title`, with the literature lines added when it shows accuracy."""
+    if metric != "accuracy":
+        return chart.properties(title=title)
+    return alt.layer(chart, literature_lines()).properties(title=title)
 
 
 def curve_rows(epochs: Sequence[Mapping], run: str = "") -> list[dict]:
@@ -25,12 +56,13 @@ def curve_rows(epochs: Sequence[Mapping], run: str = "") -> list[dict]:
     return rows
 
 
-def learning_curve(epochs: Sequence[Mapping], metric: str = "accuracy", planned: int | None = None) -> alt.Chart:
+def learning_curve(epochs: Sequence[Mapping], metric: str = "accuracy",
+                   planned: int | None = None) -> alt.Chart | alt.LayerChart:
     """Train and test `metric` per epoch for one run; the x axis spans the planned epochs."""
     frame = pd.DataFrame(curve_rows(epochs), columns=["run", "epoch", "set", "accuracy", "loss"])
     last = max(planned or 0, len(epochs), 1)
-    return (
-        alt.Chart(frame, title=f"{METRICS[metric]} per epoch")
+    chart = (
+        alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(last, 2)]), axis=alt.Axis(tickMinStep=1)),
@@ -41,14 +73,15 @@ def learning_curve(epochs: Sequence[Mapping], metric: str = "accuracy", planned:
         )
         .properties(height=260)
     )
+    return _with_literature(chart, metric, f"{METRICS[metric]} per epoch")
 
 
-def runs_overlay(curves: Mapping[str, Sequence[Mapping]], metric: str = "accuracy") -> alt.Chart:
+def runs_overlay(curves: Mapping[str, Sequence[Mapping]], metric: str = "accuracy") -> alt.Chart | alt.LayerChart:
     """Test (solid) and train (dashed) `metric` of several runs on one chart, one colour per run."""
     rows = [row for run, epochs in curves.items() for row in curve_rows(epochs, run)]
     frame = pd.DataFrame(rows, columns=["run", "epoch", "set", "accuracy", "loss"])
-    return (
-        alt.Chart(frame, title=f"{METRICS[metric]}: runs compared (test solid, train dashed)")
+    chart = (
+        alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
@@ -59,20 +92,73 @@ def runs_overlay(curves: Mapping[str, Sequence[Mapping]], metric: str = "accurac
         )
         .properties(height=300)
     )
+    return _with_literature(chart, metric, f"{METRICS[metric]}: runs compared (test solid, train dashed)")
 
 
-def probability_bars(probabilities: np.ndarray) -> alt.Chart:
-    """The ten class probabilities as bars, the most probable digit highlighted."""
+def probability_bars(probabilities: np.ndarray, height: int = 180) -> dict:
+    """The ten class probabilities as bars, the most probable digit highlighted: a Vega-Lite spec for
+    st.vega_lite_chart, written out rather than built with Altair, whose checks cost ~10-25 ms per chart
+    (too much for a chart redrawn at every stroke)."""
     p = np.asarray(probabilities, dtype=float).reshape(10)
-    frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": p, "top": p == p.max()})
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.condition("datum.top", alt.value("#e4572e"), alt.value("#8aa1b1")),
-            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
-        )
-        .properties(height=180)
+    top = int(p.argmax())
+    return {
+        "data": {"values": [{"digit": str(d), "probability": float(p[d]), "top": d == top} for d in range(10)]},
+        "mark": {"type": "bar"},
+        "height": height,
+        "encoding": {
+            "x": {"field": "digit", "type": "nominal", "sort": None, "axis": {"labelAngle": 0}},
+            "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
+                  "axis": {"format": "%"}},
+            "color": {"condition": {"test": "datum.top", "value": "#e4572e"}, "value": "#8aa1b1"},
+            "tooltip": [{"field": "digit", "type": "nominal"},
+                        {"field": "probability", "type": "quantitative", "format": ".1%"}],
+        },
+    }
+
+
+def confusion_heatmap(matrix: np.ndarray, chosen: tuple[int, int] | None = None,
+                      selection: str = "cell") -> alt.LayerChart:
+    """A 10x10 confusion matrix: rows true digits, columns predicted, colour and text the counts.
+
+    Clicking a cell selects it (point selection `selection` on the fields "true" and "predicted");
+    the `chosen` (true, predicted) cell is outlined. The colour scale is logarithmic so that mistakes
+    (a few) show beside the diagonal (hundreds).
+    """
+    matrix = np.asarray(matrix)
+    frame = pd.DataFrame([{"true": t, "predicted": p, "count": int(matrix[t, p]), "chosen": (t, p) == chosen}
+                          for t in range(10) for p in range(10)])
+    pick = alt.selection_point(name=selection, fields=["true", "predicted"], on="click", clear=False)
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("true:O", title="true digit"),
     )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count:Q", title="images", scale=alt.Scale(type="symlog", scheme="blues")),
+        stroke=alt.condition("datum.chosen", alt.value("#e4572e"), alt.value("#ffffff")),
+        strokeWidth=alt.condition("datum.chosen", alt.value(3), alt.value(1)),
+        tooltip=["true", "predicted", "count"],
+    ).add_params(pick)
+    counts = base.mark_text(fontSize=12).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.count > matrix.max() / 8, alt.value("white"), alt.value("#333333")),
+    )
+    return alt.layer(cells, counts).properties(width=380, height=380)
+
+
+def probabilities_by_epoch(record: Mapping[int, Sequence[float]]) -> alt.LayerChart:
+    """The ten probabilities of one drawing after each epoch, one line per digit, the likely digits named
+    at the last epoch."""
+    frame = pd.DataFrame([{"epoch": epoch, "digit": str(d), "probability": float(p[d])}
+                          for epoch, p in sorted(record.items()) for d in range(10)],
+                         columns=["epoch", "digit", "probability"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("digit:N", scale=DIGIT_COLOURS, legend=None),
+    )
+    lines = base.mark_line(point=True).encode(
+        tooltip=["epoch", "digit", alt.Tooltip("probability:Q", format=".1%")])
+    last = frame[(frame["epoch"] == frame["epoch"].max()) & (frame["probability"] >= 0.05)]
+    names = base.mark_text(align="left", dx=6, fontSize=13, fontWeight="bold").encode(text="digit:N") \
+        .properties(data=last)
+    return alt.layer(lines, names).properties(title="Your drawing by epoch", height=260)

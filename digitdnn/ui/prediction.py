@@ -9,7 +9,7 @@ import streamlit as st
 
 from digitdnn.preprocess import PreprocessSteps, preprocess_steps
 from digitdnn.ui.charts import probability_bars
-from digitdnn.ui.images import activation_grid, enlarge, with_box
+from digitdnn.ui.images import enlarge, with_box
 
 LOW_CONFIDENCE = 0.6  # below this top probability the page says it is unsure and names the runner-up
 
@@ -52,7 +52,7 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> None:
                        f"Runner-up: {runner_up} ({probabilities[runner_up]:.0%}).")
         else:
             st.markdown(f"**{probabilities[top]:.1%}** sure")
-        st.altair_chart(probability_bars(probabilities))
+        st.vega_lite_chart(probability_bars(probabilities))
         st.caption(f"Scored by {model_label} · {reading.strokes} stroke{'s' if reading.strokes != 1 else ''} · "
                    f"preprocessing {reading.seconds * 1000:.1f} ms, network {predict_seconds * 1000:.1f} ms")
 
@@ -67,8 +67,10 @@ def network_input(steps: PreprocessSteps | None) -> None:
 
 
 def preprocessing_steps(steps: PreprocessSteps | None) -> None:
-    """An expander with the steps from the canvas to the 28x28 input."""
-    with st.expander("How the drawing becomes 28 x 28"):
+    """An expander with the steps from the canvas to the 28x28 input (drawn only while it is open)."""
+    with st.expander("How the drawing becomes 28 x 28", key="steps_open", on_change="rerun") as section:
+        if not section.open:
+            return
         if steps is None:
             st.caption("Draw something first.")
             return
@@ -81,17 +83,3 @@ def preprocessing_steps(steps: PreprocessSteps | None) -> None:
         columns[3].image(enlarge(steps.centred, size=200), caption="4. Centred by mass in 28 x 28")
         st.caption(f"Measured pen width: {steps.stroke_width:.1f} canvas px. It is evened out before scaling so that "
                    "the pen ends up 2.5 to 3 px wide in 28 x 28, like MNIST's (median about 2.4 px).")
-
-
-def network_inside(steps: PreprocessSteps | None, classifier) -> None:
-    """An expander with every hidden layer's activations for the drawing."""
-    with st.expander("Inside the network"):
-        if steps is None or classifier is None:
-            st.caption("Draw something first.")
-            return
-        layers = classifier.hidden_activations(steps.centred)
-        for column, (i, values) in zip(st.columns(max(len(layers), 3)), enumerate(layers, start=1)):
-            column.image(enlarge(activation_grid(values[0]), size=200),
-                         caption=f"Hidden layer {i}: {values.shape[1]} units, row by row")
-        st.caption("Each square is one unit; brighter means a stronger output for this drawing. "
-                   "Redraw and watch which units light up.")

@@ -11,11 +11,10 @@ from collections.abc import Mapping
 import streamlit as st
 
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
-from digitdnn.presets import PRESETS, matching_preset
+from digitdnn.presets import PAGE_DEFAULT, PRESETS, matching_preset
+from digitdnn.share import (BATCH_SIZES, DROPOUT_STEP, L2_PENALTIES, LEARNING_RATES, MAX_DROPOUT, MAX_EPOCHS_SLIDER,
+                            MAX_SEED)
 
-LEARNING_RATES = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-BATCH_SIZES = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
-MAX_EPOCHS_SLIDER = 50
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSprop"}
 ACTIVATION_NAMES = {"relu": "ReLU", "elu": "ELU", "tanh": "tanh", "sigmoid": "sigmoid"}
 
@@ -82,13 +81,35 @@ def _apply_preset() -> None:
     st.session_state.preset = None  # back to "Load a preset…", so the same preset can be loaded again
 
 
-def training_controls() -> None:
-    """Draw the hyperparameter widgets and a one-line summary of the config they describe."""
-    for key, value in widget_values(TrainConfig()).items():
+def training_controls(advanced: bool = True) -> None:
+    """Draw the hyperparameter widgets and a one-line summary of the config they describe.
+
+    With `advanced` False (presenter mode) only the preset and the epochs show; the hidden
+    widgets' values are kept (Streamlit would otherwise drop the state of widgets not drawn).
+    """
+    for key, value in widget_values(PAGE_DEFAULT).items():
         st.session_state.setdefault(key, value)
+        if not advanced:
+            st.session_state[key] = st.session_state[key]
 
     st.selectbox("Preset", list(PRESETS), index=None, placeholder="Load a preset…", key="preset",
                  on_change=_apply_preset)
+    if advanced:
+        _network_controls()
+    _epochs_slider()
+    if advanced:
+        _regularisation_controls()
+
+    try:
+        cfg = config_from_state(st.session_state)
+    except ValueError as exc:
+        st.error(f"These settings make no valid network: {exc}")
+        return
+    preset = matching_preset(cfg)
+    st.caption(describe(cfg) + (f"  \n(preset “{preset}”)" if preset else "  \n(custom settings)"))
+
+
+def _network_controls() -> None:
     st.slider("Hidden layers", 1, MAX_LAYERS, key="layers")
     columns = st.columns(2)
     for i in range(st.session_state.layers):
@@ -98,18 +119,16 @@ def training_controls() -> None:
     right.selectbox("Optimizer", OPTIMIZERS, format_func=OPTIMIZER_NAMES.get, key="optimizer")
     st.select_slider("Learning rate (log scale)", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="learning_rate")
     st.select_slider("Batch size", BATCH_SIZES, key="batch_size")
+
+
+def _epochs_slider() -> None:
     st.slider("Epochs", 1, MAX_EPOCHS_SLIDER, key="epochs")
-    st.slider("Dropout", 0.0, 0.8, step=0.05, key="dropout")
+
+
+def _regularisation_controls() -> None:
+    st.slider("Dropout", 0.0, MAX_DROPOUT, step=DROPOUT_STEP, key="dropout")
     st.checkbox("Augment the training images", key="augment",
                 help="Random shifts, scaling, rotation and stroke thickness, new every epoch")
     with st.expander("More"):
-        st.select_slider("L2 penalty", (0.0, 1e-5, 1e-4, 1e-3, 1e-2), format_func=lambda v: f"{v:g}", key="l2")
-        st.number_input("Seed", 0, 2**31 - 1, key="seed")
-
-    try:
-        cfg = config_from_state(st.session_state)
-    except ValueError as exc:
-        st.error(f"These settings make no valid network: {exc}")
-        return
-    preset = matching_preset(cfg)
-    st.caption(describe(cfg) + (f"  \n(preset “{preset}”)" if preset else "  \n(custom settings)"))
+        st.select_slider("L2 penalty", L2_PENALTIES, format_func=lambda v: f"{v:g}", key="l2")
+        st.number_input("Seed", 0, MAX_SEED, key="seed")

@@ -1,0 +1,99 @@
+"""The page address carries the sidebar's settings and presenter mode, so that a link shares a setup.
+
+`read_address` runs once per session, before the sidebar's widgets exist, and sets them
+from st.query_params; `write_address` runs after them on every full run and puts the
+current setup back into the address (only what differs from the defaults).
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from digitdnn.share import PARAMETERS, Setup, from_query, to_query
+from digitdnn.ui.drawing import CANVAS_SIZE
+from digitdnn.ui.sidebar import config_from_state, widget_values
+
+PRESENTER_CANVAS_SIZE = 420
+PRESENTER_STYLE = """<style>
+.st-key-prediction h1 { font-size: 3.6rem; line-height: 1.1; overflow-wrap: normal; word-break: normal; }
+.st-key-prediction strong { font-size: 2rem; }
+</style>"""
+
+
+def read_address() -> None:
+    """On the session's first run: set the sidebar's widgets and presenter mode from the address, and keep
+    a message for every value that was refused or clamped."""
+    if st.session_state.get("address_read"):
+        return
+    st.session_state.address_read = True
+    setup, messages = from_query(st.query_params.to_dict())
+    st.session_state.update(widget_values(setup.config))
+    st.session_state.presenter = setup.presenter
+    st.session_state.address_messages = messages
+    st.session_state.address_config = setup.config
+
+
+def presenter() -> bool:
+    """Whether the page is in presenter mode: bigger drawing and prediction, fewer controls."""
+    return bool(st.session_state.get("presenter"))
+
+
+def canvas_size() -> int:
+    return PRESENTER_CANVAS_SIZE if presenter() else CANVAS_SIZE
+
+
+def presenter_style() -> None:
+    """In presenter mode, enlarge the prediction's text (CSS scoped to the prediction container)."""
+    if presenter():
+        st.html(PRESENTER_STYLE)
+
+
+def address_messages() -> None:
+    """A warning listing the address's refused or clamped values, until the settings are changed."""
+    messages = st.session_state.get("address_messages")
+    if not messages:
+        return
+    try:
+        unchanged = config_from_state(st.session_state) == st.session_state.address_config
+    except ValueError:
+        unchanged = False
+    if not unchanged:
+        st.session_state.address_messages = []
+        return
+    st.warning("The page address had settings that could not be used as they were:\n\n"
+               + "\n".join(f"- {m}" for m in messages))
+
+
+def share_controls() -> None:
+    """Presenter mode and the link to the current setup."""
+    st.toggle("Presenter mode", key="presenter",
+              help="A bigger drawing and prediction, fewer controls: for a projector")
+    link = (st.context.url or "") + _query_string()
+    st.caption("Share this setup: students who open this link get the same settings.")
+    st.code(link or "(this page's address)", language=None, wrap_lines=True)
+
+
+def write_address() -> None:
+    """Put the current setup into the page address, changing only the parameters that differ."""
+    wanted = _current_query()
+    if wanted is None:
+        return
+    for name in PARAMETERS:
+        if name in wanted and st.query_params.get(name) != wanted[name]:
+            st.query_params[name] = wanted[name]
+        elif name not in wanted and name in st.query_params:
+            del st.query_params[name]
+
+
+def _current_query() -> dict[str, str] | None:
+    try:
+        cfg = config_from_state(st.session_state)
+    except ValueError:
+        return None
+    return to_query(Setup(cfg, presenter()))
+
+
+def _query_string() -> str:
+    query = _current_query()
+    return "?" + urlencode(query, safe=",") if query else ""

@@ -1,0 +1,191 @@
+"""The teaching views on the page (AppTest): mistakes, the MNIST browser, watch it learn, literature lines."""
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+
+from digitdnn.strokes import render
+from digitdnn.ui.charts import LITERATURE
+from digitdnn.ui.dataset import pixels_as_text, pixels_from_text
+from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
+from pagedriver import digit_strokes
+from test_app import TEST_DATA_LIMIT, page, run_until, texts  # noqa: F401  (page is a fixture)
+
+TEST_IMAGES = int(TEST_DATA_LIMIT.split(",")[1])
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch the page's tabs to `label` (only the open tab's content is made)."""
+    at.session_state["tab"] = label
+    return at.run()
+
+
+def galleries(at: AppTest) -> list:
+    """The image lists on the page that are galleries of MNIST images (their captions say what the model said)."""
+    return [e for e in at.get("image") if e.captions and e.captions[0].startswith("said ")]
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def chart_data(at: AppTest, title: str) -> list:
+    """The data tables (DataFrames) of the chart with this title."""
+    chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == title)
+    return [convert_arrow_bytes_to_pandas_df(named.data.data) for named in chart.proto.datasets]
+
+
+def the_matrix_table(at: AppTest):
+    return next(d.value for d in at.dataframe if list(d.value.columns) == [str(i) for i in range(10)])
+
+
+def test_mistakes_confusion_matrix_cells_and_confident_mistakes(page, mnist):
+    assert not galleries(page) and "evaluations" not in page.session_state  # nothing is scored until the tab opens
+    open_tab(page, "Mistakes")
+    assert not page.exception
+
+    (evaluation,) = page.session_state["evaluations"].values()
+    matrix = the_matrix_table(page).to_numpy()
+    assert matrix.sum() == TEST_IMAGES == len(evaluation.labels)
+    np.testing.assert_array_equal(matrix, evaluation.confusion_matrix())
+    np.testing.assert_array_equal(evaluation.labels, mnist.y_test[:TEST_IMAGES])
+    assert "Default model** on 500 MNIST test images" in texts(page)
+    heatmap = next(s for s in chart_specs(page) if s.get("params"))
+    assert heatmap["params"][0]["name"] == "cell" and heatmap["params"][0]["select"]["fields"] == ["true", "predicted"]
+
+    # The cell shown first is the commonest confusion; its gallery holds its images.
+    true, predicted = most_common_confusion(matrix)
+    assert (page.selectbox(key="mistakes_true").value, page.selectbox(key="mistakes_predicted").value) == \
+        (true, predicted)
+    cell, confident = galleries(page)
+    assert len(cell.value) == min(matrix[true, predicted], GALLERY_SIZE)
+    assert all(c.startswith(f"said {predicted} ") and f"· is {true} " in c for c in cell.captions)
+    wrong = TEST_IMAGES - np.trace(matrix)
+    assert len(confident.value) == min(wrong, GALLERY_SIZE)
+    surest = [float(c.split()[2].rstrip("%")) for c in confident.captions]
+    assert surest == sorted(surest, reverse=True) and all("· is " in c for c in confident.captions)
+
+    # Choosing another cell (here a diagonal one: the right answers) changes the gallery.
+    page.selectbox(key="mistakes_true").set_value(7)
+    page.selectbox(key="mistakes_predicted").set_value(7).run()
+    cell = galleries(page)[0]
+    assert len(cell.value) == min(matrix[7, 7], GALLERY_SIZE)
+    assert all(c.startswith("said 7 ") and "· is" not in c for c in cell.captions)
+    assert f"{matrix[7, 7]} test images of 7 named correctly" in texts(page)
+
+    page.run()  # a rerun scores nothing again
+    assert len(page.session_state["evaluations"]) == 1
+
+
+def test_mnist_browser_by_digit_and_the_784_numbers_round_trip(page, mnist):
+    open_tab(page, "MNIST data")
+    grid = next(e for e in page.get("image") if e.captions and e.captions[0].startswith("#"))
+    assert all(c.endswith("· 0") for c in grid.captions)
+
+    page.segmented_control(key="data_digit").set_value(7).run()
+    grid = next(e for e in page.get("image") if e.captions and e.captions[0].startswith("#"))
+    shown = [int(c.split()[0][1:]) for c in grid.captions]
+    assert len(shown) == 40 and all(c.endswith("· 7") for c in grid.captions)
+    assert (mnist.y_train[shown] == 7).all()
+
+    page.number_input(key="data_pick").set_value(3).run()
+    index = shown[2]
+    numbers = page.text_area(key=f"data_text_train_{index}")
+    image = mnist.x_train[index]
+    np.testing.assert_array_equal(pixels_from_text(numbers.value), image)  # image -> 784 numbers -> image
+    assert "From the numbers: the same image" in [c for e in page.get("image") for c in e.captions]
+    table = next(d.value for d in page.dataframe if d.value.shape == (28, 28))
+    np.testing.assert_array_equal(table.to_numpy(), image)
+
+    erased = image.copy()
+    erased[:, 14:] = 0  # wipe the right half
+    numbers.set_value(pixels_as_text(erased)).run()
+    changed = int((erased != image).sum())
+    assert f"From the numbers: {changed} changed" in [c for e in page.get("image") for c in e.captions]
+    assert "says" in texts(page)
+
+    page.text_area(key=f"data_text_train_{index}").set_value("1 2 3").run()
+    assert "784 numbers (28 x 28); this is 3" in " ".join(e.value for e in page.error)
+
+
+@pytest.mark.parametrize("text, problem", [("0 " * 783 + "256", "between 0"), ("a " * 784, "whole numbers")])
+def test_bad_numbers_are_refused_in_plain_words(text, problem):
+    with pytest.raises(ValueError, match=problem):
+        pixels_from_text(text)
+
+
+def test_unavailable_mnist_is_said_in_the_data_and_mistakes_tabs(page, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "1997,497")  # a loader of its own, not the cached one
+    monkeypatch.setenv("DIGITDNN_MNIST", str(tmp_path / "nowhere.npz"))
+    errors = []
+    for tab in ("MNIST data", "Mistakes"):
+        open_tab(page, tab)
+        assert not page.exception
+        errors += [e.value for e in page.error]
+    assert len(errors) == 2 and all("MNIST could not be loaded" in e and "nowhere.npz" in e for e in errors)
+
+
+def literature_in(tables: list) -> list[tuple]:
+    """(accuracy, label, reference) rows of a chart's literature tables (each label has its own)."""
+    rows = {tuple(row) for t in tables if "reference" in t.columns
+            for row in t[["accuracy", "label", "reference"]].values}
+    return sorted(rows)
+
+
+def test_accuracy_charts_carry_the_literature_lines(page):
+    # The default model's accuracy curve and the runs overlay (both shown at start), not the loss curve.
+    for title in ("Accuracy per epoch", "Accuracy: runs compared (test solid, train dashed)"):
+        assert literature_in(chart_data(page, title)) == list(LITERATURE), title
+        spec = next(s for s in chart_specs(page) if s.get("title") == title)
+        marks = [layer["mark"]["type"] for layer in spec["layer"][1]["layer"]]
+        assert marks == ["rule", "text", "text", "text"]
+    assert literature_in(chart_data(page, "Loss per epoch")) == []
+    (lecun, _, lecun_ref), (simard, _, simard_ref), (srivastava, _, srivastava_ref) = LITERATURE
+    assert (lecun, simard, srivastava) == (0.9695, 0.984, 0.9905)
+    assert "LeCun et al. 1998, 300-100" in lecun_ref and "Simard et al. 2003, 800" in simard_ref
+    assert "Srivastava et al. 2014, dropout and max-norm" in srivastava_ref
+
+
+def drawn_canvas(digit: int):
+    """What the canvas component returns after drawing `digit` with the mouse."""
+    strokes = digit_strokes(digit)
+    return SimpleNamespace(image_data=render(strokes, canvas=(280, 280), brush=20),
+                           json_data={"objects": [{}] * len(strokes)})
+
+
+def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
+    assert "press Train" in texts(page)  # how to use it, before any run
+    open_tab(page, "Mistakes")
+    open_tab(page, "Learning curves")
+    # The page has imported digitdnn.ui.drawing (importing the canvas component needs a running page).
+    monkeypatch.setattr("digitdnn.ui.drawing.st_canvas", lambda **kwargs: drawn_canvas(3))
+    page.selectbox(key="preset").set_value("Tiny").run()
+    page.slider(key="epochs").set_value(3).run()
+    assert "Prediction: 3" in "\n".join(t.value for t in page.title)
+    page.button(key="train").click().run()
+    run_until(page, lambda at: at.session_state["job"] is None)
+
+    watched = page.session_state["watch"]
+    assert watched.run == "Run 1" and watched.finished
+    epochs = sorted(watched.probabilities)
+    assert epochs[-1] == 3 and set(epochs) <= {1, 2, 3}
+    assert all(p.shape == (10,) and abs(p.sum() - 1) < 1e-4 for p in watched.probabilities.values())
+    lines, names = chart_data(page, "Your drawing by epoch")
+    assert set(lines["epoch"]) == set(epochs) and len(lines) == 10 * len(epochs)
+    last = watched.probabilities[3]
+    assert sorted(names["digit"]) == sorted(str(d) for d in range(10) if last[d] >= 0.05)  # the likely digits, named
+    assert "Run 1 after epoch 3" in texts(page)
+
+    # The mistakes tab now shows the trained run, the active model: scored once more, for it.
+    open_tab(page, "Mistakes")
+    assert len(page.session_state["evaluations"]) == 2
+    assert "Run 1: " in texts(page) and "on 500 MNIST test images" in texts(page)
+
+    open_tab(page, "Learning curves")
+    page.slider(key="epochs").set_value(1).run()  # a new run starts a new record
+    page.button(key="train").click().run()
+    run_until(page, lambda at: at.session_state["job"] is None)
+    assert page.session_state["watch"].run == "Run 2" and sorted(page.session_state["watch"].probabilities) == [1]
