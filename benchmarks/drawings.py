@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitdnn.preprocess import grow, stroke_width, to_mnist
+from digitdnn.distort import resize_whole_canvas
+from digitdnn.preprocess import grow, ink_map, stroke_width, to_mnist
 from digitdnn.strokes import CANVAS, load_drawings
 
 STROKE_DRAWINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "stroke_drawings.npz"
@@ -70,10 +71,9 @@ def _cut_to_ink(image: np.ndarray) -> np.ndarray:
     return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def resize_whole_canvas(image: np.ndarray) -> np.ndarray:
-    """What most drawing demos do: the canvas's grey levels, area-resized to 28x28."""
-    grey = Image.fromarray(np.ascontiguousarray(image[:, :, :3])).convert("L")
-    return np.asarray(grey.resize((28, 28), Image.Resampling.BOX), dtype=np.float32) / 255.0
+def whole_canvas_input(image: np.ndarray) -> np.ndarray:
+    """What most drawing demos feed the network: the whole canvas's ink, area-resized to 28x28."""
+    return resize_whole_canvas(ink_map(image))
 
 
 def accuracy(classifier, images: list[np.ndarray | None], labels: np.ndarray) -> float:
@@ -122,12 +122,12 @@ def main(argv=None) -> None:
     plain = accuracy(classifier, list(digits.astype(np.float32) / 255.0), labels)
     canvases = [redraw_mnist(digit, rng) for digit in digits]
     redrawn = [to_mnist(c) for c in canvases]
-    redrawn_naive = [resize_whole_canvas(c) for c in canvases]
+    redrawn_naive = [whole_canvas_input(c) for c in canvases]
     drawings = load_drawings(STROKE_DRAWINGS)
     stroke_labels = np.array([d.label for d in drawings])
     rendered = [d.render() for d in drawings]
     drawn = [to_mnist(r) for r in rendered]
-    drawn_naive = [resize_whole_canvas(r) for r in rendered]
+    drawn_naive = [whole_canvas_input(r) for r in rendered]
     speed = median_ms(to_mnist, rendered[0], 100 if args.quick else 500)
 
     redrawn_accuracy = accuracy(classifier, redrawn, labels)
