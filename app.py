@@ -30,7 +30,7 @@ def drawing_section() -> None:
     canvas_column, prediction_column, input_column = st.columns(widths, gap="medium")
     with canvas_column:
         image, strokes = drawing.drawing_area(size=share.canvas_size())
-    reading = prediction.read_drawing(image, strokes)
+    reading = prediction.read_drawing(image, strokes, drawing.BACKGROUND)
     classifier, model_label = training.scoring_model()
     watch.record(reading)
     with prediction_column:

@@ -1,7 +1,9 @@
 """Background training: run digitdnn.training.train in a thread and publish its progress.
 
 The training thread writes a `JobProgress` snapshot after every event; the page
-reads `job.progress()` whenever it redraws. Nothing here knows about Streamlit.
+reads `job.progress()` whenever it redraws. Jobs sharing a `TrainingQueue` take
+turns; a job whose `still_wanted()` check stays False (its page was closed) ends
+itself and gives its place up. Nothing here knows about Streamlit.
 """
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
+import numpy as np
+
 from digitdnn.config import TrainConfig
+from digitdnn.training_queue import TrainingQueue
 
 if TYPE_CHECKING:
     from digitdnn.data import MnistData
@@ -24,7 +29,10 @@ DataLoader = Callable[[Callable[[str], None]], "MnistData"]
 
 DATA_LIMIT_ENV = "DIGITDNN_DATA_LIMIT"
 
-SLOT_POLL_SECONDS = 0.2  # how often a job waiting for a training slot checks for stop()
+SLOT_POLL_SECONDS = 0.2      # how often a job waiting for a training slot checks stop() and still_wanted()
+ABANDON_AFTER_SECONDS = 3.0  # still_wanted() False this long (not a brief reconnect) ends the job
+ABANDONED_MESSAGE = "stopped: its page was closed"
+MAX_SECONDS_ENV = "DIGITDNN_MAX_TRAINING_SECONDS"
 
 RUNNING_STATES = ("waiting", "loading data", "training")
 FINISHED_STATES = ("completed", "stopped", "diverged", "failed")
@@ -36,6 +44,8 @@ class JobProgress:
 
     status: str = "waiting"            # one of RUNNING_STATES or FINISHED_STATES
     message: str = ""                  # data-loading news, or why the run ended
+    place: int = 0                     # while waiting: 1-based place in the training queue
+    waiting: int = 0                   # while waiting: how many runs wait in the queue in all
     epoch: int = 0                     # epochs finished so far
     epochs: int = 0                    # epochs planned
     fraction: float = 0.0              # of the whole run, in [0, 1]
@@ -46,6 +56,7 @@ class JobProgress:
     error: str | None = None           # set when status is "failed"
     train_images: int = 0              # size of the training set, once loaded
     data_fingerprint: str | None = None  # MnistData.fingerprint() of the data trained on
+    watched: tuple = ()                # (epoch, ten probabilities) of the watched drawing, per epoch since watch()
 
     @property
     def done(self) -> bool:
@@ -54,17 +65,36 @@ class JobProgress:
 
 @dataclass
 class TrainingJob:
-    """One training run in its own thread; `stop()` ends it cleanly, keeping the weights so far."""
+    """One training run in its own thread; `stop()` ends it cleanly, keeping the weights so far.
+
+    With a `queue`, the run waits for a slot in it after loading the data. With `still_wanted`,
+    the run polls it while waiting and between training chunks (a few times a second); once it
+    has returned False for `abandon_after` seconds in a row, the run stops as if stop() had been
+    called (status "stopped", message ABANDONED_MESSAGE) and leaves the queue. With `max_seconds`,
+    a run that has trained that long stops the same way (keeping its weights), so that one run
+    cannot hold a slot of a shared server for hours. With `separate_process`, the run trains in a
+    child process (digitdnn.training_process), so that its TensorFlow memory is freed when it ends;
+    an abandoned run's child is then killed at once (no result is kept: nobody is there to see it).
+    """
 
     config: TrainConfig
     data: Union["MnistData", DataLoader]
     name: str = ""
-    slots: threading.Semaphore | None = None  # shared by jobs that must not all train at once
+    queue: TrainingQueue | None = None                # shared by jobs that must not all train at once
+    still_wanted: Callable[[], bool] | None = None    # False while nobody waits for the result any more
+    abandon_after: float = ABANDON_AFTER_SECONDS
+    max_seconds: float | None = None                  # training time limit (time waiting in the queue not counted)
+    separate_process: bool = False                    # train in a child process (a server's choice)
     _progress: JobProgress = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _pace_origin: tuple[float, float] | None = field(default=None, init=False, repr=False)
+    _unwanted_since: float | None = field(default=None, init=False, repr=False)
+    _abandoned: bool = field(default=False, init=False, repr=False)
+    _training_since: float | None = field(default=None, init=False, repr=False)
+    _stop_reason: str | None = field(default=None, init=False, repr=False)
+    _watched_image: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._progress = JobProgress(epochs=self.config.epochs)
@@ -81,9 +111,56 @@ class TrainingJob:
         """Ask the run to end at its next check (every few dozen batches)."""
         self._stop.set()
 
+    def watch(self, image: np.ndarray | None) -> None:
+        """Score this 28x28 drawing with the weights after every epoch from now on (progress().watched).
+
+        A different drawing starts the record again, from the latest epoch's weights when there are
+        some; the same drawing again changes nothing; None stops watching."""
+        with self._lock:
+            if image is None or self._watched_image is None or not np.array_equal(image, self._watched_image):
+                self._watched_image = None if image is None else np.array(image, dtype=np.float32)
+                progress = self._progress
+                watched = ()
+                if image is not None and progress.classifier is not None and progress.epoch:
+                    watched = ((progress.epoch, progress.classifier.predict_proba(self._watched_image)[0]),)
+                self._progress = dataclasses.replace(progress, watched=watched)
+
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
+
+    def _should_stop(self) -> bool:
+        """stop() was called, or still_wanted() has said no for abandon_after seconds (which then counts as stop())."""
+        if self._stop.is_set():
+            return True
+        if (self.max_seconds is not None and self._training_since is not None
+                and time.monotonic() - self._training_since >= self.max_seconds):
+            self._stop_reason = f"stopped: the server's time limit for a run ({self.max_seconds:g} s) was reached"
+            self._stop.set()
+            return True
+        if self.still_wanted is None:
+            return False
+        try:
+            wanted = bool(self.still_wanted())
+        except Exception:  # a broken check must not end the run
+            wanted = True
+        if wanted:
+            self._unwanted_since = None
+            return False
+        now = time.monotonic()
+        if self._unwanted_since is None:
+            self._unwanted_since = now
+        if now - self._unwanted_since < self.abandon_after:
+            return False
+        self._abandoned = True
+        self._stop_reason = ABANDONED_MESSAGE
+        self._stop.set()
+        return True
+
+    @property
+    def abandoned(self) -> bool:
+        """True once the job stopped itself because still_wanted() said no."""
+        return self._abandoned
 
     def progress(self) -> JobProgress:
         """The latest snapshot (safe to read from any thread)."""
@@ -106,21 +183,26 @@ class TrainingJob:
             if callable(data):
                 self._update(status="loading data", message="Loading MNIST…")
                 data = data(lambda message: self._update(message=message))
-            if not self._take_slot():
-                self._update(status="stopped", message="stopped before training began")
-                return
+            ticket = self.queue.join() if self.queue is not None else None
             try:
+                if not self._wait_for_slot(ticket):
+                    why = ABANDONED_MESSAGE if self.abandoned else "stopped before training began"
+                    self._update(status="stopped", message=why, place=0, waiting=0)
+                    return
                 result = self._train(data)
             finally:
-                if self.slots is not None:
-                    self.slots.release()
+                if ticket is not None:
+                    self.queue.leave(ticket)
         except Exception as exc:  # reported to the page, which shows the message
-            self._update(status="failed", error=str(exc) or type(exc).__name__, seconds_left=None)
+            if self.abandoned:  # its child process was ended without waiting for a result
+                self._update(status="stopped", message=ABANDONED_MESSAGE, seconds_left=None)
+            else:
+                self._update(status="failed", error=str(exc) or type(exc).__name__, seconds_left=None)
             return
         history = result.history
         self._update(
             status=history.status,
-            message=history.message,
+            message=self._stop_reason or history.message,
             result=result,
             classifier=result.classifier,
             reports=tuple(history.epochs),
@@ -129,37 +211,50 @@ class TrainingJob:
             seconds_left=0.0,
         )
 
-    def _take_slot(self) -> bool:
-        """Wait for a free training slot (when slots are shared); False if stopped first."""
-        if self.slots is not None and not self.slots.acquire(blocking=False):
-            self._update(status="waiting", message="waiting for a free training slot (other runs are training)")
-            while not self.slots.acquire(timeout=SLOT_POLL_SECONDS):
-                if self._stop.is_set():
-                    return False
-        if self._stop.is_set():
-            if self.slots is not None:
-                self.slots.release()
-            return False
-        return True
+    def _wait_for_slot(self, ticket: int | None) -> bool:
+        """Wait for the ticket's turn in the queue, publishing its place; False if stopped (or abandoned) first."""
+        published = None
+        while ticket is not None and not self.queue.wait(ticket, 0 if published is None else SLOT_POLL_SECONDS):
+            if self._should_stop():
+                return False
+            place = self.queue.place(ticket)
+            waiting = max(self.queue.waiting, place)
+            if (place, waiting) != published:
+                published = (place, waiting)
+                self._update(status="waiting", place=place, waiting=waiting,
+                             message=f"waiting: place {place} of {waiting} in the queue")
+        return not self._should_stop()
 
     def _train(self, data) -> "TrainResult":
-        from digitdnn.training import train
+        if self.separate_process:
+            from functools import partial
 
-        self._update(status="training", message="", train_images=len(data.x_train),
+            from digitdnn.training_process import train_in_child
+
+            train = partial(train_in_child, abandoned=lambda: self._abandoned)
+        else:
+            from digitdnn.training import train
+
+        self._update(status="training", message="", place=0, waiting=0, train_images=len(data.x_train),
                      data_fingerprint=data.fingerprint())
+        self._training_since = time.monotonic()
         return train(
             self.config,
             data=data,
             on_epoch_end=self._on_epoch_end,
-            should_stop=self._stop.is_set,
+            should_stop=self._should_stop,
             on_progress=self._on_progress,
         )
 
     def _on_epoch_end(self, report: "EpochReport", classifier: "Classifier") -> None:
         with self._lock:
             reports = self._progress.reports + (report,)
+            watched = self._progress.watched
+            if self._watched_image is not None:
+                watched += ((report.epoch, classifier.predict_proba(self._watched_image)[0]),)
         self._update(
             reports=reports,
+            watched=watched,
             classifier=classifier,
             epoch=report.epoch,
             **self._timing(report.epoch, 0.0),
@@ -181,6 +276,19 @@ class TrainingJob:
         if fraction > origin_fraction:
             left = (now - origin_time) / (fraction - origin_fraction) * (1.0 - fraction)
         return {"fraction": fraction, "seconds_left": left}
+
+
+def parse_max_seconds(text: str | None) -> float | None:
+    """A run's training time limit in $DIGITDNN_MAX_TRAINING_SECONDS's format: seconds > 0; None or "" means none."""
+    if not text or not text.strip():
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"{MAX_SECONDS_ENV} must be a number of seconds, got {text!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{MAX_SECONDS_ENV} must be a positive number of seconds, got {text!r}")
+    return seconds
 
 
 def parse_data_limit(text: str | None) -> tuple[int, int | None] | None:

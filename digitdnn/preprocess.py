@@ -31,6 +31,7 @@ MIN_EXTENT_IN_WIDTHS = 3.0     # ink whose box is shorter than this many pen wid
 MAX_DOT_OF_CANVAS = 0.5        # ... unless it spans this much of the canvas (a scribble over everything)
 MIN_EXTENT_OF_CANVAS = 0.04    # ink whose box is shorter than this fraction of the canvas is a speck
 MAX_THINNING = 3.0             # never thin a pen to less than a third of its width
+MAX_INK_SHARE = 0.5            # ink over more of the canvas than this is not a digit (drawn digits: at most ~0.35)
 
 
 @dataclass(frozen=True)
@@ -68,22 +69,58 @@ def preprocess_steps(image: np.ndarray) -> PreprocessSteps | None:
     top, left, bottom, right = box
     cropped = ink[top:bottom, left:right]
     width = stroke_width(cropped)
-    extent = max(bottom - top, right - left)
-    canvas_side = max(ink.shape)
-    is_dot = extent < MIN_EXTENT_IN_WIDTHS * width and extent < MAX_DOT_OF_CANVAS * canvas_side
-    if is_dot or extent < MIN_EXTENT_OF_CANVAS * canvas_side:
+    if _is_dot(ink.shape, box, width):
         return None
     work = normalise_pen(cropped, width)
     scaled, centred = fit_mnist_box(work)
     return PreprocessSteps(ink, box, cropped, scaled, centred, width)
 
 
-def ink_map(image: np.ndarray) -> np.ndarray | None:
+def _is_dot(shape: tuple[int, int], box: tuple[int, int, int, int], width: float) -> bool:
+    """Ink whose box is too small to be a digit: a few pen widths across (a click), or a speck."""
+    top, left, bottom, right = box
+    extent = max(bottom - top, right - left)
+    canvas_side = max(shape)
+    is_dot = extent < MIN_EXTENT_IN_WIDTHS * width and extent < MAX_DOT_OF_CANVAS * canvas_side
+    return is_dot or extent < MIN_EXTENT_OF_CANVAS * canvas_side
+
+
+def drawing_problem(image: np.ndarray, background: tuple[int, ...] | None = None) -> str | None:
+    """Why a drawing with ink on it cannot be a digit, as a sentence to show; None if it may be one (or is blank).
+
+    Args:
+        image: the canvas, as for preprocess_steps.
+        background: the canvas's background colour (grey, RGB or RGBA values; the page passes
+            (0, 0, 0)) when it is known; None estimates it from the border like to_mnist, which then
+            cannot tell a canvas filled from edge to edge from a blank one.
+    Returns:
+        "That is a dot, not a digit: ..." for a click or speck (preprocess_steps gives None for it),
+        "The ink covers most of the canvas: ..." when more than MAX_INK_SHARE of it is ink (drawn
+        digits cover at most about a third), else None: blank, faint or plausible drawings, small
+        ones included, are left to preprocess_steps.
+    """
+    ink = ink_map(image, background)
+    if ink is None:
+        return None
+    if float((ink >= INK_LEVEL).mean()) > MAX_INK_SHARE:
+        return "The ink covers most of the canvas: press Clear and draw one digit."
+    box = ink_box(ink)
+    if box is None:
+        return None
+    top, left, bottom, right = box
+    if _is_dot(ink.shape, box, stroke_width(ink[top:bottom, left:right])):
+        return "That is a dot, not a digit: draw the whole digit, larger."
+    return None
+
+
+def ink_map(image: np.ndarray, background: tuple[int, ...] | None = None) -> np.ndarray | None:
     """Ink per pixel in [0, 1]: distance to the background colour (alpha included); None if there is no contrast.
 
-    The background is the median of the image border, so white on black, black on
-    white, coloured ink and transparent backgrounds all work. Alpha premultiplies
-    the colour, so a transparent pixel is the same whatever colour it stores.
+    The background is `background` when given (one value per channel; an RGB colour for an
+    RGBA image is compared with the premultiplied colour, so a transparent pixel counts as
+    black), else the median of the image border, so white on black, black on white, coloured
+    ink and transparent backgrounds all work. Alpha premultiplies the colour, so a transparent
+    pixel is the same whatever colour it stores.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
@@ -98,10 +135,18 @@ def ink_map(image: np.ndarray) -> np.ndarray | None:
     if len(planes) == 4:
         alpha = planes[3].astype(np.uint16)
         planes[:3] = [(plane * alpha + 127) // 255 for plane in planes[:3]]
+    if background is not None:
+        planes = planes[:len(background)]
+        if len(planes) != len(background):
+            raise ValueError(f"background {background!r} does not match an image with {image.shape[2]} channels")
     distance = None
-    for plane in planes:
-        border = np.concatenate([plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]])
-        plane_distance = np.abs(plane.astype(np.int16) - int(np.median(border)))
+    for index, plane in enumerate(planes):
+        if background is None:
+            border = np.concatenate([plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]])
+            level = int(np.median(border))
+        else:
+            level = int(background[index])
+        plane_distance = np.abs(plane.astype(np.int16) - level)
         distance = plane_distance if distance is None else np.maximum(distance, plane_distance)
     distance = distance.astype(np.float32) / 255.0
     contrast = float(distance.max())

@@ -48,6 +48,7 @@ MAX_SIDECAR_BYTES = 16 * 2**20     # NAME.json
 MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared tensor shape may have
 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
+STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
@@ -128,6 +129,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
     json.dumps(sidecar, default=_json_scalar)  # fail on bad metadata before touching the disk
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(path.parent)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=path.parent))
     except OSError as exc:
         raise SaveError(f"Cannot save the model to {path}: {_os_reason(exc)}.") from exc
@@ -192,6 +194,15 @@ def _refuse_unloadable(data: bytes, path: Path) -> None:
         _check_config(_read_archive(data, str(path)), str(path))
     except ModelLoadError as exc:
         raise SaveError(f"Refusing to save the model to {path}: digitdnn could not load it back.") from exc
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Delete staging folders that processes killed while saving left behind (never listed or loaded anyway)."""
+    now = datetime.datetime.now().timestamp()
+    for staging in folder.glob(STAGING_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if now - staging.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(staging)
 
 
 def _fsync(path: Path) -> None:

@@ -96,3 +96,62 @@ def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) ->
         " return e !== null && new RegExp(pattern).test(e.innerText); }",
         arg=[selector, pattern], timeout=timeout)
     return page.locator(selector).inner_text()
+
+
+# ---- the same with Playwright's async API, for driving many pages at once (benchmarks/load.py) -----------------
+
+async def draw_async(page, strokes) -> None:
+    """`draw` for an async Playwright page."""
+    box = await page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
+    for line in strokes:
+        await page.mouse.move(box["x"] + line[0][0], box["y"] + line[0][1])
+        await page.mouse.down()
+        for x, y in line[1:]:
+            await page.mouse.move(box["x"] + x, box["y"] + y)
+        await page.mouse.up()
+
+
+async def wait_for_text_async(page, selector: str, pattern: str, timeout: float = 30_000) -> str:
+    """`wait_for_text` for an async Playwright page."""
+    await page.wait_for_function(
+        "([selector, pattern]) => { const e = document.querySelector(selector);"
+        " return e !== null && new RegExp(pattern).test(e.innerText); }",
+        arg=[selector, pattern], timeout=timeout)
+    return await page.locator(selector).inner_text()
+
+
+def process_tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(RSS of process `pid`, RSS of it and all its descendants) in MB, from /proc (Linux); (0, 0) if it is gone."""
+    def rss(p: int) -> float:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            return 0.0
+        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+    def children(p: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
+    own, total, todo = rss(pid), 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss(p)
+        todo += children(p)
+    return own, total
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(CPU seconds of process `pid` itself, CPU seconds of its children it has waited for), from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime) / tick, (cutime + cstime) / tick

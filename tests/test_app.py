@@ -326,10 +326,36 @@ def test_an_unsure_prediction_says_so_and_names_the_runner_up():
         image = np.zeros((280, 280, 4), np.uint8)
         image[..., 3] = 255
         image[60:220, 130:150, :3] = 255  # a bar: something to score
-        prediction_panel(read_drawing(image, 1), Unsure(), "an unsure model")
+        prediction_panel(read_drawing(image, 1, (0, 0, 0)), Unsure(), "an unsure model")
 
     at = AppTest.from_function(panel).run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Prediction: 4"]
     assert [w.value for w in at.warning] == ["Not sure: 50% for 4. Runner-up: 9 (34%)."]
     assert "Scored by an unsure model · 1 stroke ·" in at.caption[0].value
+
+
+@pytest.mark.parametrize("ink, said", [
+    ((slice(135, 145), slice(135, 145)), "That is a dot, not a digit"),
+    ((slice(0, 280), slice(0, 280)), "The ink covers most of the canvas"),
+])
+def test_a_dot_or_a_filled_canvas_is_not_named_as_a_digit(ink, said):
+    def panel(rows, columns):
+        import numpy as np
+
+        from digitdnn.ui.prediction import prediction_panel, read_drawing
+
+        class Confident:
+            def predict_proba(self, x):
+                return np.eye(10, dtype=np.float32)[[8]]
+
+        image = np.zeros((280, 280, 4), np.uint8)
+        image[..., 3] = 255
+        image[rows, columns, :3] = 255
+        prediction_panel(read_drawing(image, 1, (0, 0, 0)), Confident(), "a model sure of everything")
+
+    at = AppTest.from_function(panel, args=ink).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Not a digit"]
+    assert said in at.caption[0].value and "8" not in at.caption[0].value
+

@@ -169,9 +169,9 @@ def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
     run_until(page, lambda at: at.session_state["job"] is None)
 
     watched = page.session_state["watch"]
-    assert watched.run == "Run 1" and watched.finished
+    assert watched.run == "Run 1"
     epochs = sorted(watched.probabilities)
-    assert epochs[-1] == 3 and set(epochs) <= {1, 2, 3}
+    assert epochs == [1, 2, 3]  # the run scores the drawing itself after every epoch: none is missed
     assert all(p.shape == (10,) and abs(p.sum() - 1) < 1e-4 for p in watched.probabilities.values())
     lines, names = chart_data(page, "Your drawing by epoch")
     assert set(lines["epoch"]) == set(epochs) and len(lines) == 10 * len(epochs)

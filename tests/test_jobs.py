@@ -1,15 +1,20 @@
 """TrainingJob: training in a background thread, progress snapshots, stop, errors, isolation."""
+import os
+import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitdnn.config import TrainConfig
 from digitdnn.data import MnistUnavailable
-from digitdnn.jobs import SharedDataset, TrainingJob, parse_data_limit
+from digitdnn.jobs import ABANDONED_MESSAGE, SharedDataset, TrainingJob, parse_data_limit, parse_max_seconds
+from digitdnn.training_queue import TrainingQueue, default_slots, parse_slots
 
 SMALL = TrainConfig(hidden_units=(32,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2)
+LONG = SMALL.replace(hidden_units=(512,), batch_size=16, epochs=200)  # a run that goes on until it is stopped
 
 
 def watch(job: TrainingJob, timeout: float = 120.0) -> list:
@@ -185,20 +190,222 @@ def test_shared_dataset_tries_again_after_a_failure(small_mnist):
     assert shared() is small_mnist
 
 
-def test_jobs_sharing_one_slot_train_one_after_the_other(small_mnist):
-    slots = threading.BoundedSemaphore(1)
-    first = TrainingJob(SMALL.replace(epochs=200), small_mnist, slots=slots).start()
-    deadline = time.monotonic() + 120
-    while first.progress().status != "training":
-        assert time.monotonic() < deadline
+def wait_for(condition, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
-    second = TrainingJob(SMALL.replace(epochs=1), small_mnist, slots=slots).start()
-    third = TrainingJob(SMALL.replace(epochs=1), small_mnist, slots=slots).start()
-    time.sleep(0.5)
-    assert second.progress().status == "waiting" and "slot" in second.progress().message
-    third.stop()  # stopping a queued job ends it without training
+
+
+def test_jobs_sharing_one_slot_queue_in_order_and_see_their_place_move_up(small_mnist):
+    queue = TrainingQueue(1)
+    first = TrainingJob(LONG, small_mnist, queue=queue).start()
+    wait_for(lambda: first.progress().status == "training", what="the first job to train")
+    second = TrainingJob(SMALL.replace(epochs=1), small_mnist, queue=queue).start()
+    wait_for(lambda: second.progress().place == 1, what="the second job to queue")
+    third = TrainingJob(SMALL.replace(epochs=1), small_mnist, queue=queue).start()
+    fourth = TrainingJob(SMALL.replace(epochs=1), small_mnist, queue=queue).start()
+    wait_for(lambda: fourth.progress().place == 3 and second.progress().waiting == 3, what="four queued")
+    assert (second.progress().status, second.progress().message) == ("waiting", "waiting: place 1 of 3 in the queue")
+    assert (third.progress().place, fourth.progress().message) == (2, "waiting: place 3 of 3 in the queue")
+
+    third.stop()  # a waiting job that is stopped leaves the line without training; those behind move up
     assert third.join(timeout=2) and third.progress().status == "stopped" and third.progress().result is None
+    wait_for(lambda: fourth.progress().place == 2, timeout=2, what="the fourth job to move up")
+    assert fourth.progress().message == "waiting: place 2 of 2 in the queue"
+    assert (queue.running, queue.waiting) == (1, 2)
+
     first.stop()
     assert first.join(timeout=5)
     assert second.join(timeout=120) and second.progress().status == "completed"
-    assert slots.acquire(blocking=False), "a finished job must give its slot back"
+    assert fourth.join(timeout=120) and fourth.progress().status == "completed"
+    assert (queue.running, queue.waiting) == (0, 0), "a finished job must give its slot back"
+    assert second.progress().place == 0 and second.progress().waiting == 0
+
+
+def test_two_slots_let_two_jobs_train_at_once(small_mnist):
+    queue = TrainingQueue(2)
+    jobs = [TrainingJob(LONG, small_mnist, queue=queue).start() for _ in range(3)]
+    wait_for(lambda: [j.progress().status for j in jobs] == ["training", "training", "waiting"]
+             and jobs[2].progress().place == 1, what="two training, one waiting")
+    jobs[0].stop()
+    wait_for(lambda: jobs[2].progress().status == "training", what="the third job to start")
+    for job in jobs:
+        job.stop()
+        assert job.join(timeout=5)
+    assert (queue.running, queue.waiting) == (0, 0)
+
+
+def test_a_job_nobody_wants_any_more_stops_and_frees_its_slot(small_mnist):
+    queue = TrainingQueue(1)
+    page_open = threading.Event()
+    page_open.set()
+    trainer = TrainingJob(LONG, small_mnist, queue=queue, still_wanted=page_open.is_set,
+                          abandon_after=0.5).start()
+    waiter_open = threading.Event()
+    waiter_open.set()
+    waiter = TrainingJob(SMALL.replace(epochs=200), small_mnist, queue=queue, still_wanted=waiter_open.is_set,
+                         abandon_after=0.5).start()
+    wait_for(lambda: trainer.progress().epoch >= 1 and waiter.progress().place == 1, what="one trains, one waits")
+
+    waiter_open.clear()  # the waiting page closes: it leaves the queue
+    assert waiter.join(timeout=3)
+    assert (waiter.progress().status, waiter.progress().message) == ("stopped", ABANDONED_MESSAGE)
+    assert waiter.abandoned and queue.waiting == 0
+
+    page_open.clear()  # the training page closes for a moment only: the run goes on
+    time.sleep(0.2)
+    page_open.set()
+    time.sleep(0.6)
+    assert not trainer.progress().done and not trainer.abandoned
+
+    page_open.clear()  # and for good: the run ends and the slot is free
+    closed = time.monotonic()
+    assert trainer.join(timeout=5)
+    assert time.monotonic() - closed < 3
+    progress = trainer.progress()
+    assert (progress.status, progress.message) == ("stopped", ABANDONED_MESSAGE) and trainer.abandoned
+    assert progress.result is not None and progress.epoch >= 1
+    assert (queue.running, queue.waiting) == (0, 0)
+
+
+def test_a_failing_still_wanted_check_does_not_end_the_run(small_mnist):
+    def broken():
+        raise RuntimeError("no runtime")
+
+    job = TrainingJob(SMALL.replace(epochs=1), small_mnist, still_wanted=broken, abandon_after=0).start()
+    assert job.join(timeout=120) and job.progress().status == "completed"
+
+
+def test_training_queue_is_first_come_first_served():
+    queue = TrainingQueue(2)
+    tickets = [queue.join() for _ in range(5)]
+    assert [queue.place(t) for t in tickets] == [0, 0, 1, 2, 3]
+    assert not queue.wait(tickets[2], timeout=0.01)
+    queue.leave(tickets[3])              # one in the middle gives up
+    assert [queue.place(t) for t in tickets] == [0, 0, 1, 0, 2]
+    queue.leave(tickets[0])              # a slot frees: the head of the line gets it
+    assert queue.wait(tickets[2], timeout=0) and queue.place(tickets[4]) == 1
+    queue.leave(tickets[0])              # leaving twice is harmless
+    assert (queue.running, queue.waiting) == (2, 1)
+    with pytest.raises(ValueError):
+        TrainingQueue(0)
+
+
+def test_a_waiting_thread_wakes_when_its_turn_comes():
+    queue = TrainingQueue(1)
+    first, second = queue.join(), queue.join()
+    woke = []
+    waiter = threading.Thread(target=lambda: woke.append(queue.wait(second, timeout=10)))
+    waiter.start()
+    time.sleep(0.05)
+    queue.leave(first)
+    waiter.join(timeout=2)
+    assert woke == [True]
+
+
+@pytest.mark.parametrize("text, expected", [(None, os.cpu_count() or 1), ("", os.cpu_count() or 1), ("3", 3),
+                                            (" 1 ", 1)])
+def test_slots_default_to_one_per_core(text, expected):
+    assert parse_slots(text) == expected == (default_slots() if not text else expected)
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "two", "1.5"])
+def test_slots_refuse_nonsense(text):
+    with pytest.raises(ValueError, match="DIGITDNN_TRAINING_SLOTS must be a positive integer"):
+        parse_slots(text)
+
+
+def test_a_run_in_a_child_process_reports_like_one_in_a_thread(small_mnist):
+    in_thread = TrainingJob(SMALL, small_mnist).start()
+    in_child = TrainingJob(SMALL, small_mnist, separate_process=True).start()
+    seen = watch(in_child)
+    final, reference = seen[-1], watch(in_thread)[-1]
+    assert final.status == "completed", final.error
+    assert [r.epoch for r in final.reports] == [1, 2] and final.fraction == 1.0
+    assert any(p.status == "training" and 0 < p.fraction < 1 for p in seen)
+    # same config and seed: the same weights, trained in the child, usable (and saveable) here
+    x = small_mnist.x_test[:50] / np.float32(255)
+    np.testing.assert_allclose(final.classifier.predict_proba(x), reference.classifier.predict_proba(x), atol=1e-4)
+    assert final.classifier.model.count_params() == reference.classifier.model.count_params()
+
+
+def training_children() -> list[int]:
+    """Process ids of this process's `python -m digitdnn.training_process` children."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                if b"digitdnn.training_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_run_in_a_child_process_stops_fails_and_survives_the_child_dying(small_mnist):
+    stopped = TrainingJob(LONG, small_mnist, separate_process=True).start()
+    wait_for(lambda: stopped.progress().epoch >= 1, what="an epoch in the child")
+    stopped.stop()
+    assert stopped.join(timeout=10) and stopped.progress().status == "stopped"
+    assert stopped.progress().result is not None
+    assert training_children() == [], "the child must have exited"
+
+    empty = TrainingJob(SMALL, small_mnist.head(0, 10), separate_process=True).start()
+    assert empty.join(timeout=60)
+    assert empty.progress().status == "failed" and "empty" in empty.progress().error
+
+    page_open = threading.Event()
+    page_open.set()
+    abandoned = TrainingJob(LONG, small_mnist, separate_process=True, still_wanted=page_open.is_set,
+                            abandon_after=0.2).start()
+    wait_for(lambda: abandoned.progress().status == "training" and training_children(), what="a child")
+    page_open.clear()  # nobody wants the result: the child is killed, not asked to finish its chunk
+    assert abandoned.join(timeout=10)
+    assert (abandoned.progress().status, abandoned.progress().message) == ("stopped", ABANDONED_MESSAGE)
+    assert abandoned.progress().result is None and training_children() == []
+
+    killed = TrainingJob(LONG, small_mnist, separate_process=True).start()
+    wait_for(lambda: killed.progress().status == "training" and training_children(), what="a child")
+    for pid in training_children():
+        os.kill(pid, signal.SIGKILL)
+    assert killed.join(timeout=10)
+    assert killed.progress().status == "failed" and "ended unexpectedly (exit code -9)" in killed.progress().error
+
+
+def test_a_run_past_the_time_limit_stops_and_keeps_its_weights(small_mnist):
+    job = TrainingJob(LONG, small_mnist, max_seconds=1.0).start()
+    assert job.join(timeout=30)
+    progress = job.progress()
+    assert progress.status == "stopped" and progress.result is not None
+    assert progress.message == "stopped: the server's time limit for a run (1 s) was reached"
+
+
+@pytest.mark.parametrize("text, expected", [(None, None), ("", None), ("600", 600.0), ("0.5", 0.5)])
+def test_parse_max_seconds(text, expected):
+    assert parse_max_seconds(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "soon", "inf", "nan"])
+def test_parse_max_seconds_refuses_nonsense(text):
+    with pytest.raises(ValueError, match="DIGITDNN_MAX_TRAINING_SECONDS"):
+        parse_max_seconds(text)
+
+
+def test_a_watched_drawing_is_scored_after_every_epoch_and_a_new_one_starts_again(small_mnist):
+    drawing = small_mnist.x_test[0].astype(np.float32) / 255.0
+    other = small_mnist.x_test[1].astype(np.float32) / 255.0
+    job = TrainingJob(SMALL.replace(epochs=3), small_mnist)
+    job.watch(drawing)
+    job.start()
+    assert job.join(120)
+    progress = job.progress()
+    assert [epoch for epoch, _ in progress.watched] == [1, 2, 3]  # every epoch, however short
+    np.testing.assert_allclose(progress.watched[-1][1], progress.classifier.predict_proba(drawing)[0], rtol=1e-5)
+    job.watch(drawing)  # the same drawing again: nothing changes
+    assert job.progress().watched == progress.watched
+    job.watch(other)  # a new drawing: the record starts again, from the latest weights
+    (epoch, probabilities), = job.progress().watched
+    assert epoch == 3 and np.allclose(probabilities, progress.classifier.predict_proba(other)[0])
+    job.watch(None)
+    assert job.progress().watched == ()

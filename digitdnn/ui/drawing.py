@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 CANVAS_SIZE = 280
+BACKGROUND = (0, 0, 0)  # black paper, white ink, like MNIST
 
 
 def _clear() -> None:
@@ -24,7 +25,7 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     result = st_canvas(
         stroke_width=st.session_state.brush,
         stroke_color="#FFFFFF",
-        background_color="#000000",
+        background_color="#{:02x}{:02x}{:02x}".format(*BACKGROUND),
         width=size,
         height=size,
         drawing_mode="freedraw",

@@ -10,6 +10,7 @@ import streamlit as st
 
 from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, list_models, load_classifier, \
     load_classifier_bytes, save_classifier
+from digitdnn.store import ModelEntry as SavedModel
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
@@ -58,6 +59,14 @@ def _on_upload() -> None:
     _add_loaded_model(lambda: load_classifier_bytes(uploaded.getvalue(), uploaded.name),
                       f"Upload: {uploaded.name}", "uploaded", refused="Upload refused.",
                       done=f"{uploaded.name} loaded; it is now the active model.")
+
+
+def saved_label(entry: SavedModel) -> str:
+    """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
+    if entry.damaged:
+        return f"{entry.path.stem} (damaged metadata)"
+    accuracy = entry.metadata.get("test_accuracy")
+    return f"{entry.path.stem} ({accuracy:.2%})" if isinstance(accuracy, (int, float)) else entry.path.stem
 
 
 def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> None:
@@ -144,11 +153,13 @@ def _save_and_open() -> None:
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
         st.caption(f"Saved in {resources.models_dir().resolve()}")
     with reopen:
-        saved = {str(m.path): m.path.stem + (" (metadata damaged)" if m.damaged else "")
-                 for m in list_models(resources.models_dir())}
-        st.selectbox("Open a saved model", list(saved), format_func=saved.get, index=None,
-                     placeholder="no saved models" if not saved else "choose…", key="saved_model")
-        st.button("Open", key="open", on_click=_on_open, disabled=not saved)
+        listed = {str(m.path): m for m in list_models(resources.models_dir())}
+        st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
+                     index=None, placeholder="no saved models" if not listed else "choose…", key="saved_model")
+        chosen = listed.get(st.session_state.get("saved_model"))
+        if chosen is not None and chosen.damaged:
+            st.warning(f"Its metadata is damaged: {chosen.damaged} The model itself may still open.")
+        st.button("Open", key="open", on_click=_on_open, disabled=not listed)
     with upload:
         st.file_uploader("Upload a .keras model", type=["keras"], key="upload", on_change=_on_upload,
                          max_upload_size=MAX_UPLOAD_BYTES // 2**20)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from digitdnn.preprocess import PreprocessSteps, preprocess_steps
+from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge, with_box
 
@@ -21,19 +21,27 @@ class Reading:
     steps: PreprocessSteps | None  # None when nothing (or no digit) is drawn
     strokes: int                   # strokes on the canvas
     seconds: float                 # time the preprocessing took
+    problem: str | None = None     # why the ink cannot be a digit (a dot, the canvas filled), to say instead
 
 
-def read_drawing(image: np.ndarray | None, strokes: int) -> Reading:
-    """Preprocess a canvas image (RGBA uint8, or None before the first stroke)."""
+def read_drawing(image: np.ndarray | None, strokes: int, background: tuple[int, int, int]) -> Reading:
+    """Preprocess a canvas image (RGBA uint8, or None before the first stroke) on a canvas of this colour."""
     started = time.perf_counter()
-    steps = None if image is None or strokes == 0 else preprocess_steps(image)
-    return Reading(steps, strokes, time.perf_counter() - started)
+    if image is None or strokes == 0:
+        return Reading(None, strokes, time.perf_counter() - started)
+    problem = drawing_problem(image, background=background)
+    steps = None if problem else preprocess_steps(image)
+    return Reading(steps, strokes, time.perf_counter() - started, problem)
 
 
 def prediction_panel(reading: Reading, classifier, model_label: str) -> None:
     """The prediction container (key "prediction"): the digit, large, its probability and the bars."""
     steps = reading.steps
     with st.container(key="prediction"):
+        if reading.problem:
+            st.title("Not a digit", anchor=False)
+            st.caption(reading.problem)
+            return
         if steps is None:
             st.title("Draw a digit", anchor=False)
             st.caption("The network's guess appears here as soon as you lift the pen.")

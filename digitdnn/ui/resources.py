@@ -1,24 +1,37 @@
 """Read-only things loaded once per server process and shared by every session."""
 from __future__ import annotations
 
+import gc
+import logging
 import os
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from digitdnn.jobs import DATA_LIMIT_ENV, SharedDataset, parse_data_limit
+from digitdnn.jobs import DATA_LIMIT_ENV, MAX_SECONDS_ENV, SharedDataset, parse_data_limit, parse_max_seconds
+from digitdnn.training_queue import SLOTS_ENV, TrainingQueue, default_slots, parse_slots
 
 MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
-TRAINING_SLOTS_ENV = "DIGITDNN_TRAINING_SLOTS"
+DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
+_LOG = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
 def default_classifier(path: str):
-    """The default model at `path` (also the first import of TensorFlow). Never mutated: shared by all."""
+    """The default model at `path` (also the first import of TensorFlow). Never mutated: shared by all.
+
+    Once it is loaded, the objects that exist for the life of the server (TensorFlow, Keras, the
+    model) are moved out of the garbage collector's sight (gc.freeze): Streamlit runs a full
+    collection after every script run, and Keras's clear_session another, which otherwise walk
+    TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+    """
     from digitdnn.store import load_classifier
 
-    return load_classifier(path)
+    classifier = load_classifier(path)
+    gc.collect()
+    gc.freeze()
+    return classifier
 
 
 def default_model_path() -> Path:
@@ -38,10 +51,43 @@ def mnist_loader() -> SharedDataset:
 
 
 @st.cache_resource(show_spinner=False)
-def training_slots() -> threading.Semaphore:
-    """How many sessions may train at once ($DIGITDNN_TRAINING_SLOTS, else one per two cores); others queue."""
-    count = int(os.environ.get(TRAINING_SLOTS_ENV) or max(1, (os.cpu_count() or 2) // 2))
-    return threading.BoundedSemaphore(count)
+def _training_queue(slots: int) -> TrainingQueue:
+    return TrainingQueue(slots)
+
+
+def training_queue() -> TrainingQueue:
+    """The server's training queue: $DIGITDNN_TRAINING_SLOTS runs at once (default one per CPU core), others wait."""
+    try:
+        slots = parse_slots(os.environ.get(SLOTS_ENV))
+    except ValueError as exc:
+        slots = default_slots()
+        _LOG.warning("%s; using %d training slots", exc, slots)
+    return _training_queue(slots)
+
+
+def max_training_seconds() -> float:
+    """How long one run from the page may train: $DIGITDNN_MAX_TRAINING_SECONDS, else 15 minutes."""
+    try:
+        seconds = parse_max_seconds(os.environ.get(MAX_SECONDS_ENV))
+    except ValueError as exc:
+        seconds = None
+        _LOG.warning("%s; using %g s", exc, DEFAULT_MAX_TRAINING_SECONDS)
+    return DEFAULT_MAX_TRAINING_SECONDS if seconds is None else seconds
+
+
+def session_still_open() -> Callable[[], bool]:
+    """A check, callable from any thread, that is False once this browser session has gone
+    (its tab closed or its connection lost); always True outside a Streamlit server (AppTest)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    # A session is active while its websocket is connected; a closed tab drops it at once (a reconnecting one
+    # comes back within server.disconnectedSessionTTL, and TrainingJob waits a few seconds before giving up).
+    return lambda: runtime.is_active_session(session_id)
 
 
 def models_dir() -> Path:

@@ -1,11 +1,14 @@
 """Train and Stop: start a TrainingJob from a button, watch it from a polling fragment, keep its result.
 
-The job runs in its own thread and never calls Streamlit. While it runs, the
+The job runs in its own thread (training itself in a child process, so that the
+server's memory does not grow run after run) and never calls Streamlit. While it runs, the
 sidebar fragment redraws the progress every POLL_SECONDS and reruns the whole
-page when an epoch ends (so the chart grows and the drawing is re-scored with
+page when an epoch ends (at most every PAGE_RERUN_SECONDS) (so the chart grows and the drawing is re-scored with
 the new weights) and once more when the run is over.
 """
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -15,6 +18,7 @@ from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 
 POLL_SECONDS = 0.5
+PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
 
 
 def current_job() -> TrainingJob | None:
@@ -38,8 +42,9 @@ def start_training() -> None:
         return
     st.session_state.run_count += 1
     name = f"Run {st.session_state.run_count}"
-    st.session_state.job = TrainingJob(cfg, resources.mnist_loader(), name=name,
-                                          slots=resources.training_slots()).start()
+    st.session_state.job = TrainingJob(cfg, resources.mnist_loader(), name=name, queue=resources.training_queue(),
+                                       still_wanted=resources.session_still_open(),
+                                       max_seconds=resources.max_training_seconds(), separate_process=True).start()
     st.session_state.seen_epoch = 0
     st.session_state.pop("notice_training", None)
 
@@ -80,7 +85,7 @@ def collect_finished_job() -> None:
                                              progress.result.classifier, metadata), activate=not diverged)
     best = entry.best_test_accuracy
     accuracy = f"best test accuracy {best:.2%}" if best is not None else "no finished epoch"
-    summary = f"{job.name} {history.message or history.status}: {accuracy}, {history.total_seconds:.1f} s."
+    summary = f"{job.name} {progress.message or history.status}: {accuracy}, {history.total_seconds:.1f} s."
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     else:
@@ -109,14 +114,21 @@ def _progress_body() -> None:
         return
     progress = job.progress()
     _show_progress(job, progress)
-    if progress.done or progress.epoch != st.session_state.get("seen_epoch"):
+    now = time.monotonic()
+    new_epoch = progress.epoch != st.session_state.get("seen_epoch")
+    # Short epochs would redraw the whole page several times a second: on a shared server that is most of its
+    # CPU, so a new epoch waits until PAGE_RERUN_SECONDS have passed since the last redraw (the end never waits).
+    if progress.done or (new_epoch and now - st.session_state.get("page_rerun_at", 0.0) >= PAGE_RERUN_SECONDS):
         st.session_state.seen_epoch = progress.epoch
+        st.session_state.page_rerun_at = now
         st.rerun()  # the whole page: new chart point, drawing re-scored, or the finished run listed
 
 
 def _show_progress(job: TrainingJob, progress: JobProgress) -> None:
     if progress.status in ("waiting", "loading data"):
         st.info(f"{job.name}: {progress.message or 'starting…'}", icon="⏳")
+        if progress.place:
+            st.caption("Other runs are training; yours starts when a place is free. Drawing works meanwhile.")
         return
     under_way = min(progress.epoch + 1, progress.epochs)
     left = "" if progress.seconds_left is None else f" · about {progress.seconds_left:.0f} s left"

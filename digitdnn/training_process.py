@@ -1,0 +1,180 @@
+"""digitdnn.training.train in a child process: when the run ends, all of its TensorFlow memory goes with it.
+
+TensorFlow keeps part of what every training run compiles (XLA executables, function
+definitions: about 10 MB a run, measured by benchmarks/soak.py) for the life of the process, and
+no call frees it while other runs train in the same process. A server that trains run after run
+therefore trains each in a child `python -m digitdnn.training_process`: same arguments and
+callbacks as `train`; the config and data go to the child's stdin, its reports and weights come
+back on its stdout (pickled; the child is our own code), and closing its stdin asks it to stop
+(so a child whose parent dies stops too). The child runs at a lower CPU priority (NICENESS) than
+the server, so that drawing stays quick for everyone while some train. A child that dies (killed, out of memory) fails the run
+with a message; it never takes the server down. A plain subprocess rather than multiprocessing,
+because multiprocessing re-imports the parent's main module, which under Streamlit is the page.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from digitdnn.config import TrainConfig
+
+POLL_SECONDS = 0.1      # how often the parent checks should_stop while waiting for news from the child
+EXIT_SECONDS = 10.0     # how long an ending child may take to exit before it is killed
+NICENESS = 10           # the child yields the CPU to the server, so that pages stay quick while others train
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+class RunAbandoned(RuntimeError):
+    """train_in_child ended its child because `abandoned()` said nobody wants the result."""
+
+
+def train_in_child(
+    cfg: TrainConfig,
+    data,
+    on_epoch_end: Callable | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
+    abandoned: Callable[[], bool] | None = None,
+):
+    """Like digitdnn.training.train(cfg, data, ...), run in a child process; returns a TrainResult here.
+
+    The classifiers given to on_epoch_end and returned carry the child's weights (numpy copies).
+    When `abandoned()` (polled with should_stop) is True, nobody wants the result: the child is
+    killed at once, freeing its CPU and memory, and RunAbandoned is raised.
+    Raises RuntimeError with the child's message if training failed there or the child died.
+    """
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    child = subprocess.Popen([sys.executable, "-m", "digitdnn.training_process"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, env=env)
+    news: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_read_messages, args=(child.stdout, news), name="digitdnn-train-reader",
+                              daemon=True)
+    reader.start()
+    rebuild = _Rebuilder(cfg)
+    try:
+        pickle.dump((cfg, data), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        child.stdin.flush()
+        while True:
+            if should_stop is not None and not child.stdin.closed and should_stop():
+                child.stdin.close()  # the child's signal to stop after its current chunk
+            if abandoned is not None and abandoned():
+                child.kill()
+                raise RunAbandoned("the training process was ended: nobody waits for its result")
+            try:
+                kind, *payload = news.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if kind == "progress" and on_progress is not None:
+                on_progress(*payload)
+            elif kind == "epoch" and on_epoch_end is not None:
+                report, layers, metadata = payload
+                on_epoch_end(report, rebuild(layers, metadata))
+            elif kind == "done":
+                from digitdnn.training import TrainResult
+
+                history, layers, metadata = payload
+                return TrainResult(rebuild(layers, metadata), history)
+            elif kind == "error":
+                raise RuntimeError(payload[0])
+            elif kind == "gone":
+                child.wait(EXIT_SECONDS)
+                raise RuntimeError(f"the training process ended unexpectedly (exit code {child.returncode})")
+    except BrokenPipeError:
+        child.wait(EXIT_SECONDS)
+        raise RuntimeError(f"the training process ended unexpectedly (exit code {child.returncode})") from None
+    finally:
+        _end(child)
+
+
+def _read_messages(stream, news: queue.Queue) -> None:
+    """Put every message the child writes into `news`, then ("gone",) when its stdout closes."""
+    try:
+        while True:
+            news.put(pickle.load(stream))
+    except (EOFError, OSError, pickle.UnpicklingError):
+        news.put(("gone",))
+
+
+def _end(child: subprocess.Popen) -> None:
+    if not child.stdin.closed:
+        try:
+            child.stdin.close()
+        except OSError:
+            pass
+    try:
+        child.wait(EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    child.stdout.close()
+
+
+class _Rebuilder:
+    """Classifiers from the child's weights, on one Keras model of the run's shape built here once."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.model = None
+
+    def __call__(self, layers, metadata: dict):
+        from digitdnn.model import Classifier, build_model, load_layers
+
+        if self.model is None:
+            self.model = build_model(self.cfg)
+        load_layers(self.model, layers)
+        return Classifier.snapshot(self.model, metadata)
+
+
+def _child_main() -> None:
+    """The child: read (cfg, data) from stdin, train, write ("progress", epoch, fraction), ("epoch", report,
+    layers, metadata) and at the end ("done", history, layers, metadata) or ("error", message) to stdout."""
+    messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
+    stop = threading.Event()
+    if hasattr(os, "nice"):
+        os.nice(NICENESS)
+
+    def send(*message) -> None:
+        pickle.dump(message, messages, protocol=pickle.HIGHEST_PROTOCOL)
+        messages.flush()
+
+    def wait_for_stop() -> None:
+        sys.stdin.buffer.read()  # returns when the parent closes our stdin (or dies)
+        stop.set()
+
+    try:
+        cfg, data = pickle.load(sys.stdin.buffer)
+        threading.Thread(target=wait_for_stop, daemon=True).start()
+        from digitdnn.training import train
+
+        result = train(
+            cfg,
+            data,
+            on_epoch_end=lambda report, clf: send("epoch", report, clf.layers, clf.metadata),
+            should_stop=stop.is_set,
+            on_progress=lambda epoch, fraction: send("progress", epoch, fraction),
+        )
+        send("done", result.history, result.classifier.layers, result.classifier.metadata)
+    except BaseException as exc:  # reported to the parent as the run's error
+        try:
+            send("error", str(exc) or type(exc).__name__)
+        except OSError:  # the parent has gone
+            pass
+    finally:
+        try:
+            messages.close()
+        except OSError:  # the parent has gone
+            pass
+
+
+if __name__ == "__main__":
+    _child_main()
+    sys.stderr.flush()
+    os._exit(0)  # not a normal shutdown: the thread still reading stdin would make it fail
