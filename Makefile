@@ -4,10 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test data bench clean
+.PHONY: run serve test data bench clean
 
 run: $(STAMP)
 	$(VENV)/bin/streamlit run app.py --server.headless true
+
+serve: $(STAMP)  # for a class: every address of this machine, port 8501
+	$(VENV)/bin/streamlit run app.py --server.headless true --server.address 0.0.0.0 --server.port 8501
 
 test: $(STAMP)
 	$(PY) -m digitdnn data
@@ -15,6 +18,9 @@ test: $(STAMP)
 
 data: $(STAMP)
 	$(PY) -m digitdnn data
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -40,7 +40,6 @@ from benchmarks.report import Report, Row, format_table
 ROOT = Path(__file__).resolve().parents[1]
 DATA_LIMIT = "3000,500"          # trainers' runs last ~10-20 s on 2 cores, so that several end within a minute
 TRAIN_PRESET_EPOCHS = 15         # the page's default preset
-LATENCY_TARGET_MS = 3000.0       # p95 from the last stroke to the named digit, with the whole class at work
 MAX_SHIFT = 20.0                 # px each way from where the browser tests draw (180 px high, left 60, top 50)
 CANVAS = ".st-key-canvas canvas.upper-canvas"
 OPENING_AT_ONCE = 4              # pages opened concurrently before the test (then all draw at once)
@@ -237,28 +236,29 @@ def run(quick: bool = False, model_path: str | None = None, sessions: int | None
     per_digit = tally.server_cpu_s / max(tally.predictions, 1)
     no_latency = "no prediction was measured" if not tally.latencies_ms else ""
     rows = [
-        Row.measure(f"{label}: prediction p95", "ms", percentile(tally.latencies_ms, 95), LATENCY_TARGET_MS,
+        Row.measure(f"{label}: prediction p50", "ms", percentile(tally.latencies_ms, 50), None, failure=no_latency),
+        Row.measure(f"{label}: prediction p95", "ms", percentile(tally.latencies_ms, 95), None,
                     failure=no_latency),
         Row.measure(f"{label}: errors", "", float(len(tally.errors)), 0.0),
         Row.measure(f"{label}: wrong predictions", "", float(len(tally.wrong)), 0.0, failure=no_latency),
     ]
     notes = [
-        f"load: {sessions} Chromium sessions for {facts['elapsed']:.0f} s on loopback, {trainers} pressing Train "
+        f"{sessions} Chromium sessions for {facts['elapsed']:.0f} s on loopback, {trainers} pressing Train "
         f"again and again (data slice {DATA_LIMIT}, {facts['slots']} training slots), a digit each every "
         f"{facts['pause']:g}-{2 * facts['pause']:g} s plus the time to draw and name it; {tally.predictions} digits "
         f"named; latency p50 {percentile(tally.latencies_ms, 50):.0f} ms, p95 "
         f"{percentile(tally.latencies_ms, 95):.0f} ms, max {max(tally.latencies_ms, default=float('nan')):.0f} ms "
         f"(trainers' pages: p50 {percentile(tally.trainer_latencies_ms, 50):.0f} ms, p95 "
         f"{percentile(tally.trainer_latencies_ms, 95):.0f} ms)",
-        f"load: peak RSS {tally.peak_server_mb:.0f} MB for the server, {tally.peak_total_mb:.0f} MB with its "
+        f"peak RSS {tally.peak_server_mb:.0f} MB for the server, {tally.peak_total_mb:.0f} MB with its "
         f"training processes; queue: {tally.runs_started} runs started, {tally.runs_finished} seen ending, "
         f"at most {tally.max_waiting} waiting, places shown "
         f"{', '.join(f'{p} of {n}' for p, n in sorted(tally.places)) or 'none'}",
-        f"load: CPU over the test: server {tally.server_cpu_s:.0f} s ({per_digit * 1000:.0f} ms per digit named), "
+        f"CPU over the test: server {tally.server_cpu_s:.0f} s ({per_digit * 1000:.0f} ms per digit named), "
         f"its finished training processes {tally.training_cpu_s:.0f} s, in {facts['elapsed']:.0f} s on "
         f"{facts['slots']} cores shared with the {sessions} browser pages",
     ]
-    notes += [f"load: {problem}" for problem in (tally.errors + tally.wrong)[:10]]
+    notes += [problem for problem in (tally.errors + tally.wrong)[:10]]
     return Report(rows, notes)
 
 

@@ -14,17 +14,19 @@ class Row:
     project: float
     baseline: float | None
     ratio: float | None       # project / baseline
-    target: float             # the ratio (or, without a baseline, the project figure) must be at most this
+    target: float | None      # the ratio (or, without a baseline, the project figure) must be at most this;
+                              # None: a figure reported for its own sake, with no target to meet
     passed: bool
     failure: str = ""         # why the row fails whatever its numbers say (e.g. an accuracy never reached)
 
     @classmethod
-    def measure(cls, figure: str, unit: str, project: float, target: float, baseline: float | None = None,
+    def measure(cls, figure: str, unit: str, project: float, target: float | None, baseline: float | None = None,
                 failure: str = "") -> "Row":
-        """A row with its ratio and verdict worked out."""
+        """A row with its ratio and verdict worked out (without a target it passes unless it failed outright)."""
         ratio = None if baseline is None else project / baseline
         measured = project if ratio is None else ratio
-        return cls(figure, unit, project, baseline, ratio, target, not failure and measured <= target, failure)
+        within = target is None or measured <= target
+        return cls(figure, unit, project, baseline, ratio, target, not failure and within, failure)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,13 @@ def format_table(report: Report) -> str:
         return f"{value:#.3g} {unit}".rstrip() if value < 10 else f"{value:.1f} {unit}".rstrip()
 
     header = ("figure", "project", "baseline", "ratio", "target", "pass/fail")
-    lines = [(r.figure, number(r.project, r.unit), number(r.baseline, r.unit), number(r.ratio),
-              f"<= {number(r.target, '' if r.baseline is not None else r.unit)}", "pass" if r.passed else "FAIL")
+    def verdict(row: Row) -> tuple[str, str]:
+        if row.target is None:
+            return "-", "FAIL" if row.failure else "-"
+        unit = "" if row.baseline is not None else row.unit
+        return f"<= {number(row.target, unit)}", "pass" if row.passed else "FAIL"
+
+    lines = [(r.figure, number(r.project, r.unit), number(r.baseline, r.unit), number(r.ratio), *verdict(r))
              for r in report.rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))

@@ -101,7 +101,7 @@ def run(quick: bool = False, model_path=None, runs: int | None = None, separate_
     counts = {s: figures["statuses"].count(s) for s in sorted(set(figures["statuses"]))}
     rows = [Row.measure(f"soak: RSS growth over {runs} training runs", "MB", figures["growth"], TARGET_GROWTH_MB)]
     where = "each in a child process" if separate_process else "in this process's threads"
-    notes = [f"soak: {runs} runs on {'%d,%d' % (QUICK_SLICE if quick else SLICE)} images, one at a time, {where} "
+    notes = [f"{runs} runs on {'%d,%d' % (QUICK_SLICE if quick else SLICE)} images, one at a time, {where} "
              f"({', '.join(f'{n} {s}' for s, n in counts.items())}); RSS {figures['start']:.0f} MB at start, "
              f"{figures['after_warm_up']:.0f} MB after the first run, {figures['end']:.0f} MB after the last, "
              f"peak {figures['peak']:.0f} MB (largest training child: {figures['child_peak']:.0f} MB); growth counted "

@@ -2,7 +2,9 @@
 
 Shared by the browser tests and `python -m benchmarks.page`.
 """
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,6 +67,46 @@ def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: f
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"streamlit did not come up on {url}:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def served(folder: Path, **env_vars: str):
+    """A running `streamlit run app.py` (start_server on a free port, waited for) for the with-block; yields its URL."""
+    port = free_port()
+    process, log_path = start_server(folder, port, **env_vars)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process, log_path, timeout=60)
+        yield url
+    finally:
+        stop_server(process)
+
+
+@contextlib.contextmanager
+def launched_chromium():
+    """Headless Chromium (CHROMIUM, with CHROMIUM_ARGS) through Playwright, for the with-block."""
+    executable = shutil.which(CHROMIUM) or CHROMIUM
+    if not Path(executable).is_file():
+        raise RuntimeError(f"Chromium not found at {CHROMIUM}: install it (Debian: apt-get install chromium) "
+                           "or set DIGITDNN_CHROMIUM to a Chromium executable.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser, url: str):
+    """A new page (its own session) at `url`, once the prediction container and the canvas are there."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    page.locator(PREDICTION).wait_for()
+    page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
+    return page
 
 
 def digit_strokes(digit: int, height: float = 180, left: float = 60, top: float = 50) -> list:

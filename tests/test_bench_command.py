@@ -53,3 +53,15 @@ def test_other_commands_still_refuse_unknown_options(capsys):
         cli_main(["data", "--quick"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --quick" in capsys.readouterr().err
+
+
+def test_a_figure_without_a_target_is_reported_and_never_missed(monkeypatch, capsys):
+    from benchmarks.report import format_table
+
+    reported = Row.measure("latency under load", "ms", 5000.0, None)
+    broken = Row.measure("latency, nothing measured", "ms", float("nan"), None, failure="no prediction was measured")
+    assert reported.passed and not broken.passed
+    lines = format_table(Report([reported, broken], [])).splitlines()
+    assert lines[1].split()[-2:] == ["-", "-"] and lines[2].split()[-1] == "FAIL"
+    fake_part(monkeypatch, "informative", [reported])
+    assert bench.main(["--only", "informative"]) == 0

@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pagedriver import (CHROMIUM, CHROMIUM_ARGS, PREDICTION, ROOT, clear, digit_strokes, draw, free_port, start_server,
-                        stop_server, wait_for_text, wait_healthy)
+from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, served,
+                        wait_for_text)
 
 pytestmark = pytest.mark.browser
 
@@ -31,41 +30,20 @@ SHIPPED_MODEL = ROOT / "assets" / "default.keras"
 @pytest.fixture(scope="module")
 def server(default_model, tmp_path_factory):
     """`streamlit run app.py` on a free port, with a small data slice; yields its URL."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("server")
-    process, log_path = start_server(folder, port, DIGITDNN_DEFAULT_MODEL=str(default_model),
-                                     DIGITDNN_DATA_LIMIT=DATA_LIMIT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_healthy(url, process, log_path, timeout=60)
-        except RuntimeError as exc:
-            pytest.fail(str(exc))
+    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model),
+                DIGITDNN_DATA_LIMIT=DATA_LIMIT) as url:
         yield url
-    finally:
-        stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (Debian: apt-get install chromium) "
-                    "or set DIGITDNN_CHROMIUM to a Chromium executable.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=shutil.which(CHROMIUM) or CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser, server):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    page.goto(server)
-    page.locator(PREDICTION).wait_for()
-    page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
+    page = open_page(browser, server)
     yield page
     page.close()
 

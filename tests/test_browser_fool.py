@@ -10,7 +10,7 @@ import shutil
 import pytest
 from test_browser import browser, server  # noqa: F401 (the page's server and Chromium, shared fixtures)
 
-from pagedriver import PREDICTION, ROOT, digit_strokes, draw, wait_for_text
+from pagedriver import PREDICTION, ROOT, digit_strokes, draw, open_page, wait_for_text
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +18,6 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 VIEWS = ROOT / "assets" / "views"
 SIDEBAR = "[data-testid=stSidebar]"
 FOOL_RESULT = ".st-key-fool_result"
-
-
-def open_page(browser, url: str):  # noqa: F811 (the fixture's value)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.locator(PREDICTION).wait_for()
-    page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
-    return page
 
 
 def draw_digit(page, digit: int) -> None:

@@ -5,7 +5,6 @@ The AppTest sessions here share the process-wide resources (dataset, default mod
 as the browser sessions of one `streamlit run` do. The browser tests (marker `browser`) run the real server.
 """
 import hashlib
-import shutil
 import time
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pagedriver import CHROMIUM, CHROMIUM_ARGS, PREDICTION, free_port, start_server, stop_server, wait_for_text, \
-    wait_healthy
+from pagedriver import PREDICTION, launched_chromium, served, wait_for_text
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -139,28 +137,15 @@ def test_sessions_wait_their_turn_in_the_queue_and_see_their_place(classroom, mo
 def one_slot_server(default_model, tmp_path_factory):
     """`streamlit run app.py` (with .streamlit/config.toml: XSRF on) with one training slot, on all 60,000
     training images so that a run goes on for a minute or more unless stopped."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("classroom")
-    process, log_path = start_server(folder, port, DIGITDNN_DEFAULT_MODEL=str(default_model),
-                                     DIGITDNN_DATA_LIMIT="60000,500", DIGITDNN_TRAINING_SLOTS="1")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process, log_path, timeout=60)
+    with served(tmp_path_factory.mktemp("classroom"), DIGITDNN_DEFAULT_MODEL=str(default_model),
+                DIGITDNN_DATA_LIMIT="60000,500", DIGITDNN_TRAINING_SLOTS="1") as url:
         yield url
-    finally:
-        stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it or set DIGITDNN_CHROMIUM.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=shutil.which(CHROMIUM) or CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def open_tab(browser, url):
