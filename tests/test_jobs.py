@@ -334,11 +334,15 @@ def training_children() -> list[int]:
     """Process ids of this process's `python -m digitdnn.training_process` children."""
     found = []
     for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:  # a thread that ended while we looked
+            continue
+        for pid in children:
             try:
                 if b"digitdnn.training_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     found.append(int(pid))
-            except OSError:
+            except OSError:  # a child that ended while we looked
                 pass
     return found
 
