@@ -63,28 +63,6 @@ def browser_helpers():
     return pagedriver
 
 
-def rss_mb(pid: int) -> float:
-    """VmRSS of a process and all its descendants, in MB (shared pages are counted once per process)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        total += int(match.group(1)) if match else 0
-    return total / 1024
-
-
 def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
@@ -217,20 +195,20 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
             healthy = time.perf_counter() - started
             first = open_session(browser, url, helpers)
             startup = time.perf_counter() - started
-            idle_mb = rss_mb(process.pid)
+            idle_mb = helpers.process_tree_rss_mb(process.pid)[1]
 
             # Memory: 1 session that drew a digit, then `sessions` of them.
             draw_digit(first, helpers, 3)
             first_prediction = time.perf_counter() - started
             time.sleep(1)
-            one_mb = rss_mb(process.pid)
+            one_mb = helpers.process_tree_rss_mb(process.pid)[1]
             pages = [first]
             for i in range(1, sessions):
                 page = open_session(browser, url, helpers)
                 draw_digit(page, helpers, i % 10)
                 pages.append(page)
             time.sleep(1)
-            many_mb = rss_mb(process.pid)
+            many_mb = helpers.process_tree_rss_mb(process.pid)[1]
             per_session_mb = (many_mb - one_mb) / (sessions - 1)
             for page in pages[1:]:
                 page.context.close()
@@ -247,7 +225,7 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
                 if caption:
                     captions.append((float(caption.group(1)), float(caption.group(2))))
                 helpers.clear(first)
-            end_mb = rss_mb(process.pid)
+            end_mb = helpers.process_tree_rss_mb(process.pid)[1]
         finally:
             helpers.stop_server(process)
             browser.close()
