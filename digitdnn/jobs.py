@@ -247,18 +247,14 @@ class TrainingJob:
         )
 
     def _on_epoch_end(self, report: "EpochReport", classifier: "Classifier") -> None:
-        with self._lock:
-            reports = self._progress.reports + (report,)
-            watched = self._progress.watched
+        timing = self._timing(report.epoch, 0.0)
+        with self._lock:  # one step, so that a watch() meanwhile cannot be overwritten by the old drawing's record
+            progress = self._progress
+            watched = progress.watched
             if self._watched_image is not None:
                 watched += ((report.epoch, classifier.predict_proba(self._watched_image)[0]),)
-        self._update(
-            reports=reports,
-            watched=watched,
-            classifier=classifier,
-            epoch=report.epoch,
-            **self._timing(report.epoch, 0.0),
-        )
+            self._progress = dataclasses.replace(progress, reports=progress.reports + (report,), watched=watched,
+                                                 classifier=classifier, epoch=report.epoch, **timing)
 
     def _on_progress(self, epoch: int, fraction_of_epoch: float) -> None:
         # epoch is 1-based: the epoch under way.
