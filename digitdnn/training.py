@@ -64,10 +64,20 @@ class History:
     epochs: list[EpochReport] = field(default_factory=list)
     status: str = "running"    # running | completed | stopped | diverged
     message: str = ""
+    initial_test_accuracy: float | None = None  # of the starting weights, for a warm start (fine-tuning)
 
     @property
     def best_test_accuracy(self) -> float | None:
+        """The best epoch's test accuracy (a curve's peak, not necessarily the weights returned)."""
         return max((r.test_accuracy for r in self.epochs), default=None)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Test accuracy of the weights the run returns: its last finished epoch's, as `train` keeps them.
+
+        A run that finished no epoch returns its starting weights: the warm start's accuracy, or None.
+        """
+        return self.epochs[-1].test_accuracy if self.epochs else self.initial_test_accuracy
 
     @property
     def total_seconds(self) -> float:
@@ -81,6 +91,8 @@ class History:
             "status": self.status,
             "message": self.message,
             "best_test_accuracy": self.best_test_accuracy,
+            "test_accuracy": self.test_accuracy,
+            "initial_test_accuracy": self.initial_test_accuracy,
             "total_seconds": self.total_seconds,
         }
 
@@ -256,6 +268,16 @@ def _check_data(data) -> None:
         raise ValueError("each image set needs exactly one label per image")
 
 
+def _check_matches(initial: Classifier, cfg: TrainConfig) -> None:
+    """ValueError unless `initial`'s hidden layers are those `cfg` builds."""
+    hidden = initial.layers[:-1]
+    units = tuple(w.shape[1] for w, _, _ in hidden)
+    activations = {activation for _, _, activation in hidden}
+    if units != cfg.hidden_units or activations != {cfg.activation}:
+        raise ValueError(f"the starting model has hidden layers {units} ({', '.join(sorted(activations))}); "
+                         f"the config asks for {cfg.hidden_units} ({cfg.activation})")
+
+
 def _metadata(cfg: TrainConfig, report: EpochReport | None) -> dict:
     meta = {"config": cfg.to_dict()}
     if report is not None:
@@ -269,10 +291,14 @@ def train(
     on_epoch_end: Callable | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, float], None] | None = None,
+    initial: Classifier | None = None,
 ) -> TrainResult:
     """Train a new network for `cfg` on MNIST (`data`, or `load_mnist()` when None). Prints nothing.
 
     Args:
+        initial: a warm start: training continues from this classifier's weights (its layers
+            must match `cfg.hidden_units` and `cfg.activation`; ValueError otherwise) and
+            `history.initial_test_accuracy` records their test accuracy before the first step.
         on_epoch_end: called as on_epoch_end(report, classifier) after every epoch, with a
             Classifier snapshot of the weights at that moment.
         should_stop: polled between compiled chunks (at least every 50 batches, and about every
@@ -289,8 +315,13 @@ def train(
         data = load_mnist()
     _check_data(data)
     model = build_model(cfg)
+    if initial is not None:
+        _check_matches(initial, cfg)
+        load_layers(model, initial.layers)
     trainer = _Trainer(model, cfg, data)
     history = History(config=cfg)
+    if initial is not None:
+        history.initial_test_accuracy = trainer.evaluate()[0]
     healthy = Classifier.snapshot(model, _metadata(cfg, None))  # weights to fall back on if training diverges
 
     for epoch in range(1, cfg.epochs + 1):

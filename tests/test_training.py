@@ -182,3 +182,34 @@ def test_rejects_data_that_is_not_uint8_images(tiny_mnist):
 
     with pytest.raises(ValueError, match="uint8"):
         train(ADAM, data=Floats())
+
+
+def test_history_test_accuracy_is_the_last_epochs_the_weights_returned(tiny_mnist):
+    result = train(ADAM.replace(epochs=2), data=tiny_mnist)
+    history = result.history
+    assert history.test_accuracy == history.epochs[-1].test_accuracy
+    assert history.to_dict()["test_accuracy"] == history.test_accuracy
+    x_test = tiny_mnist.x_test / np.float32(255)
+    accuracy = (result.classifier.predict(x_test) == tiny_mnist.y_test).mean()
+    assert accuracy == pytest.approx(history.test_accuracy, abs=0.004)
+
+
+def test_a_warm_start_continues_from_the_given_weights(small_mnist):
+    first = train(ADAM, data=small_mnist)
+    x_test = small_mnist.x_test / np.float32(255)
+    start_accuracy = (first.classifier.predict(x_test) == small_mnist.y_test).mean()
+    stopped = train(ADAM, data=small_mnist, initial=first.classifier, should_stop=lambda: True)
+    # Stopped before an epoch ended: the starting weights come back, with their accuracy.
+    assert stopped.history.epochs == []
+    assert stopped.history.initial_test_accuracy == pytest.approx(start_accuracy, abs=0.002)
+    assert stopped.history.test_accuracy == stopped.history.initial_test_accuracy
+    continued = train(ADAM.replace(learning_rate=1e-4), data=small_mnist, initial=first.classifier)
+    assert continued.history.epochs[-1].test_accuracy >= start_accuracy - 0.02  # a warm start, not a fresh network
+    fresh = train(ADAM.replace(learning_rate=1e-4), data=small_mnist)
+    assert continued.history.epochs[-1].test_accuracy > fresh.history.epochs[-1].test_accuracy + 0.05
+
+
+def test_a_warm_start_must_match_the_config(tiny_mnist):
+    first = train(ADAM.replace(hidden_units=(32,)), data=tiny_mnist)
+    with pytest.raises(ValueError, match="hidden layers"):
+        train(ADAM, data=tiny_mnist, initial=first.classifier)
