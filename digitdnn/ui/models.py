@@ -86,11 +86,10 @@ def _on_save() -> None:
         return
     try:
         name = file_name(st.session_state.get("save_name", ""))
-        target = resources.models_dir() / f"{name}.keras"
-        if target.exists():  # the folder is shared by every session of this server: never overwrite
-            raise ValueError(f"A model named “{name}” is already saved; choose another name.")
-        path = save_classifier(entry.classifier, target, entry.metadata)
-    except (ValueError, SaveError) as exc:
+        # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
+        path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
+                               overwrite=False)
+    except (ValueError, FileExistsError, SaveError) as exc:
         state.notify("models", "error", f"Not saved. {exc}")
         return
     state.notify("models", "success", f"Saved “{entry.name}” as {path}.")
