@@ -454,6 +454,22 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return _read_sidecar(sidecar_path(model_path), _model_sha256(model_path))
 
 
+def kept_test_accuracy(metadata: dict) -> float | None:
+    """Test accuracy of the weights a sidecar describes (not the best epoch's: training keeps the last).
+
+    In order: the history's ``test_accuracy`` (recorded by History.to_dict), else its last epoch's
+    (sidecars written before that field existed; a run keeps its last finished epoch's weights),
+    else the sidecar's own ``test_accuracy`` (a measurement, e.g. an upload's or a model without history).
+    """
+    history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
+    epochs = [e for e in history.get("epochs") or [] if isinstance(e, dict)]
+    for candidate in (history.get("test_accuracy"), epochs[-1].get("test_accuracy") if epochs else None,
+                      metadata.get("test_accuracy")):
+        if isinstance(candidate, (int, float)) and not isinstance(candidate, bool):
+            return float(candidate)
+    return None
+
+
 def list_models(folder: str | os.PathLike) -> list[ModelEntry]:
     """The saved models (*.keras) in `folder`, sorted by name; staging folders and hidden files are skipped.
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, list_models, load_classifier, \
-    load_classifier_bytes, save_classifier
+from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, kept_test_accuracy, list_models, \
+    load_classifier, load_classifier_bytes, save_classifier
 from digitdnn.store import ModelEntry as SavedModel
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
@@ -19,7 +19,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
-    """One row per model: name, where it came from, settings, epochs, best test accuracy, time."""
+    """One row per model: name, where it came from, settings, epochs, test accuracy of its weights, time."""
     rows = []
     for entry in entries:
         cfg = entry.config
@@ -30,7 +30,7 @@ def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
             "settings": describe(cfg) if cfg else "unknown",
             "epochs": len(entry.epochs) or None,
             "status": entry.history.get("status") or "",
-            "best test accuracy": entry.best_test_accuracy,
+            "test accuracy": entry.test_accuracy,
             "seconds": round(float(seconds), 1) if isinstance(seconds, (int, float)) else None,
             "train images": entry.metadata.get("train_images"),
         })
@@ -65,8 +65,8 @@ def saved_label(entry: SavedModel) -> str:
     """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
     if entry.damaged:
         return f"{entry.path.stem} (damaged metadata)"
-    accuracy = entry.metadata.get("test_accuracy")
-    return f"{entry.path.stem} ({accuracy:.2%})" if isinstance(accuracy, (int, float)) else entry.path.stem
+    accuracy = kept_test_accuracy(entry.metadata)
+    return entry.path.stem if accuracy is None else f"{entry.path.stem} ({accuracy:.2%})"
 
 
 def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> None:
@@ -111,7 +111,8 @@ def models_panel() -> None:
         st.info("No model yet: train one from the sidebar, or open or upload one below.")
     else:
         st.dataframe(runs_frame(entries), hide_index=True,
-                     column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
+                     column_config={"test accuracy": st.column_config.NumberColumn(
+                         format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
         names = {m.id: m.name for m in entries}
         st.radio("Active model (scores the drawing)", list(names), format_func=names.get, key="active_model")
         _overlay(entries)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from digitdnn.config import TrainConfig
+from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
 
 if TYPE_CHECKING:
@@ -51,11 +52,9 @@ class ModelEntry:
         return [e for e in self.history.get("epochs") or [] if isinstance(e, dict) and "test_accuracy" in e]
 
     @property
-    def best_test_accuracy(self) -> float | None:
-        if self.epochs:
-            return max(float(e["test_accuracy"]) for e in self.epochs)
-        accuracy = self.metadata.get("test_accuracy")
-        return float(accuracy) if isinstance(accuracy, (int, float)) else None
+    def test_accuracy(self) -> float | None:
+        """Test accuracy of this entry's weights (a run's last finished epoch, not its best one)."""
+        return kept_test_accuracy(self.metadata)
 
 
 def init_session() -> None:
