@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -28,7 +29,7 @@ def opened_page(query: dict | None = None) -> AppTest:
 
 
 def notices(at: AppTest) -> str:
-    return " ".join(str(e.value) for kind in ("success", "error") for e in getattr(at, kind))
+    return shown(" ".join(str(e.value) for kind in ("success", "error") for e in getattr(at, kind)))
 
 
 def test_two_sessions_saving_one_name_at_once_one_is_told_it_is_taken(page_env):
@@ -80,7 +81,7 @@ def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept
     at.session_state["job"] = FinishedJob(*worse_at_the_end())
     at.run()
     assert not at.exception, at.exception
-    said = " ".join(e.value for e in at.sidebar.success)
+    said = shown(" ".join(e.value for e in at.sidebar.success))
     assert "Run 1 completed 3 epochs: test accuracy 70.00% (the weights after epoch 3" in said, said
     assert "epoch 2 had 90.00%" in said
     frame = at.dataframe[0].value
@@ -127,7 +128,39 @@ def test_a_run_stopped_before_its_first_epoch_leaves_the_active_model(page_env, 
     at.button(key="stop").click()
     at.run()
     rerun_until(at, lambda at: at.session_state["job"] is None)
-    said = " ".join(e.value for e in at.sidebar.info)
+    said = shown(" ".join(e.value for e in at.sidebar.info))
     assert "Run 1 stopped during epoch 1" in said and "no model to keep" in said, said
     assert [m.source for m in at.session_state["models"]] == ["default"]
     assert at.session_state["active_model"] == default_id
+
+
+HOSTILE_ADDRESS = {"optimizer": "[Log in here](http://ev.il)", "activation": "![x](http://host/p.png)",
+                   "[k](http://ev.il/a)": "1", "units": "www.ev.il", "seed": ":red[mail] me@ev.il"}
+HOSTILE_FILE = "![x](http://host/p.png) [Log in](http://ev.il).keras"
+
+
+def rendered_markdown(at: AppTest) -> list[str]:
+    """The Markdown bodies of every element that reads Markdown: text, alerts, and widget and option labels."""
+    bodies = [str(e.value) for kind in ("title", "markdown", "caption", "success", "info", "warning", "error")
+              for e in getattr(at, kind)]
+    bodies += [w.label for kind in ("button", "radio", "selectbox", "text_input", "slider") for w in getattr(at, kind)]
+    bodies += [option for radio in at.radio for option in radio.options]
+    bodies += [e.proto.label for e in at.get("download_button")]
+    return bodies
+
+
+def test_names_and_values_people_send_show_as_plain_text(page_env, default_model):
+    from markdown_text import active_links
+
+    at = opened_page(HOSTILE_ADDRESS)
+    (warning,) = at.sidebar.warning
+    assert "“[Log in here](http://ev.il)” is not one of" in shown(warning.value)
+    at.file_uploader(key="upload").set_value((HOSTILE_FILE, b"not a model", "application/octet-stream"))
+    at.run()
+    assert f"Cannot load {HOSTILE_FILE}" in shown(" ".join(e.value for e in at.error))
+    at.file_uploader(key="upload").set_value((HOSTILE_FILE, default_model.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert f"Download “Upload: {HOSTILE_FILE}”" in shown(at.get("download_button")[0].proto.label)
+    bodies = rendered_markdown(at)
+    assert sum(HOSTILE_FILE in shown(body) for body in bodies) >= 3  # the notice, the picker, the download button
+    assert [(body, active_links(body)) for body in bodies if active_links(body)] == []

@@ -14,6 +14,7 @@ from digitdnn.store import ModelEntry as SavedModel
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
+from digitdnn.ui.text import plain
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -114,7 +115,8 @@ def models_panel() -> None:
                      column_config={"test accuracy": st.column_config.NumberColumn(
                          format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
         names = {m.id: m.name for m in entries}
-        st.radio("Active model (scores the drawing)", list(names), format_func=names.get, key="active_model")
+        st.radio("Active model (scores the drawing)", list(names), format_func=lambda i: plain(names[i]),
+                 key="active_model")
         _overlay(entries)
         _download(state.active_model())
     _save_and_open()
@@ -141,7 +143,7 @@ def _overlay(entries: list[state.ModelEntry]) -> None:
 def _download(entry: state.ModelEntry | None) -> None:
     if entry is None:
         return
-    st.download_button(f"Download “{entry.name}” (.keras)", data=lambda: model_file_bytes(entry),
+    st.download_button(f"Download “{plain(entry.name)}” (.keras)", data=lambda: model_file_bytes(entry),
                        file_name=f"digitdnn-{entry.source}-{entry.id}.keras", mime="application/octet-stream",
                        on_click="ignore", key="download")
 
@@ -151,14 +153,14 @@ def _save_and_open() -> None:
     with save:
         st.text_input("Save the active model as", placeholder="my-model", key="save_name")
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
-        st.caption(f"Saved in {resources.models_dir().resolve()}")
+        st.caption(f"Saved in {plain(resources.models_dir().resolve())}")
     with reopen:
         listed = {str(m.path): m for m in list_models(resources.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key="saved_model")
         chosen = listed.get(st.session_state.get("saved_model"))
         if chosen is not None and chosen.damaged:
-            st.warning(f"Its metadata is damaged: {chosen.damaged} The model itself may still open.")
+            st.warning(f"Its metadata is damaged: {plain(chosen.damaged)} The model itself may still open.")
         st.button("Open", key="open", on_click=_on_open, disabled=not listed)
     with upload:
         st.file_uploader("Upload a .keras model", type=["keras"], key="upload", on_change=_on_upload,

@@ -13,6 +13,7 @@ import streamlit as st
 from digitdnn.share import PARAMETERS, Setup, from_query, to_query
 from digitdnn.ui.drawing import CANVAS_SIZE
 from digitdnn.ui.sidebar import config_from_state, widget_values
+from digitdnn.ui.text import plain
 
 PRESENTER_CANVAS_SIZE = 420
 PRESENTER_STYLE = """<style>
@@ -62,7 +63,7 @@ def address_messages() -> None:
         st.session_state.address_messages = []
         return
     st.warning("The page address had settings that could not be used as they were:\n\n"
-               + "\n".join(f"- {m}" for m in messages))
+               + "\n".join(f"- {plain(m)}" for m in messages))
 
 
 def share_controls() -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from digitdnn.config import TrainConfig
 from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
+from digitdnn.ui.text import plain
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -109,8 +110,9 @@ def notify(slot: str, kind: str, text: str) -> None:
 
 
 def show_notice(slot: str) -> None:
-    """Show the message left for `slot`, if any (it stays until replaced)."""
+    """Show the message left for `slot`, if any (it stays until replaced), as plain text: messages carry names
+    and values people chose."""
     notice = st.session_state.get(f"notice_{slot}")
     if notice:
         kind, text = notice
-        getattr(st, kind)(text)
+        getattr(st, kind)(plain(text))

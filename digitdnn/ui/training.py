@@ -16,6 +16,7 @@ from digitdnn.jobs import JobProgress, TrainingJob
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
+from digitdnn.ui.text import plain
 
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
@@ -181,10 +182,10 @@ def learning_curves() -> None:
             return
         title, epochs, planned = entry.name, entry.epochs, None
     if not epochs:
-        st.caption(f"{title}: no finished epoch yet." if job else f"{title}: no learning curve recorded.")
+        st.caption(f"{plain(title)}: no finished epoch yet." if job else f"{plain(title)}: no learning curve recorded.")
         return
     last = epochs[-1]
-    st.markdown(f"**{title}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
+    st.markdown(f"**{plain(title)}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
                 f"train {last['train_accuracy']:.2%}")
     accuracy, loss = st.columns(2)
     accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))
