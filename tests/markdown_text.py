@@ -4,13 +4,15 @@ import re
 from markdown_it import MarkdownIt
 
 _PARSER = MarkdownIt("commonmark").enable(["strikethrough", "table"])
-_BARE_URL = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|xmpp):|\bwww\.|\w@\w)")  # GFM links these without brackets
+# GitHub-flavoured Markdown (as Streamlit renders it) links these in the text as shown, escapes or not.
+_BARE_URL = re.compile(r"(?i)\b(?:https?://|www\.)|[\w.+-]@[\w-]")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_INVISIBLE = "\u2060"  # word joiner
 
 
 def active_links(markdown: str) -> list[str]:
-    """Every link or image the Markdown would render, and every bare URL GitHub-flavoured Markdown would link."""
-    found = [match.group(0) for match in _BARE_URL.finditer(markdown)]
+    """Every link or image the Markdown would render, and every bare URL or e-mail address it would link."""
+    found = [match.group(0) for match in _BARE_URL.finditer(_ESCAPED.sub(r"\1", markdown))]
     for block in _PARSER.parse(markdown):
         for token in block.children or []:
             if token.type in ("link_open", "image"):
@@ -19,5 +21,5 @@ def active_links(markdown: str) -> list[str]:
 
 
 def shown(markdown: str) -> str:
-    """The text Markdown with backslash-escaped punctuation shows."""
-    return _ESCAPED.sub(r"\1", markdown)
+    """The text a person sees: backslash-escaped punctuation as itself, invisible joiners left out."""
+    return _ESCAPED.sub(r"\1", markdown).replace(_INVISIBLE, "")
