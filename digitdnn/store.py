@@ -440,6 +440,8 @@ def _checked_classifier(model, name: str, metadata: dict) -> Classifier:
         raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
     probe = np.random.default_rng(0).random((4, *input_shape), dtype=np.float32)
     expected = np.asarray(model(probe, training=False))
+    if not np.isfinite(expected).all():
+        raise ModelLoadError(f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
     if not np.allclose(clf.predict_proba(probe), expected, atol=1e-4):
         raise ModelLoadError(f"Cannot load {name}: its layers are connected in a way digitdnn cannot run.")
     return clf

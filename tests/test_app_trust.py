@@ -164,3 +164,13 @@ def test_names_and_values_people_send_show_as_plain_text(page_env, default_model
     bodies = rendered_markdown(at)
     assert sum(HOSTILE_FILE in shown(body) for body in bodies) >= 3  # the notice, the picker, the download button
     assert [(body, active_links(body)) for body in bodies if active_links(body)] == []
+
+
+def test_a_parameter_repeated_in_the_address_is_refused_with_a_message(page_env):
+    at = opened_page({"epochs": ["3", "7"]})
+    assert "Parameter “epochs”: given 2 times; the default is used." in shown(at.sidebar.warning[0].value)
+
+
+def test_the_runs_list_says_a_reload_loses_them(page_env):
+    at = opened_page()
+    assert any("reloading or closing the page loses them" in c.value for c in at.caption)

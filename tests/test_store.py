@@ -479,3 +479,12 @@ def test_kept_test_accuracy_is_of_the_weights_not_the_best_epoch():
     warm_start = {"test_accuracy": None, "history": {"epochs": [], "test_accuracy": 0.95}}
     assert store.kept_test_accuracy(warm_start) == 0.95
     assert store.kept_test_accuracy({"test_accuracy": 0.5}) == 0.5 and store.kept_test_accuracy({}) is None
+
+
+def test_weights_so_large_that_outputs_overflow_are_called_unusable(tmp_path):
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    for layer in model.layers:
+        layer.kernel.assign(np.full(layer.kernel.shape, 3e38, dtype=np.float32))
+    keras.saving.save_model(model, tmp_path / "huge.keras")
+    assert "weights are unusable" in refusal(tmp_path / "huge.keras")

@@ -111,6 +111,8 @@ def models_panel() -> None:
     if not entries:
         st.info("No model yet: train one from the sidebar, or open or upload one below.")
     else:
+        st.caption("These runs live in this browser tab only: reloading or closing the page loses them. "
+                   "Save a model below to keep it.")
         st.dataframe(runs_frame(entries), hide_index=True,
                      column_config={"test accuracy": st.column_config.NumberColumn(
                          format="percent", help="Of the weights this model keeps: a run's last finished epoch")})

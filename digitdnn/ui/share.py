@@ -28,7 +28,7 @@ def read_address() -> None:
     if st.session_state.get("address_read"):
         return
     st.session_state.address_read = True
-    setup, messages = from_query(st.query_params.to_dict())
+    setup, messages = from_query({name: st.query_params.get_all(name) for name in st.query_params})
     st.session_state.update(widget_values(setup.config))
     st.session_state.presenter = setup.presenter
     st.session_state.address_messages = messages
