@@ -12,12 +12,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitdnn.calibration import fit_temperature, with_temperature
 from digitdnn.data import MnistData
-from digitdnn.pendigits import PenDigits, load_pen_digits, render_digit, split_by_writer
+from digitdnn.model import Classifier
+from digitdnn.pendigits import (SPLIT_SALT, PenDigits, calibration_indices, load_pen_digits, render_digit,
+                                split_by_writer)
 from digitdnn.preprocess import to_mnist
 from digitdnn.stroke_augment import add_style, distort_strokes
 
-DEFAULT_COPIES = 4  # drawings made of each training writer's digit
+DEFAULT_COPIES = 4      # drawings made of each training writer's digit
+CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
 
 
 def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, distort: bool = True,
@@ -70,3 +74,27 @@ def mnist_with_pen_digits(data: MnistData, *, copies: int = DEFAULT_COPIES, seed
     train_indices, _ = split_by_writer(pen)
     x, y, _ = draw_pen_digits(pen, train_indices, copies=copies, seed=seed, progress=progress)
     return with_extra_training(data, x, y, f"{len(y)} pen-digit drawings ({copies} per digit)")
+
+
+def pen_digits_record(pen: PenDigits, copies: int) -> dict:
+    """What a model's sidecar says about the pen digits it was trained with (and those it was not)."""
+    train, held = split_by_writer(pen)
+    calibration = calibration_indices(pen)
+    writers = {name: len(np.unique(pen.writer[part])) for name, part in
+               (("training", train), ("held_out", held), ("calibration", calibration))}
+    return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
+            "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
+            "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.pendigits.split_by_writer ({SPLIT_SALT})",
+            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (assets/pen-digits/README.md)"}
+
+
+def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:
+    """`classifier` with a temperature fitted on the calibration writers' digits (never trained on), and that temperature.
+
+    The digits are drawn with other hands and foreign styles, as writers from elsewhere would
+    write them, so the probabilities stay honest on handwriting unlike the training writers'.
+    """
+    pen = pen or load_pen_digits()
+    x, y, _ = draw_pen_digits(pen, calibration_indices(pen), seed=CALIBRATION_SEED)
+    temperature = fit_temperature(classifier.predict_proba(x / np.float32(255)), y)
+    return with_temperature(classifier, temperature), temperature
