@@ -24,6 +24,8 @@ _EXPORTS = {
     "load_classifier": "digitdnn.store",
     "save_classifier": "digitdnn.store",
     "ModelLoadError": "digitdnn.store",
+    "DrawingStore": "digitdnn.drawings",
+    "DrawingStoreError": "digitdnn.drawings",
 }
 
 __all__ = sorted(_EXPORTS)
