@@ -98,7 +98,7 @@ def test_a_correction_stores_the_drawing_with_its_label(page, db):
     assert page.button(key="correct_3").proto.type == "primary"  # the guess: pressing it confirms
     assert not db.exists()
     correct(page, 5)
-    assert "Stored as a 5, corrected (the network said 3)" in texts(page)
+    assert "Stored, labelled 5 (the network said 3)" in texts(page)
     ((label, predicted, probabilities, model, session, png),) = stored_rows(db)
     assert (label, predicted, model) == (5, 3, "Default model")
     p = np.frombuffer(probabilities, "<f4")
@@ -110,11 +110,11 @@ def test_a_correction_stores_the_drawing_with_its_label(page, db):
     assert np.abs(stored.x - expected).max() <= 0.5 / 255 + 1e-6  # the 28x28 input, as 8-bit grey
 
     correct(page, 5)  # the same drawing again: stored once
-    assert "already stored, as a 5" in texts(page) and len(stored_rows(db)) == 1
+    assert "already stored, labelled 5" in texts(page) and len(stored_rows(db)) == 1
     draw(page, 7)
-    assert "Stored as" not in texts(page) and "already" not in texts(page)  # the message went with the drawing
+    assert "Stored, labelled" not in texts(page) and "already" not in texts(page)  # the message went with the drawing
     correct(page, 7)
-    assert "Stored as a 7, right" in texts(page)
+    assert "Stored, labelled 7 (the network was right)" in texts(page)
     assert [row[:2] for row in stored_rows(db)] == [(5, 3), (7, 7)]
     assert {row[4] for row in stored_rows(db)} == {session}  # one anonymous id per session
 
@@ -128,12 +128,12 @@ def test_a_drawing_that_cannot_be_stored_says_so(page, db, tmp_path, monkeypatch
     correct(page, 2)
     (error,) = page.error
     assert error.value.startswith("Your drawing was NOT stored: cannot create the folder")
-    assert "Stored as" not in texts(page)
+    assert "Stored, labelled" not in texts(page)
 
     # A database that opened, then its folder became unusable (here replaced by a file) before the press.
     monkeypatch.setenv("DIGITDNN_DRAWINGS_DB", str(db))
     correct(page, 2)
-    assert "Stored as a 2" in texts(page)
+    assert "Stored, labelled 2" in texts(page)
     for path in db.parent.iterdir():
         path.unlink()
     db.parent.rmdir()
@@ -141,7 +141,8 @@ def test_a_drawing_that_cannot_be_stored_says_so(page, db, tmp_path, monkeypatch
     draw(page, 4)
     correct(page, 4)
     (error,) = page.error
-    assert error.value.startswith("Your drawing was NOT stored: the drawings database") and "Stored as" not in texts(page)
+    assert error.value.startswith("Your drawing was NOT stored: the drawings database")
+    assert "Stored, labelled" not in texts(page)
     assert not page.exception
 
 
@@ -166,11 +167,11 @@ def test_the_class_drawings_tab_counts_shows_and_scores_them(page, db, mnist, de
     assert per_digit["named right"].sum() == right and per_digit["drawings"].sum() == 46
 
     captions = gallery(page).captions
-    assert len(captions) == GALLERY_SIZE and captions[0] == f"#46 · a {y_stored[-1]} · said {y[0]}"
+    assert len(captions) == GALLERY_SIZE and captions[0] == f"#46 · {y_stored[-1]} · said {y[0]}"
     assert [int(c.split()[0][1:]) for c in captions] == list(range(46, 46 - GALLERY_SIZE, -1))  # newest first
     page.segmented_control(key="class_gallery_label").set_value(7).run()
     captions = gallery(page).captions
-    assert len(captions) == int((y_stored == 7).sum()) and all(" · a 7" in c for c in captions)
+    assert len(captions) == int((y_stored == 7).sum()) and all(c.split(" · ")[1] == "7" for c in captions)
 
     # Without a teacher key the teacher's controls are off, and say how to turn them on.
     assert "Teacher controls (delete, export, the server's default model) are off" in texts(page)

@@ -90,4 +90,4 @@ def _gallery(store) -> list[int]:
 def _caption(drawing) -> str:
     said = "" if drawing.predicted is None else (
         " · said so" if drawing.predicted == drawing.label else f" · said {drawing.predicted}")
-    return f"#{drawing.id} · a {drawing.label}{said}"
+    return f"#{drawing.id} · {drawing.label}{said}"

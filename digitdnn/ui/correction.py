@@ -74,7 +74,7 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
     stored = st.session_state.setdefault(STORED, {})
     predicted = int(np.argmax(probabilities))
     if drawing in stored:
-        kind, text = "info", f"This drawing is already stored, as a {stored[drawing]}. Draw the next one."
+        kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
     else:
         try:
             resources.drawing_store().add(reading.steps.centred, label, predicted=predicted,
@@ -85,6 +85,6 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:
             stored[drawing] = label
-            said = "right" if label == predicted else f"corrected (the network said {predicted})"
-            kind, text = "success", f"Stored as a {label}, {said}. Thank you: the class's drawings teach the network."
+            said = "the network was right" if label == predicted else f"the network said {predicted}"
+            kind, text = "success", f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
     st.session_state[NOTICE] = (drawing, kind, text)
