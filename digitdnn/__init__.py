@@ -26,6 +26,7 @@ _EXPORTS = {
     "ModelLoadError": "digitdnn.store",
     "DrawingStore": "digitdnn.drawings",
     "DrawingStoreError": "digitdnn.drawings",
+    "fine_tune": "digitdnn.finetune",
 }
 
 __all__ = sorted(_EXPORTS)
