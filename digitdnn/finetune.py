@@ -44,11 +44,13 @@ def fine_tune_config(classifier: Classifier, epochs: int | None = None,
         return TrainConfig(**recipe)
 
 
-def mixed_data(x, y, data, seed: int = 0) -> MnistData:
-    """MNIST's training sample plus the drawings (as uint8, repeated to about DRAWINGS_SHARE) and MNIST's test set."""
+def mixed_data(x, y, data, seed: int = 0, mnist_sample: int | None = MNIST_SAMPLE) -> MnistData:
+    """MNIST's training sample (`mnist_sample` images; None: all of them, as for a run from scratch) plus the
+    drawings (as uint8, repeated to about DRAWINGS_SHARE) and MNIST's test set."""
     pixels, labels = _checked_drawings(x, y)
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(data.x_train), size=min(MNIST_SAMPLE, len(data.x_train)), replace=False))
+    size = len(data.x_train) if mnist_sample is None else min(mnist_sample, len(data.x_train))
+    sample = np.sort(rng.choice(len(data.x_train), size=size, replace=False))
     wanted = DRAWINGS_SHARE / (1 - DRAWINGS_SHARE) * len(sample)
     repeats = int(np.clip(math.ceil(wanted / len(labels)), 1, MAX_REPEATS))
     return MnistData(

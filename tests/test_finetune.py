@@ -107,3 +107,13 @@ def test_divergence_is_reported_and_the_starting_weights_kept(base, data, mnist)
 def test_bad_drawings_or_labels_are_refused_naming_them(base, x, y, field):
     with pytest.raises(ValueError, match=f"^{field}"):
         fine_tune(base, x, np.array(y), data=None)
+
+
+def test_mixed_data_can_keep_all_of_mnist(small_mnist):
+    x = small_mnist.x_test[:40] / np.float32(255)
+    y = small_mnist.y_test[:40].astype(int)
+    mixed = mixed_data(x, y, small_mnist, mnist_sample=None)
+    n = len(small_mnist.x_train)
+    np.testing.assert_array_equal(mixed.x_train[:n], small_mnist.x_train)  # every MNIST image, in order
+    drawings = len(mixed.y_train) - n
+    assert drawings % 40 == 0 and drawings / len(mixed.y_train) == pytest.approx(finetune.DRAWINGS_SHARE, abs=0.02)
