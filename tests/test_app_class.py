@@ -229,6 +229,10 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
     assert "Teacher controls are on" in texts(page) and can_export(page)
 
     page.multiselect(key="teacher_delete_ids").set_value([12, 11]).run()
+    page.segmented_control(key="class_gallery_label").set_value(9).run()  # drawings 8 and 10 only
+    assert not page.exception and page.multiselect(key="teacher_delete_ids").value == []
+    page.segmented_control(key="class_gallery_label").set_value("all").run()
+    page.multiselect(key="teacher_delete_ids").set_value([12, 11]).run()
     page.button(key="teacher_delete").click().run()
     assert "Deleted 2 drawings." in texts(page) and DrawingStore(db).count() == 10
     assert [d.id for d in DrawingStore(db).recent()] == list(range(10, 0, -1))

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from digitdnn.server_default import chosen_default, choose_default, forget_default
-from digitdnn.store import SaveError, save_classifier
+from digitdnn.store import save_classifier
 from digitdnn.ui import resources, state, teacher
 
 DELETE_IDS = "teacher_delete_ids"
@@ -22,6 +22,8 @@ def controls(store, shown_ids: list[int]) -> None:
     """Delete (the chosen drawings of the gallery, or all), export, and the server's default model."""
     state.show_notice("teacher_controls")
     st.markdown("**Delete drawings**")
+    chosen = st.session_state.get(DELETE_IDS) or []
+    st.session_state[DELETE_IDS] = [i for i in chosen if i in shown_ids]  # the gallery may show others now
     st.multiselect("Drawings to delete (their numbers in the gallery above)", shown_ids, key=DELETE_IDS,
                    format_func=lambda i: f"#{i}")
     left, right = st.columns(2)
@@ -102,7 +104,7 @@ def _make_default() -> None:
     try:
         path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
         choose_default(folder, path)
-    except (SaveError, OSError) as exc:
+    except OSError as exc:  # SaveError included
         state.notify("teacher_controls", "error", f"Not made the default: {exc}")
         return
     state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {path.name}).")
