@@ -149,7 +149,12 @@ def test_a_drawing_that_cannot_be_stored_says_so(page, db, tmp_path, monkeypatch
 def test_the_class_drawings_tab_counts_shows_and_scores_them(page, db, mnist, default_model):
     open_tab(page, "Class drawings")
     assert "No drawings yet" in texts(page)
-    x, y = add_mnist_drawings(db, mnist, 45)
+    add_mnist_drawings(db, mnist, 5)
+    page.run()
+    assert page.button(key="retrain").disabled and "Off: it needs at least 10 class drawings, and there are 5." \
+        in texts(page)
+    add_mnist_drawings(db, mnist, 40, start=5)
+    x, y = mnist.x_test[:45].astype(np.float32) / 255, mnist.y_test[:45].astype(int)
     y_stored = y.copy()
     DrawingStore(db).add(x[0], (int(y[0]) + 1) % 10, predicted=int(y[0]))  # a drawing labelled as another digit
     x, y_stored = np.concatenate([x, x[:1]]), np.append(y_stored, (y[0] + 1) % 10)

@@ -56,7 +56,7 @@ def retrain_section(x: np.ndarray, y: np.ndarray) -> None:
     st.button("Retrain on class drawings", key="retrain", type="primary", on_click=start_retrain,
               disabled=problem is not None)
     if problem:
-        st.caption(problem)
+        st.caption(f"Off: {problem}.")
     state.show_notice("retrain")
     _show_outcome()
 
@@ -72,8 +72,8 @@ def start_retrain() -> None:
     try:
         x, y = class_data.class_drawings()
         problem = _why_not(len(y))
-        if entry is None or problem:
-            raise ValueError(problem or "there is no active model")
+        if problem:
+            raise ValueError(problem)
         cfg = fine_tune_config(entry.classifier)
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
@@ -88,11 +88,11 @@ def start_retrain() -> None:
 def _why_not(drawings: int) -> str | None:
     """Why Retrain is off now, or None."""
     if training.is_training():
-        return "A run of yours is training: wait for it or press Stop in the sidebar."
+        return "a run of yours is training (wait for it, or press Stop in the sidebar)"
     if state.active_model() is None:
-        return "No active model to continue: train or open one first."
+        return "there is no active model to continue (train or open one first)"
     if drawings < MIN_DRAWINGS:
-        return f"Needs at least {MIN_DRAWINGS} class drawings; there are {drawings}."
+        return f"it needs at least {MIN_DRAWINGS} class drawings, and there are {drawings}"
     return None
 
 
