@@ -300,7 +300,8 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     assert before_after.loc["the class's 30 drawings (trained on)", "after"] == pytest.approx(
         evaluate(retrained.classifier, x, y).accuracy)
     test = mnist.head(None, 500)
-    assert before_after.loc["MNIST test (500 images)", "before"] == pytest.approx(  # TensorFlow's and numpy's sums differ
+    # (the run measured it with TensorFlow, this with numpy: their sums may differ on one borderline image)
+    assert before_after.loc["MNIST test (500 images)", "before"] == pytest.approx(
         evaluate(default.classifier, test.x_test, test.y_test).accuracy, abs=1.01 / 500)
     assert before_after.loc["MNIST test (500 images)", "after"] == pytest.approx(history["test_accuracy"])
     assert before_after.loc["MNIST test (500 images)", "after"] > 0.9

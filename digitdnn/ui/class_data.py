@@ -19,7 +19,8 @@ def include_checkbox() -> None:
 
 
 def class_drawings() -> tuple[np.ndarray, np.ndarray]:
-    """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be read."""
+    """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be
+    read."""
     from digitdnn.drawings import DrawingStoreError
 
     try:

@@ -86,5 +86,6 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
         else:
             stored[drawing] = label
             said = "the network was right" if label == predicted else f"the network said {predicted}"
-            kind, text = "success", f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
+            kind = "success"
+            text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
     st.session_state[NOTICE] = (drawing, kind, text)

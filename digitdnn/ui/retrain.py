@@ -101,7 +101,8 @@ def _show_outcome() -> None:
     if pending is not None:
         progress = pending.job.progress()
         if not progress.done:
-            st.info(f"{pending.job.name}: {progress.message or progress.status}. See the sidebar for progress and Stop.")
+            st.info(f"{pending.job.name}: {progress.message or progress.status}. "
+                    "See the sidebar for its progress and Stop.")
             return
         st.session_state[OUTCOME] = outcome_of(pending)
         del st.session_state[PENDING]
@@ -112,7 +113,8 @@ def _show_outcome() -> None:
     if outcome.drawings_after is None:
         return
     table = pd.DataFrame(
-        {"before": [outcome.drawings_before, outcome.mnist_before], "after": [outcome.drawings_after, outcome.mnist_after]},
+        {"before": [outcome.drawings_before, outcome.mnist_before],
+         "after": [outcome.drawings_after, outcome.mnist_after]},
         index=[f"the class's {outcome.drawings} drawings (trained on)", f"MNIST test ({outcome.mnist_images} images)"])
     st.dataframe(table,
                  column_config={c: st.column_config.NumberColumn(format="percent") for c in ("before", "after")})
