@@ -35,9 +35,11 @@ def default_classifier(path: str):
 
 
 def default_model_path() -> Path:
+    """The model new sessions start with: the one a teacher made this server's default, else the shipped one."""
+    from digitdnn.server_default import chosen_default
     from digitdnn.store import default_model_path as path
 
-    return path()
+    return chosen_default(models_dir()) or path()
 
 
 @st.cache_resource(show_spinner=False)
@@ -93,3 +95,19 @@ def session_still_open() -> Callable[[], bool]:
 def models_dir() -> Path:
     """Where models saved from the page go: $DIGITDNN_MODELS_DIR, else ./models."""
     return Path(os.environ.get(MODELS_DIR_ENV) or "models")
+
+
+@st.cache_resource(show_spinner=False)
+def _drawing_store(path: str):
+    from digitdnn.drawings import DrawingStore
+
+    return DrawingStore(path)
+
+
+def drawing_store():
+    """The class's drawings database ($DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite), opened once per
+    server and shared by every session (it is one database for the class). Raises DrawingStoreError when it
+    cannot be opened; the next call tries again."""
+    from digitdnn.drawings import default_drawings_path
+
+    return _drawing_store(str(default_drawings_path()))
