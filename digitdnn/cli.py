@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="where to save the model (default runs/model-<timestamp>.keras)")
     train.add_argument("--limit", type=_positive_int, metavar="N_TRAIN", help="train on the first N_TRAIN images")
     train.add_argument("--test-limit", type=_positive_int, metavar="N_TEST", help="test on the first N_TEST images")
+    train.add_argument("--pen-digits", type=int, default=0, metavar="COPIES",
+                       help="also train on the training writers' pen digits, each drawn COPIES times as the canvas "
+                            "would, with other hands and foreign styles (default 0: MNIST only)")
+    train.add_argument("--calibrate", action="store_true",
+                       help="fit a temperature on the calibration writers' pen digits, so that probabilities are "
+                            "honest on unfamiliar handwriting (predictions do not change)")
     train.add_argument("--tensorboard", type=Path, metavar="DIR",
                        help="write per-epoch accuracy and loss for TensorBoard to DIR/train and DIR/test")
     train.set_defaults(run=run_train)
@@ -182,8 +188,20 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except ValueError as error:
         raise _UsageError(error) from None
+    if args.pen_digits < 0:
+        raise _UsageError(f"--pen-digits must be 0 or more, got {args.pen_digits}")
     out = args.out or Path("runs") / f"model-{time.strftime('%Y%m%d-%H%M%S')}.keras"
     data = load_mnist().head(args.limit, args.test_limit)
+    extra = {}
+    if args.pen_digits:
+        from digitdnn.pen_training import mnist_with_pen_digits, pen_digits_record
+        from digitdnn.pendigits import load_pen_digits
+
+        _say(f"drawing the training writers' pen digits {args.pen_digits} times each...")
+        pen = load_pen_digits()
+        data = mnist_with_pen_digits(data, copies=args.pen_digits, seed=cfg.seed, pen=pen,
+                                     progress=lambda done: _say(f"  {done:.0%}") if done else None)
+        extra["pen_digits"] = pen_digits_record(pen, args.pen_digits)
 
     from digitdnn.store import save_classifier
     from digitdnn.training import train
@@ -201,7 +219,14 @@ def run_train(args: argparse.Namespace) -> int:
     with _StopOnInterrupt() as stop:
         result = train(cfg, data, on_epoch_end=on_epoch_end, should_stop=stop)
     history = result.history
-    accuracy = accuracy_on_test_set(result.classifier, data)
+    classifier = result.classifier
+    if args.calibrate:
+        from digitdnn.pen_training import calibrate_on_pen_digits
+
+        classifier, temperature = calibrate_on_pen_digits(classifier)
+        extra["temperature"] = temperature
+        print(f"temperature {temperature:.2f}, fitted on the calibration writers' pen digits")
+    accuracy = accuracy_on_test_set(classifier, data)
     metadata = {
         "command": args.command_line,
         "config": cfg.to_dict(),
@@ -209,8 +234,9 @@ def run_train(args: argparse.Namespace) -> int:
         "test_accuracy": accuracy,
         "data_fingerprint": data.fingerprint(),
         "data_source": data.source,
+        **extra,
     }
-    saved = save_classifier(result.classifier, out, metadata=metadata)
+    saved = save_classifier(classifier, out, metadata=metadata)
     print(f"test accuracy {accuracy:.4f} on {len(data.x_test)} images")
     print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
     print(f"saved {saved}")

@@ -7,7 +7,8 @@ box is 30%-85% of the canvas, put anywhere fully on it, painted with a round bru
 (at most a quarter of the digit's height) on a 280x280 canvas.
 
 Models are measured on writers they never saw: `split_by_writer` puts every writer wholly on
-one side, never a digit of one writer on both.
+one side, never a digit of one writer on both, and `calibration_indices` names a few more
+writers that no model trains on, to fit the probabilities' temperature with.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ PEN_DIGITS_ENV = "DIGITDNN_PEN_DIGITS"
 BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "pen-digits" / "pen-digits-dev.npz"
 ARRAYS = ("points", "stroke_starts", "sample_starts", "label", "lab", "writer", "checked")
 HELD_OUT_SHARE = 0.3       # writers kept out of training, to measure on
+CALIBRATION_SHARE = 0.1    # further writers kept out of training, to fit the temperature on
 SPLIT_SALT = "digitdnn-writers-v1"
 
 
@@ -89,17 +91,31 @@ def _rises(starts: np.ndarray, end: int) -> bool:
     return len(starts) >= 1 and starts[0] == 0 and starts[-1] == end and bool(np.all(np.diff(starts) >= 1))
 
 
-def is_held_out(writer: int, share: float = HELD_OUT_SHARE) -> bool:
-    """Whether a writer is kept out of training: a fixed hash of their id, the same on every machine."""
+def writer_position(writer: int) -> float:
+    """A fixed number in [0, 1) for a writer id (a hash, the same on every machine): decides the writer's side."""
     digest = hashlib.sha256(f"{SPLIT_SALT}:{int(writer)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def split_by_writer(digits: PenDigits, share: float = HELD_OUT_SHARE) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, held-out indices): about `share` of the writers held out, each writer wholly on one side."""
-    held_writers = {w for w in np.unique(digits.writer) if is_held_out(w, share)}
-    held = np.isin(digits.writer, list(held_writers))
-    return np.flatnonzero(~held), np.flatnonzero(held)
+def _positions(digits: PenDigits) -> np.ndarray:
+    writers, inverse = np.unique(digits.writer, return_inverse=True)
+    return np.array([writer_position(w) for w in writers])[inverse]
+
+
+def split_by_writer(digits: PenDigits) -> tuple[np.ndarray, np.ndarray]:
+    """(training indices, held-out indices): HELD_OUT_SHARE of the writers held out, each writer wholly on one side.
+
+    The CALIBRATION_SHARE of writers that `calibration_indices` gives are on neither side.
+    """
+    position = _positions(digits)
+    return (np.flatnonzero(position >= HELD_OUT_SHARE + CALIBRATION_SHARE),
+            np.flatnonzero(position < HELD_OUT_SHARE))
+
+
+def calibration_indices(digits: PenDigits) -> np.ndarray:
+    """The digits of the writers kept for fitting a temperature: neither trained on nor measured."""
+    position = _positions(digits)
+    return np.flatnonzero((position >= HELD_OUT_SHARE) & (position < HELD_OUT_SHARE + CALIBRATION_SHARE))
 
 
 def place_on_canvas(strokes: list[np.ndarray], rng: np.random.Generator,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from digitdnn.pendigits import (PenDigits, PenDigitsError, load_pen_digits, place_on_canvas, render_digit,
-                                split_by_writer)
+from digitdnn.pendigits import (PenDigits, PenDigitsError, calibration_indices, load_pen_digits, place_on_canvas,
+                                render_digit, split_by_writer)
 from digitdnn.preprocess import ink_box, ink_map, stroke_width, to_mnist
 
 
@@ -59,8 +59,12 @@ def test_an_unreadable_file_is_a_pen_digits_error(tmp_path):
 
 def test_the_writer_split_keeps_every_writer_on_one_side(pen):
     train, held = split_by_writer(pen)
-    assert len(np.intersect1d(train, held)) == 0 and len(train) + len(held) == len(pen)
-    assert not set(pen.writer[train]) & set(pen.writer[held])
+    calibration = calibration_indices(pen)
+    assert len(train) + len(held) + len(calibration) == len(pen)
+    assert len(np.union1d(np.union1d(train, held), calibration)) == len(pen)
+    groups = [set(pen.writer[part]) for part in (train, held, calibration)]
+    assert not groups[0] & groups[1] and not groups[0] & groups[2] and not groups[1] & groups[2]
+    assert 0.05 < len(groups[2]) / len(set(pen.writer)) < 0.2
     assert 0.15 < len(set(pen.writer[held])) / len(set(pen.writer)) < 0.45
     assert set(pen.lab[held]) == set(pen.lab)  # every lab has writers on the held-out side
     again_train, _ = split_by_writer(pen)
