@@ -82,6 +82,9 @@ def fine_tune(
         epochs, learning_rate: None keeps the recipe (EPOCHS, LEARNING_RATE with Adam).
         data: MNIST (x_train, y_train, x_test, y_test as uint8); None loads it.
         on_epoch_end, should_stop, on_progress: as for digitdnn.train.
+    A calibrated classifier (metadata "temperature", folded into its output layer) is trained without
+    its temperature and gets it back afterwards, in every classifier handed out (on_epoch_end's too).
+
     Returns:
         TrainResult(classifier, history): a new classifier (the given one is unchanged);
         history.initial_test_accuracy is the MNIST test accuracy before, history.test_accuracy after,
@@ -97,8 +100,21 @@ def fine_tune(
         from digitdnn.data import load_mnist
 
         data = load_mnist()
-    return train(cfg, mixed_data(x, y, data, cfg.seed), on_epoch_end=on_epoch_end, should_stop=should_stop,
-                 on_progress=on_progress, initial=classifier)
+    temperature = classifier.metadata.get("temperature")
+    if not temperature:
+        return train(cfg, mixed_data(x, y, data, cfg.seed), on_epoch_end=on_epoch_end, should_stop=should_stop,
+                     on_progress=on_progress, initial=classifier)
+
+    from digitdnn.calibration import with_temperature
+    from digitdnn.training import TrainResult
+
+    def calibrated_epoch_end(report, snapshot) -> None:
+        on_epoch_end(report, with_temperature(snapshot, temperature))
+
+    result = train(cfg, mixed_data(x, y, data, cfg.seed), on_epoch_end=on_epoch_end and calibrated_epoch_end,
+                   should_stop=should_stop, on_progress=on_progress,
+                   initial=with_temperature(classifier, 1 / temperature))
+    return TrainResult(with_temperature(result.classifier, temperature), result.history)
 
 
 def _checked_drawings(x, y) -> tuple[np.ndarray, np.ndarray]:

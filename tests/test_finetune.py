@@ -84,6 +84,21 @@ def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
     assert len(few.x_train) - n_mnist == 2 * finetune.MAX_REPEATS
 
 
+def test_a_calibrated_model_is_trained_without_its_temperature_and_keeps_it(base, data, mnist):
+    from digitdnn.calibration import with_temperature
+
+    drawings, labels = rotated(mnist.x_train[:100]), mnist.y_train[:100]
+    seen = []
+    plain, _ = fine_tune(base, drawings, labels, data=data, epochs=1)
+    calibrated, _ = fine_tune(with_temperature(base, 2.0), drawings, labels, data=data, epochs=1,
+                              on_epoch_end=lambda report, clf: seen.append(clf))
+    assert calibrated.metadata["temperature"] == 2.0 and seen[0].metadata["temperature"] == 2.0
+    (w_plain, b_plain, _), (w_calibrated, b_calibrated, _) = plain.layers[-1], calibrated.layers[-1]
+    np.testing.assert_allclose(w_calibrated, w_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b_calibrated, b_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(seen[0].layers[-1][0], w_calibrated, rtol=1e-5, atol=1e-6)
+
+
 def test_should_stop_ends_it_at_the_first_poll(base, data, mnist):
     _, history = fine_tune(base, rotated(mnist.x_train[:50]), mnist.y_train[:50], data=data, should_stop=lambda: True)
     assert history.status == "stopped" and history.epochs == []
