@@ -23,6 +23,7 @@ PARTS = {
     "page": "benchmarks.page",     # the page in headless Chromium: latency, startup, memory
     "soak": "benchmarks.soak",     # 50 training runs in one server process: memory growth
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
+    "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
 }
 
 

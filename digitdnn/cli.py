@@ -473,6 +473,9 @@ def run_finetune(args: argparse.Namespace) -> int:
             "drawings_accuracy_after": after,
         },
     }
+    temperature = result.classifier.metadata.get("temperature")
+    if temperature:  # a calibrated model stays calibrated (the temperature is folded into its output layer)
+        metadata["temperature"] = temperature
     saved = save_classifier(result.classifier, args.out, metadata=metadata)
     print(f"MNIST test accuracy {history.initial_test_accuracy:.4f} -> {history.test_accuracy:.4f}")
     print(f"accuracy on the drawings (trained on) {before:.4f} -> {after:.4f}")

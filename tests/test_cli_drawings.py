@@ -133,3 +133,15 @@ def test_finetune_without_drawings_saves_nothing(tmp_path, small_model):
     assert status == 2
     assert_one_error_line(stderr, "there are no drawings in")
     assert not (tmp_path / "x.keras").exists()
+
+
+def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model, tmp_path):
+    from digitdnn.calibration import with_temperature
+
+    calibrated = save_classifier(with_temperature(load_classifier(small_model), 2.0), tmp_path / "calibrated.keras",
+                                 {"temperature": 2.0})
+    out = tmp_path / "tuned.keras"
+    status, _ = run_main("finetune", "--drawings", db.path, "--model", calibrated, "--epochs", "1", "--out", out)
+    assert status == 0
+    assert json.loads(out.with_suffix(".json").read_text())["temperature"] == 2.0
+    assert load_classifier(out).metadata["temperature"] == 2.0

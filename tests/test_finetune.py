@@ -51,9 +51,10 @@ def test_a_new_style_is_learned_while_mnist_holds(base, data, mnist):
     assert all(np.array_equal(w, o) for (w, _, _), o in zip(base.layers, original))  # the given model is unchanged
 
 
-def test_the_recipe_keeps_the_architecture_and_dropout_with_a_small_learning_rate(base):
+def test_the_recipe_keeps_the_architecture_with_a_small_learning_rate(base):
     cfg = fine_tune_config(base)
-    assert (cfg.hidden_units, cfg.activation, cfg.dropout, cfg.seed) == ((64,), "relu", 0.1, 5)
+    assert (cfg.hidden_units, cfg.activation, cfg.seed) == ((64,), "relu", 5) and base.metadata["config"]["dropout"]
+    assert cfg.dropout == 0 and cfg.augment
     assert cfg.optimizer == "adam" and 1e-4 <= cfg.learning_rate <= 3e-4 and cfg.epochs == finetune.EPOCHS
     assert fine_tune_config(base, epochs=2, learning_rate=0.01).replace(epochs=2) == cfg.replace(epochs=2,
                                                                                                  learning_rate=0.01)
@@ -63,8 +64,10 @@ def test_without_a_recorded_config_the_layers_say_what_to_build():
     bare = Classifier(build_model(TrainConfig(hidden_units=(20, 10), activation="tanh", dropout=0.5)))
     cfg = fine_tune_config(bare)
     assert (cfg.hidden_units, cfg.activation, cfg.dropout) == ((20, 10), "tanh", 0.0)
-    bare.metadata["config"] = {"hidden_units": [999], "dropout": 0.3, "optimizer": "unheard-of"}
-    assert fine_tune_config(bare).hidden_units == (20, 10) and fine_tune_config(bare).dropout == 0.3
+    bare.metadata["config"] = {"hidden_units": [999], "l2": 1e-4, "optimizer": "unheard-of"}
+    assert fine_tune_config(bare).hidden_units == (20, 10) and fine_tune_config(bare).l2 == 1e-4
+    bare.metadata["config"] = {"seed": -1}
+    assert fine_tune_config(bare).seed == TrainConfig().seed  # a config that does not validate is left out
 
 
 def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
@@ -79,6 +82,21 @@ def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
     assert mix.x_test is mnist.x_test and mix.y_test is mnist.y_test
     few = mixed_data(drawings[:2], mnist.y_train[:2], mnist)
     assert len(few.x_train) - n_mnist == 2 * finetune.MAX_REPEATS
+
+
+def test_a_calibrated_model_is_trained_without_its_temperature_and_keeps_it(base, data, mnist):
+    from digitdnn.calibration import with_temperature
+
+    drawings, labels = rotated(mnist.x_train[:100]), mnist.y_train[:100]
+    seen = []
+    plain, _ = fine_tune(base, drawings, labels, data=data, epochs=1)
+    calibrated, _ = fine_tune(with_temperature(base, 2.0), drawings, labels, data=data, epochs=1,
+                              on_epoch_end=lambda report, clf: seen.append(clf))
+    assert calibrated.metadata["temperature"] == 2.0 and seen[0].metadata["temperature"] == 2.0
+    (w_plain, b_plain, _), (w_calibrated, b_calibrated, _) = plain.layers[-1], calibrated.layers[-1]
+    np.testing.assert_allclose(w_calibrated, w_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b_calibrated, b_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(seen[0].layers[-1][0], w_calibrated, rtol=1e-5, atol=1e-6)
 
 
 def test_should_stop_ends_it_at_the_first_poll(base, data, mnist):
