@@ -5,7 +5,7 @@ Run with `make run` (streamlit run app.py). Layout only: every piece comes from 
 import streamlit as st
 
 from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, mistakes, models,
-                         prediction, share, sidebar, state, training, watch)
+                         pen_data, prediction, share, sidebar, state, training, watch)
 
 st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
 state.init_session()
@@ -19,6 +19,7 @@ with st.sidebar:
     training.progress_panel()
     share.address_messages()
     sidebar.training_controls(advanced=not share.presenter())
+    pen_data.data_choice()
     class_data.include_checkbox()
     share.share_controls()
 share.write_address()
