@@ -10,6 +10,7 @@ import streamlit as st
 from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge, with_box
+from digitdnn.ui.text import plain
 
 LOW_CONFIDENCE = 0.6  # below this top probability the page says it is unsure and names the runner-up
 
@@ -63,7 +64,7 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarr
         else:
             st.markdown(f"**{probabilities[top]:.1%}** sure")
         st.vega_lite_chart(probability_bars(probabilities))
-        st.caption(f"Scored by {model_label} · {reading.strokes} stroke{'s' if reading.strokes != 1 else ''} · "
+        st.caption(f"Scored by {plain(model_label)} · {reading.strokes} stroke{'s' if reading.strokes != 1 else ''} · "
                    f"preprocessing {reading.seconds * 1000:.1f} ms, network {predict_seconds * 1000:.1f} ms")
     return probabilities
 
