@@ -4,8 +4,8 @@ Run with `make run` (streamlit run app.py). Layout only: every piece comes from 
 """
 import streamlit as st
 
-from digitdnn.ui import (dataset, drawing, fool, inside, mistakes, models, prediction, share, sidebar, state, training,
-                         watch)
+from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, mistakes, models,
+                         pen_data, prediction, share, sidebar, state, training, watch)
 
 st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
 state.init_session()
@@ -19,6 +19,8 @@ with st.sidebar:
     training.progress_panel()
     share.address_messages()
     sidebar.training_controls(advanced=not share.presenter())
+    pen_data.data_choice()
+    class_data.include_checkbox()
     share.share_controls()
 share.write_address()
 
@@ -34,7 +36,8 @@ def drawing_section() -> None:
     classifier, model_label = training.scoring_model()
     watch.record(reading)
     with prediction_column:
-        prediction.prediction_panel(reading, classifier, model_label)
+        probabilities = prediction.prediction_panel(reading, classifier, model_label)
+        correction.correction_panel(reading, image, probabilities, model_label)
     with input_column:
         prediction.network_input(reading.steps)
     prediction.preprocessing_steps(reading.steps)
@@ -49,8 +52,8 @@ drawing_section()
 
 # Only the open tab's content is made (key "tab" holds its label), except Runs and models: its model
 # picker holds the session's active model, and a widget that is not drawn loses its value.
-curves_tab, models_tab, mistakes_tab, data_tab = st.tabs(["Learning curves", "Runs and models", "Mistakes",
-                                                          "MNIST data"], key="tab", on_change="rerun")
+curves_tab, models_tab, mistakes_tab, data_tab, class_tab = st.tabs(
+    ["Learning curves", "Runs and models", "Mistakes", "MNIST data", "Class drawings"], key="tab", on_change="rerun")
 if curves_tab.open:
     with curves_tab:
         curves_column, watch_column = st.columns([3, 1], gap="medium")
@@ -66,3 +69,6 @@ if mistakes_tab.open:
 if data_tab.open:
     with data_tab:
         dataset.data_panel()
+if class_tab.open:
+    with class_tab:
+        class_drawings.class_drawings_panel()

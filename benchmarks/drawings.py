@@ -7,7 +7,13 @@ Prints one table: plain MNIST test accuracy of the model; the MNIST test digits
 anywhere on it, pen 8-35 px) through to_mnist and through whole-canvas
 resizing; the stroke drawings of tests/data through both; the 28x28 stroke
 widths against MNIST's own; and the median time of to_mnist on a 280x280
-RGBA canvas.
+RGBA canvas. Then the pen digits of the writers that no model trains on
+(digitdnn.pendigits.split_by_writer), drawn as the canvas draws them (round
+brush, pen 8-35 px, 30%-85% of the canvas, anywhere): named overall, per digit
+and per lab, the commonest mistakes, confidently wrong (top probability >= 0.9
+and wrong) as a share of all digits, and the expected calibration error; and
+the same digits with foreign styles added (slashed or dotted zeros, barred
+sevens, flagged ones), a stand-in for writers taught elsewhere.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from digitdnn.calibration import expected_calibration_error
 from digitdnn.distort import resize_whole_canvas
 from digitdnn.preprocess import grow, ink_map, stroke_width, to_mnist
 from digitdnn.strokes import CANVAS, load_drawings
@@ -102,6 +109,47 @@ def widths(images) -> str:
     return f"{mid:.2f} ({low:.2f}-{high:.2f})"
 
 
+CONFIDENT = 0.9          # a wrong answer at least this sure counts as "confidently wrong"
+PEN_SEED = 999           # the held-out writers are drawn with this seed, the same every run
+
+
+def pen_digit_report(classifier, x: np.ndarray, y: np.ndarray, labs: np.ndarray) -> list[str]:
+    """Lines describing how `classifier` names pen digits x (uint8 or floats, (N, 28, 28)) of labels y."""
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x
+    probabilities = classifier.predict_proba(x)
+    predicted = probabilities.argmax(axis=1)
+    wrong = predicted != y
+    confident_wrong = float((wrong & (probabilities.max(axis=1) >= CONFIDENT)).mean())
+    per_digit = "  ".join(f"{d}: {(predicted[y == d] == d).mean():.1%}" for d in range(10))
+    per_lab = "  ".join(f"{lab}: {(predicted[labs == lab] == y[labs == lab]).mean():.1%}" for lab in np.unique(labs))
+    pairs, counts = np.unique(np.stack([y[wrong], predicted[wrong]], axis=1), axis=0, return_counts=True)
+    top = "  ".join(f"{a}->{b}: {n}" for (a, b), n in sorted(zip(map(tuple, pairs), counts), key=lambda t: -t[1])[:6])
+    return [f"named {1 - wrong.mean():.2%} of {len(y)} (target >= 96%), zeros {(predicted[y == 0] == 0).mean():.1%} "
+            f"(target >= 90%), confidently wrong {confident_wrong:.2%} of all (target <= 1%), "
+            f"calibration error {expected_calibration_error(probabilities, y):.3f}",
+            f"  per digit: {per_digit}", f"  per lab: {per_lab}", f"  commonest mistakes: {top}"]
+
+
+def pen_digit_lines(classifier, quick: bool) -> list[str]:
+    """The held-out writers' pen digits, as written and with foreign styles, through to_mnist and the model."""
+    from digitdnn.pen_training import draw_pen_digits
+    from digitdnn.pendigits import load_pen_digits, split_by_writer
+
+    pen = load_pen_digits()
+    _, held = split_by_writer(pen)
+    if quick:
+        held = held[::5]
+    writers = len(np.unique(pen.writer[held]))
+    lines = []
+    for title, styles in (("as written", False), ("with foreign styles added to some 0s, 1s and 7s", True)):
+        x, y, drawn = draw_pen_digits(pen, held, seed=PEN_SEED, distort=False, styles=styles)
+        refused = len(held) - len(drawn)
+        lines.append(f"pen digits of {writers} held-out writers, {title}"
+                     f"{f' ({refused} refused by to_mnist, left out)' if refused else ''}:")
+        lines += ["  " + line for line in pen_digit_report(classifier, x, y, pen.lab[drawn])]
+    return lines
+
+
 def main(argv=None) -> None:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(description="Drawing accuracy and speed of to_mnist.")
@@ -147,6 +195,7 @@ def main(argv=None) -> None:
     print(f"stroke width in 28x28 px, median (5%-95%): MNIST {widths(list(digits.astype(np.float32) / 255.0))}, "
           f"re-drawn {widths(redrawn)}, strokes {widths(drawn)}")
     print(f"to_mnist on a 280x280 RGBA canvas: {speed:.2f} ms median")
+    print("\n".join(pen_digit_lines(classifier, args.quick)))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ _EXPORTS = {
     "load_classifier": "digitdnn.store",
     "save_classifier": "digitdnn.store",
     "ModelLoadError": "digitdnn.store",
+    "DrawingStore": "digitdnn.drawings",
+    "DrawingStoreError": "digitdnn.drawings",
+    "fine_tune": "digitdnn.finetune",
 }
 
 __all__ = sorted(_EXPORTS)

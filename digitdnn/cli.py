@@ -1,4 +1,4 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate` and `predict`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune` and `bench`.
 
 TensorFlow is imported only by the commands that need it, so `digitdnn data`
 and `--help` stay fast.
@@ -62,11 +62,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     store = sys.modules.get("digitdnn.store")  # ModelLoadError can only come from a loaded store
     if store is not None:
         errors.append(store.ModelLoadError)
+    drawings = sys.modules.get("digitdnn.drawings")
+    if drawings is not None:
+        errors.append(drawings.DrawingStoreError)
     return tuple(errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its five subcommands."""
+    """The argument parser with its subcommands."""
     parser = _Parser(prog="digitdnn", description="Draw a digit, train the network: MNIST from the command line.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
 
@@ -81,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="where to save the model (default runs/model-<timestamp>.keras)")
     train.add_argument("--limit", type=_positive_int, metavar="N_TRAIN", help="train on the first N_TRAIN images")
     train.add_argument("--test-limit", type=_positive_int, metavar="N_TEST", help="test on the first N_TEST images")
+    train.add_argument("--pen-digits", type=int, default=0, metavar="COPIES",
+                       help="also train on the training writers' pen digits, each drawn COPIES times as the canvas "
+                            "would, with other hands and foreign styles (default 0: MNIST only)")
+    train.add_argument("--calibrate", action="store_true",
+                       help="fit a temperature on the calibration writers' pen digits, so that probabilities are "
+                            "honest on unfamiliar handwriting (predictions do not change)")
     train.add_argument("--tensorboard", type=Path, metavar="DIR",
                        help="write per-epoch accuracy and loss for TensorBoard to DIR/train and DIR/test")
     train.set_defaults(run=run_train)
@@ -95,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict.add_argument("--model", type=Path, help="a saved .keras model (default: the bundled default model)")
     predict.set_defaults(run=run_predict)
+
+    _add_drawings_commands(commands)
 
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
                                 description="Run `python -m benchmarks` from the source checkout; options pass on "
@@ -177,8 +188,20 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
     except ValueError as error:
         raise _UsageError(error) from None
+    if args.pen_digits < 0:
+        raise _UsageError(f"--pen-digits must be 0 or more, got {args.pen_digits}")
     out = args.out or Path("runs") / f"model-{time.strftime('%Y%m%d-%H%M%S')}.keras"
     data = load_mnist().head(args.limit, args.test_limit)
+    extra = {}
+    if args.pen_digits:
+        from digitdnn.pen_training import mnist_with_pen_digits, pen_digits_record
+        from digitdnn.pendigits import load_pen_digits
+
+        _say(f"drawing the training writers' pen digits {args.pen_digits} times each...")
+        pen = load_pen_digits()
+        data = mnist_with_pen_digits(data, copies=args.pen_digits, seed=cfg.seed, pen=pen,
+                                     progress=lambda done: _say(f"  {done:.0%}") if done else None)
+        extra["pen_digits"] = pen_digits_record(pen, args.pen_digits)
 
     from digitdnn.store import save_classifier
     from digitdnn.training import train
@@ -189,16 +212,21 @@ def run_train(args: argparse.Namespace) -> int:
     scalars = _TensorBoardScalars(args.tensorboard) if args.tensorboard else None
 
     def on_epoch_end(report, classifier) -> None:
-        print(f"epoch {report.epoch}/{report.epochs}  train acc {report.train_accuracy:.4f} loss "
-              f"{report.train_loss:.4f}  test acc {report.test_accuracy:.4f} loss {report.test_loss:.4f}  "
-              f"{report.seconds:.2f}s", flush=True)
+        _print_epoch(report)
         if scalars is not None:
             scalars.write(report)
 
     with _StopOnInterrupt() as stop:
         result = train(cfg, data, on_epoch_end=on_epoch_end, should_stop=stop)
     history = result.history
-    accuracy = accuracy_on_test_set(result.classifier, data)
+    classifier = result.classifier
+    if args.calibrate:
+        from digitdnn.pen_training import calibrate_on_pen_digits
+
+        classifier, temperature = calibrate_on_pen_digits(classifier)
+        extra["temperature"] = temperature
+        print(f"temperature {temperature:.2f}, fitted on the calibration writers' pen digits")
+    accuracy = accuracy_on_test_set(classifier, data)
     metadata = {
         "command": args.command_line,
         "config": cfg.to_dict(),
@@ -206,12 +234,19 @@ def run_train(args: argparse.Namespace) -> int:
         "test_accuracy": accuracy,
         "data_fingerprint": data.fingerprint(),
         "data_source": data.source,
+        **extra,
     }
-    saved = save_classifier(result.classifier, out, metadata=metadata)
+    saved = save_classifier(classifier, out, metadata=metadata)
     print(f"test accuracy {accuracy:.4f} on {len(data.x_test)} images")
     print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
     print(f"saved {saved}")
     return 0
+
+
+def _print_epoch(report) -> None:
+    print(f"epoch {report.epoch}/{report.epochs}  train acc {report.train_accuracy:.4f} loss "
+          f"{report.train_loss:.4f}  test acc {report.test_accuracy:.4f} loss {report.test_loss:.4f}  "
+          f"{report.seconds:.2f}s", flush=True)
 
 
 class _StopOnInterrupt:
@@ -318,6 +353,134 @@ def run_predict(args: argparse.Namespace) -> int:
         probabilities = classifier.predict_proba(image)[0]
         digit = int(np.argmax(probabilities))
         print(f"{path}: {digit} ({probabilities[digit]:.2f})")
+    return 0
+
+
+# ---- the class's drawings ---------------------------------------------------------------------------
+
+def _add_drawings_commands(commands) -> None:
+    """`digitdnn drawings count|export|import|delete` and `digitdnn finetune`."""
+    from digitdnn.drawings import default_drawings_path
+
+    db_help = f"the drawings database (default {default_drawings_path()}: $DIGITDNN_DRAWINGS_DB or ./class-data)"
+    drawings = commands.add_parser("drawings", help="the class's stored drawings: count, export, import, delete",
+                                   description="The drawings students labelled on the page, in one SQLite file.")
+    actions = drawings.add_subparsers(title="actions", dest="action", required=True, metavar="ACTION")
+    count = actions.add_parser("count", help="how many drawings, per digit")
+    export = actions.add_parser("export", help="write every drawing and its metadata to an .npz")
+    export.add_argument("out", type=Path, metavar="OUT.npz")
+    load = actions.add_parser("import", help="add the drawings of an .npz (as export writes it)")
+    load.add_argument("npz", type=Path, metavar="IN.npz")
+    delete = actions.add_parser("delete", help="delete drawings by id, or all of them",
+                                description="Delete the given drawings, or with --all --yes every one.")
+    delete.add_argument("ids", nargs="*", type=int, metavar="ID")
+    delete.add_argument("--all", action="store_true", help="delete every drawing (needs --yes)")
+    delete.add_argument("--yes", action="store_true", help="confirm --all")
+    for action, run in ((count, run_drawings_count), (export, run_drawings_export), (load, run_drawings_import),
+                        (delete, run_drawings_delete)):
+        action.add_argument("--db", type=Path, default=default_drawings_path(), help=db_help)
+        action.set_defaults(run=run)
+
+    finetune = commands.add_parser("finetune", help="continue a model on the class's drawings mixed with MNIST",
+                                   description="Fine-tune a saved model (default: the bundled one) on the drawings "
+                                               "of a database, mixed with MNIST so that MNIST accuracy holds.")
+    finetune.add_argument("--drawings", type=Path, required=True, metavar="DB", help="the drawings database")
+    finetune.add_argument("--model", type=Path, help="the model to start from (default: the bundled default model)")
+    finetune.add_argument("--epochs", type=_positive_int, help="epochs (default: the recipe's)")
+    finetune.add_argument("--out", type=Path, required=True, help="where to save the fine-tuned model")
+    finetune.set_defaults(run=run_finetune)
+
+
+def _existing_store(path: Path, flag: str = "--db"):
+    """The DrawingStore at `path`; an error (not a new, empty database) if there is none."""
+    from digitdnn.drawings import DrawingStore
+
+    if not path.is_file():
+        raise _UsageError(f"no drawings database at {path} (give its path with {flag})")
+    store = DrawingStore(path)
+    if store.notice:
+        _say(store.notice)
+    return store
+
+
+def run_drawings_count(args: argparse.Namespace) -> int:
+    """Print how many drawings are stored, and how many of each digit."""
+    counts = _existing_store(args.db).counts()
+    print(f"{int(counts.sum())} drawings in {args.db}")
+    print("  ".join(f"{digit}: {int(n)}" for digit, n in enumerate(counts)))
+    return 0
+
+
+def run_drawings_export(args: argparse.Namespace) -> int:
+    """Write every drawing to an .npz."""
+    n = _existing_store(args.db).export(args.out)
+    print(f"exported {n} drawings to {args.out}")
+    return 0
+
+
+def run_drawings_import(args: argparse.Namespace) -> int:
+    """Add the drawings of an .npz (the database is created if missing)."""
+    from digitdnn.drawings import DrawingStore
+
+    store = DrawingStore(args.db)
+    n = store.import_npz(args.npz)
+    print(f"imported {n} drawings into {args.db} (now {store.count()})")
+    return 0
+
+
+def run_drawings_delete(args: argparse.Namespace) -> int:
+    """Delete drawings by id, or every drawing with --all --yes."""
+    if args.all == bool(args.ids):
+        raise _UsageError("give the ids of the drawings to delete, or --all (not both)")
+    if args.all and not args.yes:
+        raise _UsageError("deleting every drawing needs --yes as well")
+    store = _existing_store(args.db)
+    n = store.delete_all() if args.all else store.delete(args.ids)
+    print(f"deleted {n} drawings from {args.db} ({store.count()} left)")
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune a model on a drawings database, print each epoch, save it with what was done."""
+    from digitdnn.finetune import fine_tune
+    from digitdnn.store import load_classifier, save_classifier
+
+    x, y = _existing_store(args.drawings, "--drawings").arrays()
+    if len(y) == 0:
+        raise _UsageError(f"there are no drawings in {args.drawings}")
+    base = load_classifier(args.model)
+    data = load_mnist()
+    print(f"fine-tuning {args.model or 'the default model'} on {len(y)} drawings mixed with MNIST", flush=True)
+    with _StopOnInterrupt() as stop:
+        result = fine_tune(base, x, y, epochs=args.epochs, data=data, on_epoch_end=lambda r, _: _print_epoch(r),
+                           should_stop=stop)
+    history = result.history
+    if history.status == "diverged":
+        raise ValueError(f"fine-tuning {history.message}; nothing saved")
+    before, after = (float(np.mean(clf.predict(x) == y)) for clf in (base, result.classifier))
+    metadata = {
+        "command": args.command_line,
+        "config": history.config.to_dict(),
+        "history": history.to_dict(),
+        "test_accuracy": history.test_accuracy,
+        "data_source": f"MNIST ({data.source}) and the drawings of {args.drawings}",
+        "fine_tuned": {
+            "base_model": str(args.model) if args.model else "default",
+            "base_test_accuracy": history.initial_test_accuracy,
+            "drawings": len(y),
+            "drawings_per_digit": np.bincount(y, minlength=10).tolist(),
+            "drawings_accuracy_before": before,
+            "drawings_accuracy_after": after,
+        },
+    }
+    temperature = result.classifier.metadata.get("temperature")
+    if temperature:  # a calibrated model stays calibrated (the temperature is folded into its output layer)
+        metadata["temperature"] = temperature
+    saved = save_classifier(result.classifier, args.out, metadata=metadata)
+    print(f"MNIST test accuracy {history.initial_test_accuracy:.4f} -> {history.test_accuracy:.4f}")
+    print(f"accuracy on the drawings (trained on) {before:.4f} -> {after:.4f}")
+    print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
+    print(f"saved {saved}")
     return 0
 
 

@@ -75,6 +75,8 @@ class TrainingJob:
     cannot hold a slot of a shared server for hours. With `separate_process`, the run trains in a
     child process (digitdnn.training_process), so that its TensorFlow memory is freed when it ends;
     an abandoned run's child is then killed at once (no result is kept: nobody is there to see it).
+    With `initial`, the run is a warm start: it continues from that classifier's weights (a fine-tune;
+    `config` must describe its layers), and its history records their test accuracy before training.
     """
 
     config: TrainConfig
@@ -85,6 +87,7 @@ class TrainingJob:
     abandon_after: float = ABANDON_AFTER_SECONDS
     max_seconds: float | None = None                  # training time limit (time waiting in the queue not counted)
     separate_process: bool = False                    # train in a child process (a server's choice)
+    initial: "Classifier | None" = None               # a warm start: continue from these weights
     _progress: JobProgress = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -253,6 +256,7 @@ class TrainingJob:
             on_epoch_end=self._on_epoch_end,
             should_stop=self._should_stop,
             on_progress=self._on_progress,
+            initial=self.initial,
         )
 
     def _on_epoch_end(self, report: "EpochReport", classifier: "Classifier") -> None:

@@ -4,7 +4,7 @@ TensorFlow keeps part of what every training run compiles (XLA executables, func
 definitions: about 10 MB a run, measured by benchmarks/soak.py) for the life of the process, and
 no call frees it while other runs train in the same process. A server that trains run after run
 therefore trains each in a child `python -m digitdnn.training_process`: same arguments and
-callbacks as `train`; the config and data go to the child's stdin, its reports and weights come
+callbacks as `train`; the config, data and warm-start weights go to the child's stdin, its reports and weights come
 back on its stdout (pickled; the child is our own code), and closing its stdin asks it to stop
 (so a child whose parent dies stops too). The child runs at a lower CPU priority (NICENESS) than
 the server, so that drawing stays quick for everyone while some train. A child that dies (killed, out of memory) fails the run
@@ -41,8 +41,9 @@ def train_in_child(
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, float], None] | None = None,
     abandoned: Callable[[], bool] | None = None,
+    initial=None,
 ):
-    """Like digitdnn.training.train(cfg, data, ...), run in a child process; returns a TrainResult here.
+    """Like digitdnn.training.train(cfg, data, ..., initial=...), run in a child process; returns a TrainResult here.
 
     The classifiers given to on_epoch_end and returned carry the child's weights (numpy copies).
     When `abandoned()` (polled with should_stop) is True, nobody wants the result: the child is
@@ -59,7 +60,8 @@ def train_in_child(
     reader.start()
     rebuild = _Rebuilder(cfg)
     try:
-        pickle.dump((cfg, data), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        initial_layers = None if initial is None else initial.layers
+        pickle.dump((cfg, data, initial_layers), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         child.stdin.flush()
         while True:
             if should_stop is not None and not child.stdin.closed and should_stop():
@@ -133,7 +135,7 @@ class _Rebuilder:
 
 
 def _child_main() -> None:
-    """The child: read (cfg, data) from stdin, train, write ("progress", epoch, fraction), ("epoch", report,
+    """The child: read (cfg, data, initial layers or None) from stdin, train, write ("progress", epoch, fraction), ("epoch", report,
     layers, metadata) and at the end ("done", history, layers, metadata) or ("error", message) to stdout."""
     messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
@@ -150,13 +152,14 @@ def _child_main() -> None:
         stop.set()
 
     try:
-        cfg, data = pickle.load(sys.stdin.buffer)
+        cfg, data, initial_layers = pickle.load(sys.stdin.buffer)
         threading.Thread(target=wait_for_stop, daemon=True).start()
         from digitdnn.training import train
 
         result = train(
             cfg,
             data,
+            initial=None if initial_layers is None else _Rebuilder(cfg)(initial_layers, {}),
             on_epoch_end=lambda report, clf: send("epoch", report, clf.layers, clf.metadata),
             should_stop=stop.is_set,
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),

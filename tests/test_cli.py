@@ -228,3 +228,28 @@ def test_predict_bad_input_fails_in_one_line(trained, tmp_path, kind):
     status, stdout, stderr = run_cli("predict", path, "--model", trained["model"])
     assert status == 1 and stdout == ""
     assert_one_error_line(stderr, str(path))
+
+
+def test_train_with_pen_digits_and_calibration_records_the_recipe(tmp_path, mnist):
+    from digitdnn.pendigits import calibration_indices, load_pen_digits, split_by_writer
+
+    pen = load_pen_digits()
+    train_part, held = split_by_writer(pen)
+    keep = np.sort(np.concatenate([train_part[:40], held[:10], calibration_indices(pen)[:40]]))
+    small = tmp_path / "pen.npz"
+    pen.subset(keep).save(small)
+    model = tmp_path / "pen.keras"
+    argv = ["train", "--hidden-units", "32", "--optimizer", "adam", "--learning-rate", "0.002", "--epochs", "1",
+            "--limit", "1000", "--test-limit", "300", "--pen-digits", "2", "--calibrate", "--out", str(model)]
+    env = dict(__import__("os").environ, DIGITDNN_PEN_DIGITS=str(small))
+    status, stdout, stderr = run_cli(*argv, env=env)
+    assert status == 0, stderr
+    assert re.search(r"^temperature \d+\.\d\d, fitted on the calibration writers' pen digits$", stdout, re.MULTILINE)
+    assert "on 1080 images" in stdout  # 1,000 MNIST + 40 training writers' digits drawn twice
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    assert sidecar["command"] == "digitdnn " + " ".join(argv)
+    assert sidecar["pen_digits"]["copies"] == 2 and sidecar["pen_digits"]["training_digits"] == 40
+    assert 0.5 <= sidecar["temperature"] <= 5.0
+    assert "80 pen-digit drawings" in sidecar["data_source"]
+    bad, _, stderr = run_cli("train", "--pen-digits", "-1", "--epochs", "1")
+    assert bad == 2 and "--pen-digits" in stderr

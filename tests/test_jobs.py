@@ -413,3 +413,19 @@ def test_a_watched_drawing_is_scored_after_every_epoch_and_a_new_one_starts_agai
     assert epoch == 3 and np.allclose(probabilities, progress.classifier.predict_proba(other)[0])
     job.watch(None)
     assert job.progress().watched == ()
+
+
+def test_a_warm_start_in_a_child_process_continues_from_the_given_weights(small_mnist):
+    start = TrainingJob(SMALL, small_mnist).start()
+    start.join(120)
+    initial = start.progress().classifier
+    frozen = SMALL.replace(optimizer="sgd", learning_rate=1e-9, epochs=1)  # steps too small to move the weights
+    final = watch(TrainingJob(frozen, small_mnist, initial=initial, separate_process=True).start())[-1]
+    assert final.status == "completed", final.error
+    history = final.result.history
+    assert history.initial_test_accuracy == pytest.approx(accuracy(initial, small_mnist), abs=1e-6)
+    x = small_mnist.x_test[:50] / np.float32(255)
+    np.testing.assert_allclose(final.classifier.predict_proba(x), initial.predict_proba(x), atol=1e-4)
+    fresh = watch(TrainingJob(frozen, small_mnist, separate_process=True).start())[-1]  # from scratch: near chance
+    assert fresh.result.history.initial_test_accuracy is None
+    assert accuracy(fresh.classifier, small_mnist) < accuracy(initial, small_mnist) - 0.3

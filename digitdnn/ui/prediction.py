@@ -35,22 +35,24 @@ def read_drawing(image: np.ndarray | None, strokes: int, background: tuple[int, 
     return Reading(steps, strokes, time.perf_counter() - started, problem)
 
 
-def prediction_panel(reading: Reading, classifier, model_label: str) -> None:
-    """The prediction container (key "prediction"): the digit, large, its probability and the bars."""
+def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarray | None:
+    """The prediction container (key "prediction"): the digit, large, its probability and the bars.
+
+    Returns the ten probabilities shown, or None when no digit is named."""
     steps = reading.steps
     with st.container(key="prediction"):
         if reading.problem:
             st.title("Not a digit", anchor=False)
             st.caption(reading.problem)
-            return
+            return None
         if steps is None:
             st.title("Draw a digit", anchor=False)
             st.caption("The network's guess appears here as soon as you lift the pen.")
-            return
+            return None
         if classifier is None:
             st.title("No model yet", anchor=False)
             st.caption("Train one from the sidebar, or open or upload one below.")
-            return
+            return None
         started = time.perf_counter()
         probabilities = classifier.predict_proba(steps.centred)[0]
         predict_seconds = time.perf_counter() - started
@@ -64,6 +66,7 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> None:
         st.vega_lite_chart(probability_bars(probabilities))
         st.caption(f"Scored by {plain(model_label)} · {reading.strokes} stroke{'s' if reading.strokes != 1 else ''} · "
                    f"preprocessing {reading.seconds * 1000:.1f} ms, network {predict_seconds * 1000:.1f} ms")
+    return probabilities
 
 
 def network_input(steps: PreprocessSteps | None) -> None:

@@ -39,9 +39,11 @@ def default_classifier(path: str):
 
 
 def default_model_path() -> Path:
+    """The model new sessions start with: the one a teacher made this server's default, else the shipped one."""
+    from digitdnn.server_default import chosen_default
     from digitdnn.store import default_model_path as path
 
-    return path()
+    return chosen_default(models_dir()) or path()
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,6 +54,26 @@ def _shared_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
 def mnist_loader() -> SharedDataset:
     """The process-wide MNIST loader (capped by DIGITDNN_DATA_LIMIT for tests); loads on first use."""
     return _shared_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
+
+
+PEN_DIGIT_COPIES = 2  # drawings of each training writer's pen digit in the page's "MNIST + pen digits"
+
+
+@st.cache_resource(show_spinner=False)
+def _pen_digits_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
+    def load(progress):
+        from digitdnn.pen_training import mnist_with_pen_digits
+
+        mnist = _shared_dataset(limit)(progress)
+        return mnist_with_pen_digits(mnist, copies=PEN_DIGIT_COPIES,
+                                     progress=lambda done: progress(f"drawing the pen digits: {done:.0%}"))
+
+    return SharedDataset(None, load=load)
+
+
+def pen_digits_loader() -> SharedDataset:
+    """MNIST (capped like mnist_loader) plus the training writers' pen digits, drawn once per server and kept."""
+    return _pen_digits_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
 
 
 @st.cache_resource(show_spinner=False)
@@ -128,3 +150,19 @@ def _megabytes_env(name: str, default: int) -> int:
         _LOG.warning("%s must be a whole number of megabytes, got %r; using %d", name, text, default)
         return default
     return int(text)
+
+
+@st.cache_resource(show_spinner=False)
+def _drawing_store(path: str):
+    from digitdnn.drawings import DrawingStore
+
+    return DrawingStore(path)
+
+
+def drawing_store():
+    """The class's drawings database ($DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite), opened once per
+    server and shared by every session (it is one database for the class). Raises DrawingStoreError when it
+    cannot be opened; the next call tries again."""
+    from digitdnn.drawings import default_drawings_path
+
+    return _drawing_store(str(default_drawings_path()))

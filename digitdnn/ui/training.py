@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from digitdnn.jobs import JobProgress, TrainingJob
-from digitdnn.ui import resources, state
+from digitdnn.ui import class_data, resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
@@ -38,17 +38,26 @@ def start_training() -> None:
     collect_finished_job()  # a run that ended since the last redraw is kept before the next starts
     try:
         cfg = config_from_state(st.session_state)
+        data, suffix = class_data.training_data()
     except ValueError as exc:
         state.notify("training", "error", f"Cannot train: {exc}")
         return
+    launch(cfg, data, suffix)
+
+
+def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
+    """Start this session's next run ("Run N" + suffix) in the server's queue, in a child process; the sidebar shows
+    its progress and Stop, and collect_finished_job keeps its model. `initial`: a warm start from those weights."""
     st.session_state.run_count += 1
-    name = f"Run {st.session_state.run_count}"
-    st.session_state.job = TrainingJob(cfg, resources.mnist_loader(), name=name, queue=resources.training_queue(),
+    name = f"Run {st.session_state.run_count}{suffix}"
+    st.session_state.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
                                        still_wanted=resources.session_still_open(),
-                                       max_seconds=resources.max_training_seconds(), separate_process=True).start()
+                                       max_seconds=resources.max_training_seconds(), separate_process=True,
+                                       initial=initial).start()
     state.watch_session(st.session_state.job)
     st.session_state.seen_epoch = 0
     st.session_state.pop("notice_training", None)
+    return st.session_state.job
 
 
 def stop_training() -> None:

@@ -1,0 +1,179 @@
+"""A class teaches the network: real writers' drawings go into a DrawingStore, fine_tune adapts the model to them.
+
+    python -m benchmarks.classroom [--quick] [--model PATH]     (or: python -m benchmarks --only classroom)
+
+The class: pen-digit writers the default model never trained on (`split_by_writer`'s held-out side),
+grouped by the lab that collected them (labs with fewer than MIN_GROUP such digits pooled into one
+group). Each digit is drawn as the page's canvas would show it and turned into the network's input by
+to_mnist. Per group, STORED of its drawings go in through a DrawingStore (with the canvas PNG, the
+prediction and its probabilities, as the page stores them), `fine_tune` runs with its defaults on what
+the store gives back, and the group's other drawings are named before and after. Targets: after, at
+least 97% of them right; MNIST test accuracy at least 98.5%; the fine-tune within 30 s. The table
+shows error rates (lower is better, like every figure of the benchmarks).
+--quick: one group, 60 drawings stored, 60 named, one epoch, a slice of MNIST (a smoke run; its figures are
+not the targets').
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.report import Report, Row, format_table
+
+STORED = 300                  # drawings per group that go into the store
+MIN_GROUP = 500               # a lab with fewer held-out digits joins the pooled group
+RIGHT_AFTER = 0.97            # share of the group's other drawings named right after fine-tuning, at least
+MNIST_AFTER = 0.985           # MNIST test accuracy after fine-tuning, at least
+SECONDS = 30.0                # fine-tune wall time, at most
+QUICK = {"stored": 60, "named": 60, "epochs": 1, "mnist": (3000, 1000)}  # mnist: training, test images
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    """One stand-in class: a name and the indices of its pen digits."""
+
+    name: str
+    indices: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What fine-tuning on one group did."""
+
+    group: str
+    stored: int
+    named: int
+    right_before: float
+    right_after: float
+    mnist_before: float
+    mnist_after: float
+    seconds: float            # wall time of fine_tune
+    cpu_seconds: float        # CPU time of this process meanwhile (all threads)
+    add_ms: float             # median time of one DrawingStore.add
+    status: str
+
+
+def groups(pen, held_out: np.ndarray) -> list[Group]:
+    """The held-out digits by lab: labs with at least MIN_GROUP on their own, the rest pooled (if enough)."""
+    labs, counts = np.unique(pen.lab[held_out], return_counts=True)
+    own = [str(lab) for lab, n in zip(labs, counts) if n >= MIN_GROUP]
+    found = [Group(lab, held_out[pen.lab[held_out] == lab]) for lab in own]
+    pooled = held_out[~np.isin(pen.lab[held_out], own)]
+    if len(pooled) >= MIN_GROUP:
+        found.append(Group("+".join(sorted(set(pen.lab[pooled].tolist()))), pooled))
+    return found
+
+
+def canvas_png(canvas: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def fine_tune_group(group: Group, pen, classifier, mnist, folder: Path, quick: bool) -> Outcome:
+    """Store some of the group's drawings, fine-tune on them, name the others before and after."""
+    from digitdnn.drawings import DrawingStore
+    from digitdnn.finetune import fine_tune
+    from digitdnn.pendigits import render_digit
+    from digitdnn.preprocess import to_mnist
+
+    rng = np.random.default_rng(SEED)
+    order = rng.permutation(group.indices)
+    n_stored = QUICK["stored"] if quick else STORED
+    stored, named = order[:n_stored], order[n_stored:]
+    if quick:
+        named = named[:QUICK["named"]]
+    store = DrawingStore(folder / f"{group.name}.sqlite")
+    add_seconds = []
+    for i in stored:
+        canvas = render_digit(pen.strokes(i), rng)
+        x = to_mnist(canvas)
+        if x is None:  # the page would say "Not a digit" and store nothing
+            continue
+        probabilities = classifier.predict_proba(x)[0]
+        started = time.perf_counter()
+        store.add(x, int(pen.label[i]), predicted=int(probabilities.argmax()), probabilities=probabilities,
+                  model="default", session=f"writer-{pen.writer[i]}", image_png=canvas_png(canvas))
+        add_seconds.append(time.perf_counter() - started)
+    drawn = [(to_mnist(render_digit(pen.strokes(i), rng)), pen.label[i]) for i in named]
+    x_named = np.stack([x for x, _ in drawn if x is not None])
+    y_named = np.array([label for x, label in drawn if x is not None])
+
+    x, y = store.arrays()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    tuned, history = fine_tune(classifier, x, y, data=mnist, epochs=QUICK["epochs"] if quick else None)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    return Outcome(group.name, len(y), len(y_named), float(np.mean(classifier.predict(x_named) == y_named)),
+                   float(np.mean(tuned.predict(x_named) == y_named)), history.initial_test_accuracy,
+                   history.test_accuracy, seconds, cpu_seconds, 1000 * float(np.median(add_seconds)), history.status)
+
+
+def rows(outcome: Outcome) -> list[Row]:
+    """The group's figures as error rates in percent, and the fine-tune's seconds."""
+    name = f"{outcome.group} ({outcome.named} drawings)"
+    failure = "" if outcome.status == "completed" else f"fine-tuning {outcome.status}"
+    return [
+        Row.measure(f"{name}: wrong before fine-tuning", "%", 100 * (1 - outcome.right_before), None),
+        Row.measure(f"{name}: wrong after", "%", 100 * (1 - outcome.right_after), 100 * (1 - RIGHT_AFTER),
+                    failure=failure),
+        Row.measure(f"{outcome.group}: MNIST test error after", "%", 100 * (1 - outcome.mnist_after),
+                    100 * (1 - MNIST_AFTER)),
+        Row.measure(f"{outcome.group}: fine-tune, {outcome.stored} drawings", "s", outcome.seconds, SECONDS),
+    ]
+
+
+def run(quick: bool = False, model_path=None) -> Report:
+    """Fine-tune the model (None: the page's default) for each group; one Report of all."""
+    from digitdnn.data import load_mnist
+    from digitdnn.pendigits import load_pen_digits, split_by_writer
+    from digitdnn.store import load_classifier
+
+    pen = load_pen_digits()
+    _, held_out = split_by_writer(pen)
+    chosen = groups(pen, held_out)
+    if quick:
+        chosen = chosen[-1:]
+    classifier = load_classifier(model_path)
+    mnist = load_mnist().head(*QUICK["mnist"]) if quick else load_mnist()
+    report_rows, notes = [], []
+    with tempfile.TemporaryDirectory(prefix="digitdnn-classroom-") as folder:
+        for group in chosen:
+            outcome = fine_tune_group(group, pen, classifier, mnist, Path(folder), quick)
+            report_rows += rows(outcome)
+            notes.append(f"{outcome.group}: {len(np.unique(pen.writer[group.indices]))} writers; "
+                         f"{outcome.named} other drawings named {outcome.right_before:.1%} -> "
+                         f"{outcome.right_after:.1%} right; MNIST {outcome.mnist_before:.2%} -> "
+                         f"{outcome.mnist_after:.2%}; fine-tune {outcome.seconds:.1f} s wall, "
+                         f"{outcome.cpu_seconds:.1f} s CPU; one store.add {outcome.add_ms:.1f} ms")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    notes.append(f"model {model_path or 'default (assets/)'}; the class: pen-digit writers held out of training, "
+                 f"by lab; {'quick: one group, ' + str(QUICK) if quick else f'{STORED} drawings stored per group'}; "
+                 f"fine_tune's defaults; load average {load:.1f} at the end (the wall times share the machine)")
+    return Report(report_rows, notes)
+
+
+def main(argv=None) -> int:
+    """Run the benchmark, print its table; 1 if a target is missed."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one group, 60 drawings stored, one epoch, a slice of MNIST")
+    parser.add_argument("--model", default=None, help="the model to fine-tune (default: assets/)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    report = run(quick=args.quick, model_path=args.model)
+    print(format_table(report))
+    return 0 if all(row.passed for row in report.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

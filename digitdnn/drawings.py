@@ -1,0 +1,487 @@
+"""The class's drawings: a SQLite file of labelled 28x28 inputs that many sessions write at once.
+
+One table, ``drawings``, one row per stored drawing:
+
+    id             INTEGER   increasing; order of arrival
+    created        TEXT      UTC time, ISO 8601 with milliseconds
+    label          INTEGER   0-9, what the student said it was
+    pixels         BLOB      the 28x28 network input as 784 uint8 bytes, round(x * 255), row-major
+    predicted      INTEGER   what the model said (or NULL)
+    probabilities  BLOB      its ten probabilities as float32 little-endian (or NULL)
+    model          TEXT      which model (a name; or NULL)
+    session        TEXT      an anonymous per-session id (or NULL); nothing about the person
+    image_png      BLOB      the canvas as PNG (or NULL)
+
+The schema version is ``PRAGMA user_version``; a file written by a newer version is refused. The
+journal is WAL, so readers never wait for writers; writers take turns (busy timeout plus retries), and
+every call opens its own connection, so any number of threads and processes may share one file.
+A file that SQLite says is not a database, or is malformed, is renamed aside (never deleted) and a
+fresh one started; ``store.notice`` says so. Every other failure (read-only folder, full disk) is one
+exception, ``DrawingStoreError``, with a plain sentence.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import random
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, TypeVar
+
+import numpy as np
+
+from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, RANGE_SLACK
+
+SCHEMA_VERSION = 1
+DRAWINGS_DB_ENV = "DIGITDNN_DRAWINGS_DB"
+DEFAULT_DRAWINGS_PATH = Path("class-data") / "drawings.sqlite"
+BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"
+LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for this long in all
+MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB)
+MAX_TEXT_CHARS = 200             # model name, session id
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_RECOVERY_LOCK = threading.Lock()  # one thread of this process sets a damaged file aside at a time
+
+_SCHEMA = f"""
+CREATE TABLE drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    pixels BLOB NOT NULL CHECK (length(pixels) = {N_PIXELS}),
+    predicted INTEGER CHECK (predicted BETWEEN 0 AND 9),
+    probabilities BLOB CHECK (length(probabilities) = {4 * N_CLASSES}),
+    model TEXT,
+    session TEXT,
+    image_png BLOB
+);
+CREATE INDEX drawings_by_label ON drawings (label, id);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+_COLUMNS = "id, created, label, pixels, predicted, probabilities, model, session"
+
+T = TypeVar("T")
+
+
+class DrawingStoreError(Exception):
+    """The drawings database cannot be used (read-only, full disk, newer schema, not ours): a plain sentence."""
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One stored drawing, without its canvas PNG."""
+
+    id: int
+    x: np.ndarray = field(repr=False)   # (28, 28) float32 in [0, 1]
+    label: int
+    predicted: int | None
+    probabilities: np.ndarray | None = field(repr=False)  # (10,) float32
+    model: str | None
+    session: str | None
+    time: str                           # UTC, ISO 8601
+
+
+def default_drawings_path() -> Path:
+    """$DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite (relative to the working folder)."""
+    return Path(os.environ.get(DRAWINGS_DB_ENV) or DEFAULT_DRAWINGS_PATH).expanduser()
+
+
+class DrawingStore:
+    """The drawings database at `path` (None: default_drawings_path()); created with its folders if missing.
+
+    Safe to share between threads and processes. ``notice`` is a message for the page when a damaged
+    file was set aside on opening, else None.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else default_drawings_path()
+        self.notice: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DrawingStoreError(f"Cannot create the folder for the drawings database {self.path}: "
+                                    f"{_reason(exc)}.") from exc
+        self._do(self._initialise)
+
+    # ---- writing
+
+    def add(self, x, label, *, predicted=None, probabilities=None, model=None, session=None,
+            image_png=None) -> int:
+        """Store one drawing; returns its id. ValueError (naming the field) for bad input."""
+        row = _row(x, label, predicted, probabilities, model, session, image_png)
+        return self._do(lambda db: _insert(db, [(_now(), *row)]))[0]
+
+    def import_npz(self, path: str | os.PathLike) -> int:
+        """Add the drawings of an .npz as export() writes it (x and y required, the rest optional); returns how many.
+
+        All are added in one transaction, or none. Their times are kept; ids are new.
+        """
+        rows = _rows_from_npz(path)
+        return len(self._do(lambda db: _insert(db, rows)))
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete the drawings with these ids (unknown ids are ignored); returns how many went.
+
+        Deleted content is overwritten in the file (secure_delete) and the journal emptied.
+        """
+        ids = [_integer("ids", i) for i in ids]
+        deleted = self._do(lambda db: _write(db, lambda: db.executemany(
+            "DELETE FROM drawings WHERE id = ?", [(i,) for i in ids]).rowcount))
+        self._do(_truncate_journal)
+        return deleted
+
+    def delete_all(self) -> int:
+        """Delete every drawing; returns how many went (their content is overwritten, the journal emptied)."""
+        deleted = self._do(lambda db: _write(db, lambda: db.execute("DELETE FROM drawings").rowcount))
+        self._do(_truncate_journal)
+        return deleted
+
+    # ---- reading
+
+    def count(self) -> int:
+        """How many drawings are stored."""
+        return self._do(lambda db: db.execute("SELECT count(*) FROM drawings").fetchone()[0])
+
+    def counts(self) -> np.ndarray:
+        """Drawings per label, shape (10,) int64."""
+        found = np.zeros(N_CLASSES, np.int64)
+        for label, n in self._do(lambda db: db.execute(
+                "SELECT label, count(*) FROM drawings GROUP BY label").fetchall()):
+            found[label] = n
+        return found
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All drawings, oldest first: x float32 (n, 28, 28) in [0, 1] and y int64 (n,)."""
+        rows = self._do(lambda db: db.execute("SELECT pixels, label FROM drawings ORDER BY id").fetchall())
+        return _images([p for p, _ in rows]), np.array([label for _, label in rows], np.int64)
+
+    def recent(self, label: int | None = None, limit: int = 50) -> list[Drawing]:
+        """The newest drawings first (of one label, or all), at most `limit` of them."""
+        limit = _integer("limit", limit)
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        where, args = ("WHERE label = ?", [_label("label", label)]) if label is not None else ("", [])
+        rows = self._do(lambda db: db.execute(
+            f"SELECT {_COLUMNS} FROM drawings {where} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall())
+        return [_drawing(row) for row in rows]
+
+    def export(self, path: str | os.PathLike) -> int:
+        """Write every drawing to an .npz (written whole or not at all); returns how many.
+
+        Arrays: x float32 (n, 28, 28), y int64, ids int64, predicted int64 (-1: none), probabilities
+        float32 (n, 10) (NaN: none), model, session, time (str; "": none), and the canvas PNGs as
+        png_bytes uint8 (all concatenated) with png_offsets int64 (n + 1): PNG i is
+        png_bytes[png_offsets[i]:png_offsets[i + 1]] (empty: none). Loads with allow_pickle=False.
+        """
+        rows = self._do(lambda db: db.execute(f"SELECT {_COLUMNS}, image_png FROM drawings ORDER BY id").fetchall())
+        drawings = [_drawing(row[:-1]) for row in rows]
+        pngs = [row[-1] or b"" for row in rows]
+        arrays = {
+            "x": np.stack([d.x for d in drawings]) if drawings else np.zeros((0, *IMAGE_SHAPE), np.float32),
+            "y": np.array([d.label for d in drawings], np.int64),
+            "ids": np.array([d.id for d in drawings], np.int64),
+            "predicted": np.array([-1 if d.predicted is None else d.predicted for d in drawings], np.int64),
+            "probabilities": np.array([np.full(N_CLASSES, np.nan, np.float32) if d.probabilities is None
+                                       else d.probabilities for d in drawings], np.float32).reshape(-1, N_CLASSES),
+            "model": np.array([d.model or "" for d in drawings], str),
+            "session": np.array([d.session or "" for d in drawings], str),
+            "time": np.array([d.time for d in drawings], str),
+            "png_bytes": np.frombuffer(b"".join(pngs), np.uint8),
+            "png_offsets": np.cumsum([0] + [len(p) for p in pngs], dtype=np.int64),
+        }
+        _write_npz_atomically(Path(path), arrays)
+        return len(drawings)
+
+    # ---- connections
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db.execute("PRAGMA synchronous = FULL")   # a committed drawing survives a crash of the machine too
+        db.execute("PRAGMA secure_delete = ON")   # deleted drawings are overwritten, not just unlinked
+        return db
+
+    def _do(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """operation(connection); a damaged file found on the way is set aside, a fresh one started, and the
+        operation run again there. Raises DrawingStoreError for anything it cannot handle."""
+        try:
+            return self._run(operation)
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+        try:
+            self._run(self._initialise)
+            return self._run(operation)
+        except sqlite3.DatabaseError as exc:
+            raise DrawingStoreError(self._explain(exc)) from exc
+
+    def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """operation(connection) on a fresh connection, retried while the database is locked.
+
+        sqlite3.DatabaseError for a damaged file (the caller decides); DrawingStoreError for the rest.
+        """
+        deadline = time.monotonic() + LOCKED_RETRY_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                with contextlib.closing(self._connect()) as db:
+                    return operation(db)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode in _BUSY_CODES and time.monotonic() < deadline:
+                    time.sleep(pause * (1 + random.random()))
+                    pause = min(pause * 2, 0.5)
+                    continue
+                raise DrawingStoreError(self._explain(exc)) from exc
+            except sqlite3.DatabaseError as exc:
+                if exc.sqlite_errorcode in _CORRUPT_CODES:
+                    raise
+                raise DrawingStoreError(self._explain(exc)) from exc
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        code = exc.sqlite_errorcode & 0xFF  # the primary result code of an extended one
+        if code == sqlite3.SQLITE_FULL:
+            return f"The drawings database {self.path} cannot grow: the disk is full."
+        if code == sqlite3.SQLITE_IOERR:
+            return f"The drawings database {self.path} could not be written to disk (full, too large or failing: {exc})."
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+            return (f"The drawings database {self.path} cannot be written: its folder or file is read-only "
+                    f"or not accessible ({exc}).")
+        if code in _BUSY_CODES:
+            return f"The drawings database {self.path} stayed locked by other writers for too long."
+        return f"The drawings database {self.path} failed: {exc}."
+
+    def _initialise(self, db: sqlite3.Connection) -> None:
+        """Create the schema in an empty file, check the version of an existing one, switch to WAL."""
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+                tables = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+                if version == 0 and tables:
+                    raise DrawingStoreError(f"{self.path} is a SQLite file of something else, not a drawings "
+                                            f"database; choose another path.")
+                if version == 0:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    version = SCHEMA_VERSION
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        if version > SCHEMA_VERSION:
+            raise DrawingStoreError(f"The drawings database {self.path} has schema version {version}, newer than "
+                                    f"this digitdnn knows ({SCHEMA_VERSION}); upgrade digitdnn to use it.")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
+
+    def _set_aside(self, cause: sqlite3.DatabaseError) -> None:
+        """Rename the damaged file (and its journal files) to PATH.corrupt-<UTC time>, under a lock."""
+        with _RECOVERY_LOCK, _file_lock(self.path.with_name(self.path.name + ".lock")):
+            with contextlib.suppress(sqlite3.DatabaseError):
+                if self._run(lambda db: db.execute("PRAGMA quick_check(1)").fetchone()[0]) == "ok":
+                    return  # another thread or process set it aside and started a fresh one meanwhile
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            try:
+                os.replace(self.path, aside)
+                for suffix in _SIDE_FILES:
+                    side = Path(str(self.path) + suffix)
+                    if side.exists():
+                        os.replace(side, Path(str(aside) + suffix))
+            except OSError as exc:
+                raise DrawingStoreError(f"The drawings database {self.path} is damaged ({cause}) and could not be "
+                                        f"set aside: {_reason(exc)}.") from exc
+        self.notice = (f"The drawings database {self.path} was damaged ({cause}); it was kept as {aside.name} "
+                       f"and a new, empty database was started.")
+
+
+# ---- rows in and out
+
+def _row(x, label, predicted, probabilities, model, session, image_png) -> tuple:
+    """The checked column values of one drawing (all but `created`)."""
+    return (_label("label", label), _pixels(x), None if predicted is None else _label("predicted", predicted),
+            None if probabilities is None else _probabilities(probabilities), _text("model", model),
+            _text("session", session), _png(image_png))
+
+
+def _pixels(x) -> bytes:
+    x = np.asarray(x)
+    if x.shape != IMAGE_SHAPE:
+        raise ValueError(f"x must have shape (28, 28), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise ValueError(f"x must be floats in [0, 1], got dtype {x.dtype}")
+    if not (np.isfinite(x).all() and x.min() >= -RANGE_SLACK and x.max() <= 1 + RANGE_SLACK):
+        raise ValueError("x must be finite and in [0, 1]")
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8).tobytes()
+
+
+def _images(blobs: list[bytes]) -> np.ndarray:
+    pixels = np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, *IMAGE_SHAPE)
+    return pixels.astype(np.float32) / 255.0
+
+
+def _integer(name: str, value) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _label(name: str, value) -> int:
+    value = _integer(name, value)
+    if not 0 <= value < N_CLASSES:
+        raise ValueError(f"{name} must be a digit 0-9, got {value}")
+    return value
+
+
+def _probabilities(values) -> bytes:
+    try:
+        p = np.asarray(values, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("probabilities must be 10 numbers") from None
+    if p.shape != (N_CLASSES,):
+        raise ValueError(f"probabilities must be 10 numbers, got {p.size}")
+    if not (np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1 + RANGE_SLACK):
+        raise ValueError("probabilities must be finite and in [0, 1]")
+    return p.astype("<f4").tobytes()
+
+
+def _text(name: str, value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"{name} must be a string of at most {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _png(data) -> bytes | None:
+    if data is None:
+        return None
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"image_png must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data.startswith(PNG_SIGNATURE) or len(data) > MAX_PNG_BYTES:
+        raise ValueError(f"image_png must be a PNG file of at most {MAX_PNG_BYTES // 2**20} MB")
+    return data
+
+
+def _drawing(row) -> Drawing:
+    id_, created, label, pixels, predicted, probabilities, model, session = row
+    p = None if probabilities is None else np.frombuffer(probabilities, "<f4").astype(np.float32)
+    return Drawing(id_, _images([pixels])[0], label, predicted, p, model, session, created)
+
+
+def _rows_from_npz(path) -> list[tuple]:
+    """(created, label, pixels, predicted, probabilities, model, session, image_png) per drawing of an export."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
+    for name in ("x", "y"):
+        if name not in arrays:
+            raise ValueError(f"{path} has no array {name!r}")
+    x, y = arrays["x"], arrays["y"]
+    if x.dtype == np.uint8:
+        x = x.astype(np.float32) / 255.0
+    n = len(y)
+    if len(x) != n:
+        raise ValueError(f"{path}: x has {len(x)} images but y has {n} labels")
+    predicted = arrays.get("predicted", np.full(n, -1))
+    probabilities = arrays.get("probabilities", np.full((n, N_CLASSES), np.nan))
+    texts = {name: arrays.get(name, np.full(n, "")) for name in ("model", "session", "time")}
+    offsets = arrays.get("png_offsets", np.zeros(n + 1, np.int64))
+    png_bytes = arrays.get("png_bytes", np.zeros(0, np.uint8)).tobytes()
+    for name, values in [("predicted", predicted), ("probabilities", probabilities), *texts.items()]:
+        if len(values) != n:
+            raise ValueError(f"{path}: {name} has {len(values)} entries for {n} drawings")
+    if len(offsets) != n + 1:
+        raise ValueError(f"{path}: png_offsets must have {n + 1} entries")
+    rows = []
+    now = _now()
+    for i in range(n):
+        p = probabilities[i]
+        png = png_bytes[offsets[i]:offsets[i + 1]]
+        row = _row(x[i], y[i], None if predicted[i] < 0 else predicted[i], None if np.isnan(p).all() else p,
+                   str(texts["model"][i]) or None, str(texts["session"][i]) or None, png or None)
+        rows.append((str(texts["time"][i]) or now, *row))
+    return rows
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+# ---- transactions and files
+
+def _write(db: sqlite3.Connection, change: Callable[[], T]) -> T:
+    """change() in one write transaction, taken at once (BEGIN IMMEDIATE: no upgrade deadlocks)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = change()
+        db.execute("COMMIT")
+        return result
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _insert(db: sqlite3.Connection, rows: list[tuple]) -> list[int]:
+    """Insert full rows in one transaction; their new ids."""
+    def insert():
+        return [db.execute("INSERT INTO drawings (created, label, pixels, predicted, probabilities, model, "
+                           "session, image_png) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid for row in rows]
+    return _write(db, insert)
+
+
+def _truncate_journal(db: sqlite3.Connection) -> None:
+    """Copy the WAL into the database and empty it, so deleted rows leave no copy in the journal."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock between processes on `path` (POSIX; elsewhere only the thread lock holds)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    try:
+        handle = open(path, "a")
+    except OSError as exc:
+        raise DrawingStoreError(f"Cannot lock {path} to set a damaged drawings database aside: "
+                                f"{_reason(exc)}.") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_npz_atomically(path: Path, arrays: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez_compressed(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()

@@ -1,0 +1,135 @@
+"""Training data that knows real handwriting: MNIST plus pen digits drawn as the canvas would draw them.
+
+Each pen digit of the training writers is drawn `copies` times, every time by a different hand
+(`distort_strokes`), often in a style MNIST lacks (`add_style`), at a random size, place and pen
+width on a 280x280 canvas (`render_digit`), and brought to 28x28 by the page's own `to_mnist`.
+The images join MNIST's training set; the test set stays MNIST's, so a run's reports still say
+how it does on MNIST.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from digitdnn.calibration import fit_temperature, with_temperature
+from digitdnn.data import MnistData, cache_path, save_npz_atomically
+from digitdnn.model import Classifier
+from digitdnn.pendigits import (SPLIT_SALT, PenDigits, calibration_indices, load_pen_digits, render_digit,
+                                split_by_writer)
+from digitdnn.preprocess import to_mnist
+from digitdnn.stroke_augment import add_style, distort_strokes
+
+DEFAULT_COPIES = 4      # drawings made of each training writer's digit
+CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
+DRAWING_VERSION = 1     # part of the cache's file name: raise it when drawing changes what it makes
+_LOG = logging.getLogger(__name__)
+
+
+def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, distort: bool = True,
+                    styles: bool = True, progress: Callable[[float], None] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The digits `indices` of `pen` as the network sees them after the canvas.
+
+    Returns uint8 images (M, 28, 28), their labels (M,) and which digit of `pen` each one draws (M,).
+
+    Args:
+        copies: drawings per digit, each with its own hand, size, place and pen.
+        distort: change the hand (slant, wobble, loose ends...) before drawing; False draws the
+            trajectory as written (how held-out writers are measured).
+        styles: add foreign styles (slashed zeros, barred sevens, flagged ones) to some digits.
+        progress: called with the share done, now and then.
+    A drawing that to_mnist refuses (a dot) is left out.
+    """
+    rng = np.random.default_rng(seed)
+    images, labels, drawn = [], [], []
+    indices = np.asarray(indices)
+    total = len(indices) * copies
+    for n, (copy, i) in enumerate((c, i) for c in range(copies) for i in indices):
+        strokes = pen.strokes(int(i))
+        label = int(pen.label[i])
+        if distort:
+            strokes = distort_strokes(strokes, rng)
+        if styles:
+            strokes = add_style(strokes, label, rng)
+        x = to_mnist(render_digit(strokes, rng))
+        if x is not None:
+            images.append(np.round(x * 255).astype(np.uint8))
+            labels.append(label)
+            drawn.append(i)
+        if progress is not None and n % 500 == 0:
+            progress(n / total)
+    return np.stack(images), np.array(labels, np.uint8), np.array(drawn, np.int64)
+
+
+def with_extra_training(data: MnistData, x: np.ndarray, y: np.ndarray, source: str) -> MnistData:
+    """`data` with uint8 images `x` (labels `y`) added to its training set; the test set unchanged."""
+    return MnistData(np.concatenate([data.x_train, x]), np.concatenate([data.y_train, np.asarray(y, np.uint8)]),
+                     data.x_test, data.y_test, f"{data.source} + {source}")
+
+
+def _fingerprint(pen: PenDigits) -> str:
+    digest = hashlib.sha256()
+    for array in (pen.points, pen.stroke_starts, pen.sample_starts, pen.label, pen.writer):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def training_drawings(pen: PenDigits, *, copies: int, seed: int = 0, cache_dir: str | Path | None = None,
+                      progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training writers' digits drawn `copies` times: (uint8 images, labels), kept in the MNIST cache folder.
+
+    Drawing them takes about 5 ms a digit, so they are drawn once per (set, copies, seed, DRAWING_VERSION)
+    and read back afterwards; a cache that cannot be written is only logged.
+    """
+    cache = cache_path(cache_dir).parent / f"pen-drawings-{_fingerprint(pen)}-c{copies}-s{seed}-v{DRAWING_VERSION}.npz"
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            x, y = stored["x"], stored["y"]
+        if x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y):
+            return x, y
+    except (OSError, ValueError, KeyError):
+        pass  # not drawn yet, or damaged: draw again
+    train_indices, _ = split_by_writer(pen)
+    x, y, _ = draw_pen_digits(pen, train_indices, copies=copies, seed=seed, progress=progress)
+    try:
+        save_npz_atomically(cache, {"x": x, "y": y})
+    except OSError:
+        _LOG.warning("could not keep the pen-digit drawings at %s", cache, exc_info=True)
+    return x, y
+
+
+def mnist_with_pen_digits(data: MnistData, *, copies: int = DEFAULT_COPIES, seed: int = 0,
+                          pen: PenDigits | None = None, cache_dir: str | Path | None = None,
+                          progress: Callable[[float], None] | None = None) -> MnistData:
+    """MNIST plus `copies` canvas drawings of every training writer's pen digit (held-out writers never)."""
+    pen = pen or load_pen_digits()
+    x, y = training_drawings(pen, copies=copies, seed=seed, cache_dir=cache_dir, progress=progress)
+    return with_extra_training(data, x, y, f"{len(y)} pen-digit drawings ({copies} per digit)")
+
+
+def pen_digits_record(pen: PenDigits, copies: int) -> dict:
+    """What a model's sidecar says about the pen digits it was trained with (and those it was not)."""
+    train, held = split_by_writer(pen)
+    calibration = calibration_indices(pen)
+    writers = {name: len(np.unique(pen.writer[part])) for name, part in
+               (("training", train), ("held_out", held), ("calibration", calibration))}
+    return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
+            "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
+            "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.pendigits.split_by_writer ({SPLIT_SALT})",
+            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (assets/pen-digits/README.md)"}
+
+
+def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:
+    """`classifier` with a temperature fitted on the calibration writers' digits (never trained on), and that temperature.
+
+    The digits are drawn with other hands and foreign styles, as writers from elsewhere would
+    write them, so the probabilities stay honest on handwriting unlike the training writers'.
+    """
+    pen = pen or load_pen_digits()
+    x, y, _ = draw_pen_digits(pen, calibration_indices(pen), seed=CALIBRATION_SEED)
+    temperature = fit_temperature(classifier.predict_proba(x / np.float32(255)), y)
+    return with_temperature(classifier, temperature), temperature

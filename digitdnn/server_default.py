@@ -1,0 +1,52 @@
+"""The model new page sessions start with when a teacher chose one: a small file in the models folder names it.
+
+The shipped default (assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
+model writes POINTER_FILE (JSON: {"model": "NAME.keras"}) beside the saved models, and forgetting
+the choice removes it. Only a plain file name inside the same folder is followed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+POINTER_FILE = "server-default.json"
+MAX_POINTER_BYTES = 4096
+
+
+def chosen_default(models_dir: str | os.PathLike) -> Path | None:
+    """The model a teacher made the server's default, if that choice and its file are there; else None."""
+    pointer = Path(models_dir) / POINTER_FILE
+    try:
+        if pointer.stat().st_size > MAX_POINTER_BYTES:
+            return None
+        name = json.loads(pointer.read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".keras"):
+        return None
+    model = Path(models_dir) / name
+    return model if model.is_file() else None
+
+
+def choose_default(models_dir: str | os.PathLike, model: str | os.PathLike) -> None:
+    """Make `model` (a .keras file in `models_dir`) the default of new sessions; the pointer is replaced atomically."""
+    folder, model = Path(models_dir), Path(model)
+    if model.parent.resolve() != folder.resolve() or model.suffix != ".keras":
+        raise ValueError(f"the server's default must be a .keras file in {folder}, got {model}")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{POINTER_FILE}-", dir=folder)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump({"model": model.name}, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, folder / POINTER_FILE)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def forget_default(models_dir: str | os.PathLike) -> None:
+    """New sessions start with the shipped default again (the chosen model's file stays)."""
+    (Path(models_dir) / POINTER_FILE).unlink(missing_ok=True)

@@ -1,0 +1,91 @@
+"""It was a ...: ten buttons under the prediction that store the drawing, with the digit it really is, for the class.
+
+A press stores the 28x28 input, the canvas as PNG, the label, what the model said (digit and ten
+probabilities), which model, the time and an anonymous id of this browser session; nothing about
+the person. The database is opened on the first press (never at a stroke). The message stays
+while the same drawing is on the canvas; the same drawing is stored once.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from digitdnn.ui import resources
+from digitdnn.ui.prediction import Reading
+
+SESSION_ID = "drawer_id"        # session_state: the anonymous id stored with this session's drawings
+NOTICE = "correction_notice"   # session_state: (drawing key, kind, text) of the last press
+STORED = "correction_stored"   # session_state: {drawing key: label} of the drawings this session stored
+
+
+def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None,
+                     model_label: str) -> None:
+    """The container (key "correction") with buttons "0" to "9", under the prediction.
+
+    `probabilities` are the model's for this drawing (None when nothing is named: the buttons are then off)."""
+    ready = reading.steps is not None and probabilities is not None
+    predicted = int(np.argmax(probabilities)) if ready else None
+    drawing = _drawing_key(reading) if ready else None
+    with st.container(key="correction"):
+        st.markdown("**It was a …**")
+        pressed = None
+        with st.container(horizontal=True, gap="small"):
+            for digit in range(10):
+                if st.button(str(digit), key=f"correct_{digit}", disabled=not ready,
+                             type="primary" if digit == predicted else "secondary"):
+                    pressed = digit
+        if pressed is not None and ready:
+            _store(pressed, drawing, reading, canvas, probabilities, model_label)
+        notice = st.session_state.get(NOTICE)
+        if notice and notice[0] == drawing:
+            getattr(st, notice[1])(notice[2])
+        elif ready:
+            st.caption(f"Press the digit you drew: {predicted} confirms the guess, another corrects it. The drawing "
+                       "is kept for the class to retrain the network (no name, nothing about you).")
+
+
+def session_id() -> str:
+    """This browser session's anonymous id (a random uuid4, kept for the session)."""
+    return st.session_state.setdefault(SESSION_ID, uuid.uuid4().hex)
+
+
+def png_bytes(canvas: np.ndarray | None) -> bytes | None:
+    """The canvas (RGBA uint8) as PNG bytes; None without one."""
+    if canvas is None:
+        return None
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(canvas, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _drawing_key(reading: Reading) -> str:
+    """A short fingerprint of the 28x28 input: the same drawing gives the same key."""
+    return hashlib.blake2b(np.ascontiguousarray(reading.steps.centred).tobytes(), digest_size=8).hexdigest()
+
+
+def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, model_label: str) -> None:
+    from digitdnn.drawings import MAX_TEXT_CHARS, DrawingStoreError
+
+    stored = st.session_state.setdefault(STORED, {})
+    predicted = int(np.argmax(probabilities))
+    if drawing in stored:
+        kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
+    else:
+        try:
+            resources.drawing_store().add(reading.steps.centred, label, predicted=predicted,
+                                          probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
+                                          session=session_id(), image_png=png_bytes(canvas))
+        except DrawingStoreError as exc:
+            reason = str(exc)
+            kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
+        else:
+            stored[drawing] = label
+            said = "the network was right" if label == predicted else f"the network said {predicted}"
+            kind = "success"
+            text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
+    st.session_state[NOTICE] = (drawing, kind, text)

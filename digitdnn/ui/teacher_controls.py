@@ -1,0 +1,121 @@
+"""What only the teacher may do (after teacher.teacher_gate): delete drawings, export them all, and choose the model
+new sessions start with (saved into the models folder and named by server_default's pointer file)."""
+from __future__ import annotations
+
+import datetime
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from digitdnn.server_default import chosen_default, choose_default, forget_default
+from digitdnn.store import save_classifier
+from digitdnn.ui import resources, state, teacher
+
+DELETE_IDS = "teacher_delete_ids"
+CONFIRM_ALL = "teacher_confirm_delete_all"
+DEFAULT_PICK = "teacher_default_pick"
+EXPORT_NAME = "class-drawings.npz"
+
+
+def controls(store, shown_ids: list[int]) -> None:
+    """Delete (the chosen drawings of the gallery, or all), export, and the server's default model."""
+    state.show_notice("teacher_controls")
+    st.markdown("**Delete drawings**")
+    chosen = st.session_state.get(DELETE_IDS) or []
+    st.session_state[DELETE_IDS] = [i for i in chosen if i in shown_ids]  # the gallery may show others now
+    st.multiselect("Drawings to delete (their numbers in the gallery above)", shown_ids, key=DELETE_IDS,
+                   format_func=lambda i: f"#{i}")
+    left, right = st.columns(2)
+    left.button("Delete the chosen drawings", key="teacher_delete", on_click=_delete_chosen, args=(store,),
+                disabled=not st.session_state.get(DELETE_IDS))
+    with right:
+        st.checkbox("Yes, delete all of the class's drawings", key=CONFIRM_ALL)
+        st.button("Delete all", key="teacher_delete_all", on_click=_delete_all, args=(store,),
+                  disabled=not st.session_state.get(CONFIRM_ALL))
+
+    st.markdown("**Export**")
+    st.download_button("Download all drawings (.npz)", data=lambda: export_bytes(store), file_name=EXPORT_NAME,
+                       mime="application/octet-stream", key="teacher_export", on_click="ignore")
+    st.caption("x (28 x 28 inputs), y (labels), and per drawing what the model said, which model, when, the "
+               "anonymous session id and the canvas PNG.")
+
+    _default_model_controls()
+
+
+def export_bytes(store) -> bytes:
+    """Every drawing as the bytes of DrawingStore.export's .npz."""
+    with tempfile.TemporaryDirectory(prefix="digitdnn-export-") as folder:
+        path = Path(folder) / EXPORT_NAME
+        store.export(path)
+        return path.read_bytes()
+
+
+def _delete_chosen(store) -> None:
+    if not teacher.is_teacher():
+        return
+    ids = list(st.session_state.get(DELETE_IDS) or [])
+    _deleted(lambda: store.delete(ids))
+    st.session_state[DELETE_IDS] = []
+
+
+def _delete_all(store) -> None:
+    if not teacher.is_teacher():
+        return
+    _deleted(store.delete_all)
+    st.session_state[CONFIRM_ALL] = False
+
+
+def _deleted(delete) -> None:
+    from digitdnn.drawings import DrawingStoreError
+
+    try:
+        gone = delete()
+    except DrawingStoreError as exc:
+        state.notify("teacher_controls", "error", f"Nothing was deleted: {exc}")
+        return
+    state.notify("teacher_controls", "success", f"Deleted {gone} drawing{'' if gone == 1 else 's'}.")
+
+
+def _default_model_controls() -> None:
+    st.markdown("**The model new sessions start with**")
+    chosen = chosen_default(resources.models_dir())
+    st.text(f"Now: {chosen.name} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
+    candidates = [m for m in state.models() if m.source != "default"]
+    if not candidates:
+        st.caption("Train or retrain a model in this tab's session first; it can then be made the default.")
+    else:
+        st.selectbox("Model of this session", [m.id for m in candidates], key=DEFAULT_PICK,
+                     format_func=lambda i: next(m.name for m in candidates if m.id == i))
+        st.button("Make it the default for new sessions", key="teacher_make_default", on_click=_make_default)
+    if chosen:
+        st.button("Back to the shipped default", key="teacher_forget_default", on_click=_forget_default)
+    st.caption("Sessions already open keep their models; a page opened from now on starts with this one.")
+
+
+def _make_default() -> None:
+    if not teacher.is_teacher():
+        return
+    entry = next((m for m in state.models() if m.id == st.session_state.get(DEFAULT_PICK)), None)
+    if entry is None:
+        return
+    folder = resources.models_dir()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    try:
+        path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
+        choose_default(folder, path)
+    except OSError as exc:  # SaveError included
+        state.notify("teacher_controls", "error", f"Not made the default: {exc}")
+        return
+    state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {path.name}).")
+
+
+def _forget_default() -> None:
+    if not teacher.is_teacher():
+        return
+    try:
+        forget_default(resources.models_dir())
+    except OSError as exc:
+        state.notify("teacher_controls", "error", f"Could not go back to the shipped default: {exc}")
+        return
+    state.notify("teacher_controls", "success", "New sessions start with the shipped default model again.")

@@ -1,0 +1,147 @@
+"""`digitdnn drawings count|export|import|delete` and `digitdnn finetune`: output, files, one-line errors."""
+import contextlib
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+
+from digitdnn.cli import main
+from digitdnn.config import TrainConfig
+from digitdnn.drawings import DrawingStore
+from digitdnn.store import load_classifier, save_classifier
+from digitdnn.training import train
+from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
+
+
+def run_main(*argv) -> tuple[int, str]:
+    """main(ARGV) in this process: (exit status, stdout)."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        status = main([str(a) for a in argv])
+    return status, output.getvalue()
+
+
+@pytest.fixture
+def db(tmp_path, mnist):
+    """A drawings database with 30 MNIST test digits (labels 0-9, three of each)."""
+    store = DrawingStore(tmp_path / "class" / "drawings.sqlite")
+    picked = [np.flatnonzero(mnist.y_test == digit)[:3] for digit in range(10)]
+    for i in np.concatenate(picked):
+        store.add(mnist.x_test[i] / np.float32(255), int(mnist.y_test[i]), predicted=int(mnist.y_test[i]))
+    return store
+
+
+def test_count_prints_the_total_and_each_digit(db):
+    status, stdout = run_main("drawings", "count", "--db", db.path)
+    assert status == 0
+    assert stdout.splitlines() == [f"30 drawings in {db.path}", "  ".join(f"{d}: 3" for d in range(10))]
+
+
+def test_the_default_database_comes_from_the_environment(db, monkeypatch):
+    monkeypatch.setenv("DIGITDNN_DRAWINGS_DB", str(db.path))
+    assert run_main("drawings", "count")[1].startswith("30 drawings")
+
+
+def test_export_then_import_into_another_database(db, tmp_path):
+    status, stdout = run_main("drawings", "export", tmp_path / "out.npz", "--db", db.path)
+    assert status == 0 and stdout.strip() == f"exported 30 drawings to {tmp_path / 'out.npz'}"
+    other = tmp_path / "new" / "other.sqlite"
+    status, stdout = run_main("drawings", "import", tmp_path / "out.npz", "--db", other)
+    assert status == 0 and stdout.strip() == f"imported 30 drawings into {other} (now 30)"
+    np.testing.assert_array_equal(DrawingStore(other).arrays()[1], db.arrays()[1])
+
+
+def test_delete_by_id_and_all_with_confirmation(db):
+    first, second = (d.id for d in db.recent(limit=2))
+    status, stdout = run_main("drawings", "delete", first, second, 10**6, "--db", db.path)
+    assert status == 0 and stdout.strip() == f"deleted 2 drawings from {db.path} (28 left)"
+    status, stdout = run_main("drawings", "delete", "--all", "--yes", "--db", db.path)
+    assert status == 0 and stdout.strip() == f"deleted 28 drawings from {db.path} (0 left)"
+    assert db.count() == 0
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["delete", "--all"], "deleting every drawing needs --yes"),
+    (["delete"], "give the ids of the drawings to delete, or --all"),
+    (["delete", "3", "--all", "--yes"], "give the ids of the drawings to delete, or --all (not both)"),
+    (["delete", "x"], "argument ID: invalid int value: 'x'"),
+    (["shred"], "invalid choice: 'shred'"),
+])
+def test_bad_delete_usage_exits_2_and_deletes_nothing(db, args, fragment):
+    status, stdout, stderr = run_cli("drawings", *args, "--db", db.path)
+    assert status == 2 and stdout == ""
+    assert_one_error_line(stderr, fragment)
+    assert db.count() == 30
+
+
+def test_a_missing_database_is_an_error_not_a_new_file(tmp_path):
+    status, _, stderr = run_cli("drawings", "count", "--db", tmp_path / "none.sqlite")
+    assert status == 2
+    assert_one_error_line(stderr, "no drawings database at", "none.sqlite")
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_damaged_database_says_so_in_one_line(db):
+    db.path.write_bytes(b"\x00" * 50)
+    status, stdout, stderr = run_cli("drawings", "count", "--db", db.path)
+    assert status == 0 and stdout.startswith("0 drawings")
+    assert "was damaged" in stderr and ".corrupt-" in stderr
+
+
+def test_import_of_a_bad_file_fails_in_one_line(db, tmp_path):
+    np.savez(tmp_path / "bad.npz", x=np.zeros((2, 28, 28), np.float32), y=np.array([1, 11]))
+    status, _, stderr = run_cli("drawings", "import", tmp_path / "bad.npz", "--db", db.path)
+    assert status == 1
+    assert_one_error_line(stderr, "label must be a digit 0-9, got 11")
+    assert db.count() == 30
+
+
+# ---- finetune ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, small_mnist):
+    cfg = TrainConfig(hidden_units=(32,), optimizer="adam", learning_rate=0.003, batch_size=100, epochs=1)
+    path = tmp_path_factory.mktemp("base") / "small.keras"
+    return save_classifier(train(cfg, small_mnist).classifier, path, {"config": cfg.to_dict()})
+
+
+def test_finetune_prints_epochs_and_saves_with_what_it_did(db, small_model, tmp_path):
+    out = tmp_path / "tuned.keras"
+    status, stdout = run_main("finetune", "--drawings", db.path, "--model", small_model, "--epochs", "1",
+                              "--out", out)
+    assert status == 0
+    assert stdout.startswith(f"fine-tuning {small_model} on 30 drawings mixed with MNIST")
+    assert EPOCH_LINE.search(stdout), stdout
+    before, after = map(float, re.search(r"^MNIST test accuracy (0\.\d+) -> (0\.\d+)$", stdout, re.M).groups())
+    assert f"saved {out}" in stdout and "status: completed" in stdout
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["test_accuracy"] == sidecar["history"]["test_accuracy"] == pytest.approx(after, abs=1e-4)
+    assert sidecar["fine_tuned"]["base_test_accuracy"] == pytest.approx(before, abs=1e-4)
+    assert sidecar["fine_tuned"]["base_model"] == str(small_model)
+    assert sidecar["fine_tuned"]["drawings"] == 30 and sidecar["fine_tuned"]["drawings_per_digit"] == [3] * 10
+    assert sidecar["config"]["hidden_units"] == [32] and sidecar["config"]["optimizer"] == "adam"
+    assert sidecar["command"].startswith("digitdnn finetune --drawings")
+    assert load_classifier(out).layers[0][0].shape == (784, 32)
+
+
+def test_finetune_without_drawings_saves_nothing(tmp_path, small_model):
+    empty = DrawingStore(tmp_path / "empty.sqlite")
+    status, _, stderr = run_cli("finetune", "--drawings", empty.path, "--model", small_model, "--out",
+                                tmp_path / "x.keras")
+    assert status == 2
+    assert_one_error_line(stderr, "there are no drawings in")
+    assert not (tmp_path / "x.keras").exists()
+
+
+def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model, tmp_path):
+    from digitdnn.calibration import with_temperature
+
+    calibrated = save_classifier(with_temperature(load_classifier(small_model), 2.0), tmp_path / "calibrated.keras",
+                                 {"temperature": 2.0})
+    out = tmp_path / "tuned.keras"
+    status, _ = run_main("finetune", "--drawings", db.path, "--model", calibrated, "--epochs", "1", "--out", out)
+    assert status == 0
+    assert json.loads(out.with_suffix(".json").read_text())["temperature"] == 2.0
+    assert load_classifier(out).metadata["temperature"] == 2.0

@@ -1,0 +1,137 @@
+"""Fine-tuning on class drawings: a new handwriting style is learned while MNIST holds; stop, divergence, bad input."""
+import numpy as np
+import pytest
+
+from digitdnn import finetune
+from digitdnn.config import TrainConfig
+from digitdnn.finetune import fine_tune, fine_tune_config, mixed_data
+from digitdnn.model import Classifier, build_model
+from digitdnn.training import train
+
+BASE = TrainConfig(hidden_units=(64,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2,
+                   dropout=0.1, seed=5)
+
+
+@pytest.fixture(scope="module")
+def data(mnist):
+    """5,000 MNIST training images (the mix's sample) and 1,000 test images."""
+    return mnist.head(5000, 1000)
+
+
+@pytest.fixture(scope="module")
+def base(data):
+    """A small network trained on MNIST only, with its config recorded as a saved model's would be."""
+    return train(BASE, data).classifier
+
+
+def rotated(images: np.ndarray) -> np.ndarray:
+    """The made-up style: digits written turned a quarter to the left, as floats in [0, 1]."""
+    return np.rot90(images, axes=(1, 2)).astype(np.float32) / 255
+
+
+def layers_equal(a: Classifier, b: Classifier) -> bool:
+    return all(np.array_equal(wa, wb) and np.array_equal(ba, bb) for (wa, ba, _), (wb, bb, _) in zip(a.layers, b.layers))
+
+
+def test_a_new_style_is_learned_while_mnist_holds(base, data, mnist):
+    drawings, labels = rotated(mnist.x_train[-300:]), mnist.y_train[-300:]   # not among the mix's 5,000
+    held_back, truth = rotated(mnist.x_test[-500:]), mnist.y_test[-500:]      # not in the test slice either
+    before = (base.predict(held_back) == truth).mean()
+    original = [w.copy() for w, _, _ in base.layers]
+
+    tuned, history = fine_tune(base, drawings, labels, data=data)
+
+    after = (tuned.predict(held_back) == truth).mean()
+    assert history.status == "completed" and len(history.epochs) == finetune.EPOCHS
+    assert before < 0.5 and after > before + 0.3, (before, after)
+    assert history.initial_test_accuracy > 0.85
+    assert history.test_accuracy >= history.initial_test_accuracy - 0.03, history.to_dict()
+    mnist_after = (tuned.predict(data.x_test / np.float32(255)) == data.y_test).mean()
+    assert mnist_after == pytest.approx(history.test_accuracy, abs=0.002)
+    assert all(np.array_equal(w, o) for (w, _, _), o in zip(base.layers, original))  # the given model is unchanged
+
+
+def test_the_recipe_keeps_the_architecture_with_a_small_learning_rate(base):
+    cfg = fine_tune_config(base)
+    assert (cfg.hidden_units, cfg.activation, cfg.seed) == ((64,), "relu", 5) and base.metadata["config"]["dropout"]
+    assert cfg.dropout == 0 and cfg.augment
+    assert cfg.optimizer == "adam" and 1e-4 <= cfg.learning_rate <= 3e-4 and cfg.epochs == finetune.EPOCHS
+    assert fine_tune_config(base, epochs=2, learning_rate=0.01).replace(epochs=2) == cfg.replace(epochs=2,
+                                                                                                 learning_rate=0.01)
+
+
+def test_without_a_recorded_config_the_layers_say_what_to_build():
+    bare = Classifier(build_model(TrainConfig(hidden_units=(20, 10), activation="tanh", dropout=0.5)))
+    cfg = fine_tune_config(bare)
+    assert (cfg.hidden_units, cfg.activation, cfg.dropout) == ((20, 10), "tanh", 0.0)
+    bare.metadata["config"] = {"hidden_units": [999], "l2": 1e-4, "optimizer": "unheard-of"}
+    assert fine_tune_config(bare).hidden_units == (20, 10) and fine_tune_config(bare).l2 == 1e-4
+    bare.metadata["config"] = {"seed": -1}
+    assert fine_tune_config(bare).seed == TrainConfig().seed  # a config that does not validate is left out
+
+
+def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
+    drawings = rotated(mnist.x_train[:200])
+    mix = mixed_data(drawings, mnist.y_train[:200], mnist, seed=1)
+    n_mnist = min(finetune.MNIST_SAMPLE, len(mnist.x_train))
+    share = 1 - n_mnist / len(mix.x_train)
+    assert 0.1 <= share <= 0.25, share
+    assert mix.x_train.dtype == np.uint8 and mix.y_train.dtype == np.uint8
+    np.testing.assert_array_equal(mix.x_train[-200:], np.round(drawings * 255).astype(np.uint8))
+    np.testing.assert_array_equal(mix.y_train[-200:], mnist.y_train[:200])
+    assert mix.x_test is mnist.x_test and mix.y_test is mnist.y_test
+    few = mixed_data(drawings[:2], mnist.y_train[:2], mnist)
+    assert len(few.x_train) - n_mnist == 2 * finetune.MAX_REPEATS
+
+
+def test_a_calibrated_model_is_trained_without_its_temperature_and_keeps_it(base, data, mnist):
+    from digitdnn.calibration import with_temperature
+
+    drawings, labels = rotated(mnist.x_train[:100]), mnist.y_train[:100]
+    seen = []
+    plain, _ = fine_tune(base, drawings, labels, data=data, epochs=1)
+    calibrated, _ = fine_tune(with_temperature(base, 2.0), drawings, labels, data=data, epochs=1,
+                              on_epoch_end=lambda report, clf: seen.append(clf))
+    assert calibrated.metadata["temperature"] == 2.0 and seen[0].metadata["temperature"] == 2.0
+    (w_plain, b_plain, _), (w_calibrated, b_calibrated, _) = plain.layers[-1], calibrated.layers[-1]
+    np.testing.assert_allclose(w_calibrated, w_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b_calibrated, b_plain / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(seen[0].layers[-1][0], w_calibrated, rtol=1e-5, atol=1e-6)
+
+
+def test_should_stop_ends_it_at_the_first_poll(base, data, mnist):
+    _, history = fine_tune(base, rotated(mnist.x_train[:50]), mnist.y_train[:50], data=data, should_stop=lambda: True)
+    assert history.status == "stopped" and history.epochs == []
+    assert history.message.startswith("stopped during epoch 1, after 1 of")
+    assert history.test_accuracy == history.initial_test_accuracy
+
+
+def test_divergence_is_reported_and_the_starting_weights_kept(base, data, mnist):
+    tuned, history = fine_tune(base, rotated(mnist.x_train[:50]), mnist.y_train[:50], data=data, epochs=1,
+                               learning_rate=5.0)
+    assert history.status == "diverged" and "diverged" in history.message
+    assert layers_equal(tuned, base)
+
+
+@pytest.mark.parametrize("x, y, field", [
+    (np.zeros((3, 28, 28), np.uint8), [1, 2, 3], "x"),
+    (np.zeros((3, 28, 27), np.float32), [1, 2, 3], "x"),
+    (np.full((3, 28, 28), np.nan, np.float32), [1, 2, 3], "x"),
+    (np.zeros((0, 28, 28), np.float32), [], "x"),
+    (np.zeros((3, 28, 28), np.float32), [1, 2], "y"),
+    (np.zeros((3, 28, 28), np.float32), [1, 2, 10], "y"),
+    (np.zeros((3, 28, 28), np.float32), [1.0, 2.0, 3.0], "y"),
+])
+def test_bad_drawings_or_labels_are_refused_naming_them(base, x, y, field):
+    with pytest.raises(ValueError, match=f"^{field}"):
+        fine_tune(base, x, np.array(y), data=None)
+
+
+def test_mixed_data_can_keep_all_of_mnist(small_mnist):
+    x = small_mnist.x_test[:40] / np.float32(255)
+    y = small_mnist.y_test[:40].astype(int)
+    mixed = mixed_data(x, y, small_mnist, mnist_sample=None)
+    n = len(small_mnist.x_train)
+    np.testing.assert_array_equal(mixed.x_train[:n], small_mnist.x_train)  # every MNIST image, in order
+    drawings = len(mixed.y_train) - n
+    assert drawings % 40 == 0 and drawings / len(mixed.y_train) == pytest.approx(finetune.DRAWINGS_SHARE, abs=0.02)
