@@ -215,3 +215,22 @@ def test_a_model_larger_than_a_saved_model_may_be_is_refused_plainly(page_env, m
     said = shown(" ".join(e.value for e in at.error))
     assert "Not saved. This model takes" in said and "more than the 1 MB a saved model may take here." in said, said
     assert not page_env.exists() or list(page_env.iterdir()) == []
+
+
+def test_a_released_run_leaves_no_weights_behind(page_env):
+    import gc
+    import weakref
+
+    from digitdnn.ui.state import release_session
+
+    at = opened_page({"units": "16", "epochs": "1"})
+    at.button(key="train").click()
+    at.run()
+    rerun_until(at, lambda at: at.session_state["job"] is None)
+    (run,) = [m for m in at.session_state["models"] if m.source == "trained"]
+    weights = weakref.ref(run.classifier)
+    del run
+    release_session(at.session_state["models"], at.session_state["evaluations"], None)  # as for a closed tab
+    at.run()
+    gc.collect()
+    assert weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]

@@ -76,3 +76,21 @@ def test_a_discarded_job_ends_and_keeps_no_weights(small_mnist):
     assert job.join(timeout=60)
     progress = job.progress()
     assert progress.status == "stopped" and progress.classifier is None and progress.result is None
+
+
+def test_a_classifier_from_layers_keeps_no_keras_model_and_saves_the_same_network(tmp_path):
+    import numpy as np
+
+    from digitdnn.config import TrainConfig
+    from digitdnn.model import Classifier, build_model
+    from digitdnn.store import load_classifier, save_classifier
+
+    cfg = TrainConfig(hidden_units=(16, 8), activation="tanh", dropout=0.2, seed=4)
+    source = Classifier(build_model(cfg))
+    held = Classifier.from_layers(source.layers, cfg, {"note": "kept"})
+    assert held._model is None and held._source is None
+    assert held.model is not held.model  # built when asked for, never kept
+    x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
+    loaded = load_classifier(save_classifier(held, tmp_path / "m.keras", held.metadata))
+    np.testing.assert_allclose(loaded.predict_proba(x), source.predict_proba(x), atol=1e-6)
+    assert loaded.metadata["note"] == "kept"

@@ -64,7 +64,8 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarr
         else:
             st.markdown(f"**{probabilities[top]:.1%}** sure")
         st.vega_lite_chart(probability_bars(probabilities))
-        st.caption(f"Scored by {plain(model_label)} · {reading.strokes} stroke{'s' if reading.strokes != 1 else ''} · "
+        strokes = f"{reading.strokes} stroke{'s' if reading.strokes != 1 else ''}"
+        st.caption(f"Scored by {plain(model_label)} · {strokes} · "
                    f"preprocessing {reading.seconds * 1000:.1f} ms, network {predict_seconds * 1000:.1f} ms")
     return probabilities
 
