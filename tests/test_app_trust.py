@@ -1,5 +1,6 @@
 """The page keeps what it says: a name saved by two sessions at once, accuracies of the weights kept,
-user text shown as plain text, a run stopped before its first epoch."""
+user text shown as plain text, a run stopped before its first epoch, address values refused plainly;
+and what it keeps is bounded: a session's weights, a closed session's, the saved-models folder."""
 import threading
 import time
 from pathlib import Path
