@@ -22,16 +22,32 @@ def default_classifier(path: str):
     """The default model at `path` (also the first import of TensorFlow). Never mutated: shared by all.
 
     Once it is loaded, the objects that exist for the life of the server (TensorFlow, Keras, the
-    model) are moved out of the garbage collector's sight (gc.freeze): Streamlit runs a full
-    collection after every script run, and Keras's clear_session another, which otherwise walk
+    model) are moved out of the garbage collector's sight (gc.freeze): Keras's clear_session, which
+    Streamlit calls after every script run, runs a full collection that otherwise walks
     TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+
+    The server's numpy matrix products are limited to one thread first (see `_one_blas_thread`).
     """
     from digitdnn.store import load_classifier
 
+    _one_blas_thread()
     classifier = load_classifier(path)
     gc.collect()
     gc.freeze()
     return classifier
+
+
+def _one_blas_thread() -> None:
+    """Run this process's BLAS (numpy's matrix products) on one thread.
+
+    The server multiplies one drawing at a time (784 x 800 and smaller): with a thread per core,
+    OpenBLAS's helper threads spin after every product, which cost about 10 ms of CPU per
+    prediction (0.3 ms on one thread) and slowed every other session on the machine. Training
+    runs in child processes with TensorFlow's own threads, which this does not touch.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def default_model_path() -> Path:
