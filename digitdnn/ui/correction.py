@@ -8,7 +8,6 @@ while the same drawing is on the canvas; the same drawing is stored once.
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
 
 import numpy as np
@@ -16,6 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from digitdnn.ui import resources
+from digitdnn.ui.images import png
 from digitdnn.ui.prediction import Reading
 
 SESSION_ID = "drawer_id"        # session_state: the anonymous id stored with this session's drawings
@@ -56,11 +56,7 @@ def session_id() -> str:
 
 def png_bytes(canvas: np.ndarray | None) -> bytes | None:
     """The canvas (RGBA uint8) as PNG bytes; None without one."""
-    if canvas is None:
-        return None
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(canvas, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return None if canvas is None else png(Image.fromarray(np.asarray(canvas, dtype=np.uint8)))
 
 
 def _drawing_key(reading: Reading) -> str:

@@ -1,6 +1,8 @@
 """Pictures for the page: small grey images enlarged so that every pixel shows."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -25,6 +27,13 @@ def enlarge(image: np.ndarray, size: int = 280, grid: bool = True) -> Image.Imag
         for y in range(0, h * scale + 1, scale):
             draw.line([(0, y), (w * scale, y)], fill=GRID_COLOUR)
     return big
+
+
+def png(picture: Image.Image) -> bytes:
+    """The picture as PNG bytes (st.image shows bytes as they are, without encoding them again)."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def with_box(image: np.ndarray, box: tuple[int, int, int, int], width: int = 3) -> Image.Image:

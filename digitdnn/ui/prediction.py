@@ -1,6 +1,7 @@
 """What the network makes of the drawing: the digit, the ten probabilities, the 28x28 input, the steps."""
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ import streamlit as st
 
 from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
 from digitdnn.ui.charts import probability_bars
-from digitdnn.ui.images import enlarge, with_box
+from digitdnn.ui.images import enlarge, png, with_box
 from digitdnn.ui.text import plain
 
 LOW_CONFIDENCE = 0.6  # below this top probability the page says it is unsure and names the runner-up
@@ -73,9 +74,15 @@ def network_input(steps: PreprocessSteps | None) -> None:
     """What the network sees: the 28x28 input, enlarged so that every pixel shows."""
     st.markdown("**What the network sees**")
     if steps is None:
-        st.image(enlarge(np.zeros((28, 28), np.float32), size=224), caption="28 x 28 pixels")
+        st.image(_blank_input(), caption="28 x 28 pixels")
         return
     st.image(enlarge(steps.centred, size=224), caption="28 x 28 pixels, as MNIST digits are made")
+
+
+@functools.cache
+def _blank_input() -> bytes:
+    """The empty 28x28 input, enlarged, as PNG: the same picture after every Clear, encoded once per server."""
+    return png(enlarge(np.zeros((28, 28), np.float32), size=224))
 
 
 def preprocessing_steps(steps: PreprocessSteps | None) -> None:
