@@ -64,6 +64,19 @@ def build_model(cfg: TrainConfig):
     return keras.Model(inputs, outputs, name="digitdnn")
 
 
+def keras_model_for(layers) -> "keras.Model":
+    """A Keras model that can hold these (W, b, activation) layers: 28x28 input, Flatten, one Dense per layer
+    (weights not set: see load_layers)."""
+    import keras
+
+    inputs = keras.Input(shape=IMAGE_SHAPE, dtype="float32", name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, (w, _, activation) in enumerate(layers[:-1], start=1):
+        x = keras.layers.Dense(w.shape[1], activation=activation, name=f"hidden_{i}")(x)
+    outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="digitdnn")
+
+
 def dense_layers(model) -> list[tuple[object, str]]:
     """The model's Dense layers with their activation names; ValueError if it is not our architecture."""
     found = []
@@ -129,34 +142,47 @@ class Classifier:
 
     ``layers`` is a list of (W, b, activation) numpy copies, hidden layers first, softmax last.
     They are taken when the Classifier is made; call ``refresh()`` after the model changes.
-    ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training.
+    ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training;
+    ``Classifier.from_layers`` makes one from numpy weights alone, with no Keras (nor TensorFlow) until
+    its Keras model is asked for.
     """
 
     def __init__(self, model, metadata: dict | None = None):
         self._model = model
-        self._source = None
+        self._make_model = None
         self.metadata = dict(metadata or {})
         self.refresh()
 
     @classmethod
-    def snapshot(cls, model, metadata: dict | None = None) -> "Classifier":
-        """A Classifier frozen at `model`'s current weights; its own Keras model is cloned on first use."""
+    def from_layers(cls, layers, metadata: dict | None = None, make_model=None) -> "Classifier":
+        """A Classifier of these (W, b, activation) layers. `make_model()` returns a Keras model of their shape,
+        called (and given these weights) only when `model` is first asked for; without it there is no model."""
         clf = cls.__new__(cls)
         clf._model = None
-        clf._source = model
+        clf._make_model = make_model
         clf.metadata = dict(metadata or {})
-        clf.layers = _copy_layers(model)
+        clf.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32), activation) for w, b, activation in layers]
         return clf
+
+    @classmethod
+    def snapshot(cls, model, metadata: dict | None = None) -> "Classifier":
+        """A Classifier frozen at `model`'s current weights; its own Keras model is cloned on first use."""
+        def clone():
+            import keras
+
+            return keras.models.clone_model(model)
+
+        return cls.from_layers(_copy_layers(model), metadata, clone)
 
     @property
     def model(self):
         """The Keras model whose weights equal ``layers`` (for saving and Keras-side evaluation)."""
         if self._model is None:
-            import keras
-
-            clone = keras.models.clone_model(self._source)
-            load_layers(clone, self.layers)
-            self._model, self._source = clone, None
+            if self._make_model is None:
+                raise ValueError("this classifier has no Keras model")
+            model = self._make_model()
+            load_layers(model, self.layers)
+            self._model, self._make_model = model, None
         return self._model
 
     def refresh(self) -> None:

@@ -119,19 +119,17 @@ def _end(child: subprocess.Popen) -> None:
 
 
 class _Rebuilder:
-    """Classifiers from the child's weights, on one Keras model of the run's shape built here once."""
+    """Classifiers from the child's weights, without Keras here: a model of the run's shape is built only for
+    the one that is saved or downloaded (importing TensorFlow into the server costs seconds and every page
+    run a slower garbage collection)."""
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.model = None
 
     def __call__(self, layers, metadata: dict):
-        from digitdnn.model import Classifier, build_model, load_layers
+        from digitdnn.model import Classifier, build_model
 
-        if self.model is None:
-            self.model = build_model(self.cfg)
-        load_layers(self.model, layers)
-        return Classifier.snapshot(self.model, metadata)
+        return Classifier.from_layers(layers, metadata, lambda: build_model(self.cfg))
 
 
 def _child_main() -> None:

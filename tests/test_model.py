@@ -165,6 +165,25 @@ def test_snapshot_keeps_its_weights_and_builds_a_matching_model():
     assert snap.metadata == {"epoch": 1}
 
 
+def test_from_layers_builds_its_keras_model_only_when_asked():
+    model = build_model(TrainConfig(hidden_units=(16,)))
+    randomise_biases(model)
+    built = []
+
+    def make_model():
+        built.append(1)
+        return build_model(TrainConfig(hidden_units=(16,), seed=9))
+
+    clf = Classifier.from_layers(Classifier(model).layers, {"epoch": 2}, make_model)
+    x = np.random.default_rng(5).random((4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(clf.predict_proba(x), model(x).numpy(), atol=1e-5)
+    assert built == [] and clf.metadata == {"epoch": 2}
+    np.testing.assert_allclose(clf.model(x).numpy(), model(x).numpy(), atol=1e-5)  # given these weights
+    assert built == [1] and clf.model is clf.model
+    with pytest.raises(ValueError, match="no Keras model"):
+        Classifier.from_layers(clf.layers).model
+
+
 def test_rejects_models_of_another_architecture():
     inputs = keras.Input((28, 28))
     x = keras.layers.Flatten()(inputs)

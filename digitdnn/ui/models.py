@@ -42,6 +42,7 @@ def model_file_bytes(entry: state.ModelEntry) -> bytes:
     """The entry's model as the bytes of a .keras file (written to a temporary folder and read back)."""
     with tempfile.TemporaryDirectory(prefix="digitdnn-download-") as folder:
         path = save_classifier(entry.classifier, Path(folder) / "model.keras", entry.metadata)
+        resources.keep_tensorflow_out_of_gc()  # saving imported it, outside any page run
         return path.read_bytes()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,26 +17,37 @@ from digitdnn.training_queue import SLOTS_ENV, TrainingQueue, default_slots, par
 MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
 DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
 _LOG = logging.getLogger(__name__)
+_FROZEN = threading.Event()     # keep_tensorflow_out_of_gc has run
+_FREEZING = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
 def default_classifier(path: str):
-    """The default model at `path` (also the first import of TensorFlow). Never mutated: shared by all.
-
-    Once it is loaded, the objects that exist for the life of the server (TensorFlow, Keras, the
-    model) are moved out of the garbage collector's sight (gc.freeze): Keras's clear_session, which
-    Streamlit calls after every script run, runs a full collection that otherwise walks
-    TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+    """The default model at `path`, read as numpy arrays (without TensorFlow). Never mutated: shared by all.
 
     The server's numpy matrix products are limited to one thread first (see `_one_blas_thread`).
     """
     from digitdnn.store import load_classifier
 
     _one_blas_thread()
-    classifier = load_classifier(path)
-    gc.collect()
-    gc.freeze()
-    return classifier
+    return load_classifier(path)
+
+
+def keep_tensorflow_out_of_gc() -> None:
+    """Once TensorFlow is in this process (a model was saved, downloaded or uploaded), move every object alive
+    then out of the garbage collector's sight (gc.freeze), once.
+
+    While Keras is imported, Streamlit calls its clear_session after every run, which runs a full collection:
+    it would otherwise walk TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+    Cheap to call at every run; safe from any thread.
+    """
+    if "tensorflow" not in sys.modules or _FROZEN.is_set():
+        return
+    with _FREEZING:
+        if not _FROZEN.is_set():
+            gc.collect()
+            gc.freeze()
+            _FROZEN.set()
 
 
 def _one_blas_thread() -> None:

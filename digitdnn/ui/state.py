@@ -59,7 +59,9 @@ class ModelEntry:
 
 
 def init_session() -> None:
-    """Create this session's state on its first run, with the default model active when there is one."""
+    """Create this session's state on its first run, with the default model active when there is one (called at
+    every full run)."""
+    resources.keep_tensorflow_out_of_gc()
     state = st.session_state
     state.setdefault("models", [])
     state.setdefault("job", None)
