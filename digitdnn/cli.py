@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn.config import ACTIVATIONS, OPTIMIZERS, TrainConfig
+from digitdnn.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
 from digitdnn.data import MnistData, MnistUnavailable, cache_path, load_mnist
 
 
@@ -147,6 +147,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help=f"(default {defaults.seed})")
     group.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help=f"randomly shift/scale/rotate training images (default {defaults.augment})")
+    group.add_argument("--schedule", choices=SCHEDULES,
+                       help=f"learning rate over the run: constant, or cosine decay to 0 (default {defaults.schedule})")
     group.add_argument("--momentum", type=float, help=f"for momentum and nesterov (default {defaults.momentum})")
 
 

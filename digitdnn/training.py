@@ -108,9 +108,14 @@ class TrainResult(NamedTuple):
     history: History
 
 
-def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-    """The Keras optimizer named by `cfg.optimizer`, at `cfg.learning_rate`."""
+def make_optimizer(cfg: TrainConfig, total_steps: int | None = None) -> keras.optimizers.Optimizer:
+    """The Keras optimizer named by `cfg.optimizer`, at `cfg.learning_rate`; with `cfg.schedule` "cosine" the rate
+    falls along a half cosine to 0 over `total_steps` (the run's batches), then stays there."""
     lr = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        if not total_steps:
+            raise ValueError("a cosine schedule needs the run's number of steps")
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=total_steps)
     if cfg.optimizer == "sgd":
         return keras.optimizers.SGD(lr)
     if cfg.optimizer == "momentum":
@@ -140,13 +145,13 @@ class _Trainer:
     def __init__(self, model: keras.Model, cfg: TrainConfig, data):
         self.model = model
         self.cfg = cfg
-        self.optimizer = make_optimizer(cfg)
-        self.optimizer.build(model.trainable_variables)
         self.x_train = tf.constant(data.x_train)
         self.y_train = tf.constant(data.y_train, tf.int32)
         self.x_test, self.y_test = data.x_test, np.asarray(data.y_test, np.int32)
         self.n_train = len(data.x_train)
         self.batch_size = min(cfg.batch_size, self.n_train)
+        self.optimizer = make_optimizer(cfg, cfg.epochs * math.ceil(self.n_train / self.batch_size))
+        self.optimizer.build(model.trainable_variables)
         *self.body, self.output = [l for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Dropout))]
         self.dropout_seed = int(np.random.SeedSequence([cfg.seed, 2]).generate_state(1)[0] % 2**30)
         self.shuffle_rng = np.random.default_rng(cfg.seed)

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
+from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, SCHEDULES, TrainConfig
 from digitdnn.presets import PAGE_DEFAULT, PRESETS, matching_preset
 from digitdnn.share import (BATCH_SIZES, DROPOUT_STEP, L2_PENALTIES, LEARNING_RATES, MAX_DROPOUT, MAX_EPOCHS_SLIDER,
                             MAX_SEED)
 
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adam": "Adam", "rmsprop": "RMSprop"}
 ACTIVATION_NAMES = {"relu": "ReLU", "elu": "ELU", "tanh": "tanh", "sigmoid": "sigmoid"}
+SCHEDULE_NAMES = {"constant": "constant", "cosine": "cosine decay to 0"}
 
 
 def widget_values(cfg: TrainConfig) -> dict:
@@ -30,6 +31,7 @@ def widget_values(cfg: TrainConfig) -> dict:
         activation=cfg.activation,
         optimizer=cfg.optimizer,
         learning_rate=cfg.learning_rate,
+        schedule=cfg.schedule,
         batch_size=cfg.batch_size,
         epochs=cfg.epochs,
         dropout=cfg.dropout,
@@ -48,6 +50,7 @@ def config_from_state(state: Mapping) -> TrainConfig:
         activation=state["activation"],
         optimizer=state["optimizer"],
         learning_rate=float(state["learning_rate"]),
+        schedule=state["schedule"],
         batch_size=int(state["batch_size"]),
         epochs=int(state["epochs"]),
         dropout=float(state["dropout"]),
@@ -63,7 +66,8 @@ def describe(cfg: TrainConfig) -> str:
     extras = [f"dropout {cfg.dropout:g}"] if cfg.dropout else []
     extras += [f"L2 {cfg.l2:g}"] if cfg.l2 else []
     extras += ["augmented"] if cfg.augment else []
-    parts = [shape, ACTIVATION_NAMES[cfg.activation], f"{OPTIMIZER_NAMES[cfg.optimizer]}, lr {cfg.learning_rate:g}",
+    rate = f"lr {cfg.learning_rate:g}" + (f" ({SCHEDULE_NAMES[cfg.schedule]})" if cfg.schedule != "constant" else "")
+    parts = [shape, ACTIVATION_NAMES[cfg.activation], f"{OPTIMIZER_NAMES[cfg.optimizer]}, {rate}",
              f"batch {cfg.batch_size}", f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}", *extras]
     return " · ".join(parts)
 
@@ -118,6 +122,9 @@ def _network_controls() -> None:
     left.selectbox("Activation", ACTIVATIONS, format_func=ACTIVATION_NAMES.get, key="activation")
     right.selectbox("Optimizer", OPTIMIZERS, format_func=OPTIMIZER_NAMES.get, key="optimizer")
     st.select_slider("Learning rate (log scale)", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="learning_rate")
+    st.selectbox("Learning rate schedule", SCHEDULES, format_func=SCHEDULE_NAMES.get, key="schedule",
+                 help="Cosine decay lowers the rate along a half cosine, from the rate above to 0 at the last step: "
+                      "big steps first, fine ones at the end")
     st.select_slider("Batch size", BATCH_SIZES, key="batch_size")
 
 
