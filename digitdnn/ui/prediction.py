@@ -76,7 +76,7 @@ def network_input(steps: PreprocessSteps | None) -> None:
     if steps is None:
         st.image(_blank_input(), caption="28 x 28 pixels")
         return
-    st.image(enlarge(steps.centred, size=224), caption="28 x 28 pixels, as MNIST digits are made")
+    st.image(png(enlarge(steps.centred, size=224)), caption="28 x 28 pixels, as MNIST digits are made")
 
 
 @functools.cache
