@@ -31,8 +31,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.Popen, Path]:
-    """`streamlit run app.py` as `make run` runs it, on `port`, with extra environment variables; log in `folder`."""
+def start_server(folder: Path, port: int, cpus: set[int] | None = None,
+                 **env_vars: str) -> tuple[subprocess.Popen, Path]:
+    """`streamlit run app.py` as `make run` runs it, on `port`, with extra environment variables; log in `folder`.
+    `cpus`: the cores it (and the processes it starts) may run on, as `taskset` would pin it."""
     env = dict(os.environ, DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2", **env_vars)
     log_path = folder / "streamlit.log"
     with open(log_path, "wb") as log:
@@ -40,7 +42,8 @@ def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.P
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     return process, log_path
 
 
