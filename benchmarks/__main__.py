@@ -20,9 +20,11 @@ from benchmarks.report import Report, format_table
 # name -> module with run(quick: bool, model_path) -> Report; the order of the table.
 PARTS = {
     "speed": "benchmarks.speed",   # training epochs vs model.fit and GEMM, one drawing, time to 98%
-    "page": "benchmarks.page",     # the page in headless Chromium: latency, startup, memory
+    "best": "benchmarks.best",     # the "Best ..." preset: last-epoch accuracy, training time, time to 99%
+    "page": "benchmarks.page",     # the page in headless Chromium: latency, server CPU per digit, startup, memory
     "soak": "benchmarks.soak",     # 50 training runs in one server process: memory growth
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
+    "students": "benchmarks.students",  # students over the websocket protocol, server on its own core: held at p95 <= 1 s
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
 }
 
