@@ -108,7 +108,7 @@ def fine_tune(
                      on_progress=on_progress, initial=classifier)
 
     from digitdnn.calibration import with_temperature
-    from digitdnn.training import TrainResult
+    from digitdnn.history import TrainResult
 
     def calibrated_epoch_end(report, snapshot) -> None:
         on_epoch_end(report, with_temperature(snapshot, temperature))

@@ -22,7 +22,7 @@ from digitdnn.training_queue import TrainingQueue
 if TYPE_CHECKING:
     from digitdnn.data import MnistData
     from digitdnn.model import Classifier
-    from digitdnn.training import EpochReport, TrainResult
+    from digitdnn.history import EpochReport, TrainResult
 
 # A loader receives a `report(message)` function for progress messages and returns the data.
 DataLoader = Callable[[Callable[[str], None]], "MnistData"]

@@ -79,7 +79,7 @@ def train_in_child(
                 report, layers, metadata = payload
                 on_epoch_end(report, rebuild(layers, metadata))
             elif kind == "done":
-                from digitdnn.training import TrainResult
+                from digitdnn.history import TrainResult
 
                 history, layers, metadata = payload
                 return TrainResult(rebuild(layers, metadata), history)
