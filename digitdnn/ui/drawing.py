@@ -88,8 +88,8 @@ def canvas_helper() -> None:
 
 
 def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
-    """Draw a size x size canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None before any)
-    and its stroke count."""
+    """Draw a size x size canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None while the canvas
+    has no stroke: its PNG is then not decoded) and its stroke count."""
     st.session_state.setdefault("brush", 20)
     result = st_canvas(
         stroke_width=st.session_state.brush,
@@ -111,4 +111,4 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     clear.button("Clear", key="clear", on_click=_clear, width="stretch")
     st.slider("Brush width", 6, 40, key="brush")
     st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke; Clear starts again.")
-    return result.image_data, len(strokes)
+    return (result.image_data if strokes else None), len(strokes)
