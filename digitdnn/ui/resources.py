@@ -39,9 +39,10 @@ def keep_tensorflow_out_of_gc() -> None:
 
     While Keras is imported, Streamlit calls its clear_session after every run, which runs a full collection:
     it would otherwise walk TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
-    Cheap to call at every run; safe from any thread.
+    Cheap to call at every run; safe from any thread. While another thread is still importing TensorFlow or
+    Keras it waits for a later call: freezing half of them would leave the rest in the collector's way.
     """
-    if "tensorflow" not in sys.modules or _FROZEN.is_set():
+    if _FROZEN.is_set() or not all(_imported(name) for name in ("tensorflow", "keras")):
         return
     with _FREEZING:
         if not _FROZEN.is_set():
@@ -61,6 +62,12 @@ def _one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+def _imported(name: str) -> bool:
+    """Module `name` is imported and done importing (a module being imported is in sys.modules already)."""
+    module = sys.modules.get(name)
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 def default_model_path() -> Path:
