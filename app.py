@@ -4,8 +4,8 @@ Run with `make run` (streamlit run app.py). Layout only: every piece comes from 
 """
 import streamlit as st
 
-from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, mistakes, models,
-                         pen_data, prediction, share, sidebar, state, training, watch)
+from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, layout, mistakes,
+                         models, pen_data, prediction, share, sidebar, state, training, watch)
 
 st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
 state.init_session()
@@ -28,8 +28,7 @@ share.write_address()
 @st.fragment
 def drawing_section() -> None:
     """The canvas and everything drawn from it: a stroke reruns only this part of the page."""
-    widths = [7, 5, 3] if share.presenter() else [5, 5, 4]
-    canvas_column, prediction_column, input_column = st.columns(widths, gap="medium")
+    canvas_column, prediction_column, input_column = layout.drawing_columns(share.canvas_size())
     with canvas_column:
         image, strokes = drawing.drawing_area(size=share.canvas_size())
     reading = prediction.read_drawing(image, strokes, drawing.BACKGROUND)
@@ -56,7 +55,7 @@ curves_tab, models_tab, mistakes_tab, data_tab, class_tab = st.tabs(
     ["Learning curves", "Runs and models", "Mistakes", "MNIST data", "Class drawings"], key="tab", on_change="rerun")
 if curves_tab.open:
     with curves_tab:
-        curves_column, watch_column = st.columns([3, 1], gap="medium")
+        curves_column, watch_column = layout.wrapping_row("curves_tab", ["30rem", "14rem"])
         with curves_column:
             training.learning_curves()
         with watch_column:

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, served,
-                        wait_for_text)
+from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, predicted_digit,
+                        served, wait_for_text)
 
 pytestmark = pytest.mark.browser
 
@@ -46,12 +46,6 @@ def page(browser, server):
     page = open_page(browser, server)
     yield page
     page.close()
-
-
-def predicted_digit(page, strokes: int) -> int:
-    """The digit the prediction container names once the whole drawing (`strokes` strokes) was scored."""
-    text = wait_for_text(page, PREDICTION, rf"Prediction: \d[\s\S]*· {strokes} strokes? ·")
-    return int(re.search(r"Prediction: (\d)", text).group(1))
 
 
 def bright_share(png: bytes) -> float:

@@ -26,7 +26,10 @@ export default function () {
             if (root && !root.querySelector("style[data-digitdnn]")) {
                 const style = document.createElement("style");
                 style.dataset.digitdnn = "no-toolbar";
-                style.textContent = ".dc-toolbar { display: none !important; }";
+                style.textContent = ".dc-toolbar { display: none !important; }"
+                    + ".dc-root { width: 100%; }"
+                    + ".dc-container { max-width: 100%; height: auto !important; aspect-ratio: 1; }"
+                    + ".dc-container canvas, .dc-container .canvas-container { width: 100% !important; height: 100% !important; }";
                 root.appendChild(style);
             }
         }
@@ -78,9 +81,9 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     hide_canvas_toolbar()
     strokes = list((result.json_data or {}).get("objects") or [])
     st.session_state.canvas_strokes = strokes
-    undo, clear = st.columns(2)
-    undo.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
-    clear.button("Clear", key="clear", on_click=_clear, width="stretch")
+    with st.container(horizontal=True, key="canvas_buttons"):
+        st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
+        st.button("Clear", key="clear", on_click=_clear, width="stretch")
     st.slider("Brush width", 6, 40, key="brush")
     st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke; Clear starts again.")
     return result.image_data, len(strokes)
