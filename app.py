@@ -4,7 +4,7 @@ Run with `make run` (streamlit run app.py). Layout only: every piece comes from 
 """
 import streamlit as st
 
-from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, layout, mistakes,
+from digitdnn.ui import (class_data, class_drawings, correction, dataset, fool, inputs, inside, layout, mistakes,
                          models, pen_data, prediction, share, sidebar, state, training, watch)
 
 st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
@@ -27,11 +27,10 @@ share.write_address()
 
 @st.fragment
 def drawing_section() -> None:
-    """The canvas and everything drawn from it: a stroke reruns only this part of the page."""
+    """The canvas (or a photo) and everything drawn from it: a stroke reruns only this part of the page."""
     canvas_column, prediction_column, input_column = layout.drawing_columns(share.canvas_size())
     with canvas_column:
-        image, strokes = drawing.drawing_area(size=share.canvas_size())
-    reading = prediction.read_drawing(image, strokes, drawing.BACKGROUND)
+        reading, image = inputs.input_area(share.canvas_size())
     classifier, model_label = training.scoring_model()
     watch.record(reading)
     with prediction_column:
@@ -39,7 +38,7 @@ def drawing_section() -> None:
         correction.correction_panel(reading, image, probabilities, model_label)
     with input_column:
         prediction.network_input(reading.steps)
-    prediction.preprocessing_steps(reading.steps)
+    prediction.preprocessing_steps(reading)
     inside.network_inside(reading.steps, classifier)
     fool.fool_panel(reading.steps, classifier)
 
