@@ -147,7 +147,7 @@ def _mean3(a: np.ndarray) -> np.ndarray:
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     """Otsu's threshold of values in [0, 1]: the level that best splits them into two groups (largest
-    between-group variance)."""
+    between-group variance), in the middle of the gap when a range of levels splits them alike."""
     counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
     centres = (edges[:-1] + edges[1:]) / 2
     weight = np.cumsum(counts).astype(np.float64)
@@ -157,7 +157,10 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (mass[-1] * below - total * mass[:-1]) ** 2 / (below * above)
     between[~np.isfinite(between)] = -1.0
-    return float(edges[1:][int(np.argmax(between))])
+    first = last = int(np.argmax(between))
+    while last + 1 < len(between) and between[last + 1] >= between[first] * (1 - 1e-9):
+        last += 1  # empty bins between the groups split them equally well: take the middle of that gap
+    return float(edges[first + 1] + edges[last + 1]) / 2
 
 
 def digit_marks(ink: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Synthetic phone photos of a digit written on paper: a pen digit (digitdnn.pendigits) in dark ink on light paper,
-lit unevenly (a strong gradient), with a shadow along one edge, a warm tint, sensor noise and JPEG compression."""
+"""Synthetic phone photos of a digit written on paper, for tests and benchmarks: a pen digit (digitdnn.pendigits) in
+dark ink on light paper, lit unevenly (a strong gradient), with a shadow along one edge, a warm tint, sensor noise
+and JPEG compression."""
 from __future__ import annotations
 
 import io
