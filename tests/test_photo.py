@@ -13,7 +13,7 @@ from digitdnn.photo import (MAX_OTHER_PIXELS, PhotoError, label_marks, otsu_thre
                             read_photo)
 from digitdnn.preprocess import to_mnist
 
-PHOTOS = 60             # held-out writers' digits photographed (200 measured 97.0%; see README)
+X
 GOOD_MAJORITY = 0.9
 
 
