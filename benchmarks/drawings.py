@@ -155,7 +155,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Drawing accuracy and speed of to_mnist.")
     parser.add_argument("--quick", action="store_true", help="1,000 re-drawn digits and fewer timing runs")
     parser.add_argument("--count", type=int, default=None, help="re-drawn MNIST test digits (default: all 10,000)")
-    parser.add_argument("--model", default=None, help="model file (default: the default model in assets/)")
+    parser.add_argument("--model", default=None, help="model file (default: the default model in digitdnn/assets/)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -188,7 +188,7 @@ def main(argv=None) -> None:
         ("stroke drawings (tests/data)", len(drawings), f"{drawn_accuracy:.2%}",
          f"{accuracy(classifier, drawn_naive, stroke_labels):.2%}", "target >= 97%"),
     ]
-    print(f"model: {args.model or 'default (assets/)'}")
+    print(f"model: {args.model or 'default (digitdnn/assets/)'}")
     print(f"{'':44} {'images':>6}  {'to_mnist':>9}  {'whole-canvas resize':>19}")
     for name, n, ours, naive, note in rows:
         print(f"{name:44} {n:>6}  {ours:>9}  {naive:>19}  {note}")

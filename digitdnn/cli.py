@@ -1,4 +1,4 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune` and `bench`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve` and `bench`.
 
 TensorFlow is imported only by the commands that need it, so `digitdnn data`
 and `--help` stay fast.
@@ -18,6 +18,7 @@ import numpy as np
 
 from digitdnn.config import ACTIVATIONS, OPTIMIZERS, TrainConfig
 from digitdnn.data import MnistData, MnistUnavailable, cache_path, load_mnist
+from digitdnn.serve import DEFAULT_PORT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_drawings_commands(commands)
 
+    serve = commands.add_parser("serve", help="serve the page (Streamlit) from this installation",
+                                description="Start the page with the class-server settings; Ctrl-C stops it.")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"the port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument("--address", help="the address to listen on, e.g. 127.0.0.1 for this machine only "
+                                         "(default: every address of this machine, as `streamlit run`)")
+    serve.set_defaults(run=run_serve)
+
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
                                 description="Run `python -m benchmarks` from the source checkout; options pass on "
                                             "(e.g. --quick, --only speed page).", add_help=False)
@@ -121,6 +129,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
     return value
 
 
@@ -482,6 +497,13 @@ def run_finetune(args: argparse.Namespace) -> int:
     print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
     print(f"saved {saved}")
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the page until stopped (the process becomes the Streamlit server)."""
+    from digitdnn.serve import serve
+
+    return serve(args.port, args.address)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -85,7 +85,7 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
     return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
             "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
             "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.pendigits.split_by_writer ({SPLIT_SALT})",
-            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (assets/pen-digits/README.md)"}
+            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (digitdnn/assets/pen-digits/README.md)"}
 
 
 def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:

@@ -1,6 +1,6 @@
 """The model new page sessions start with when a teacher chose one: a small file in the models folder names it.
 
-The shipped default (assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
+The shipped default (digitdnn/assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
 model writes POINTER_FILE (JSON: {"model": "NAME.keras"}) beside the saved models, and forgetting
 the choice removes it. Only a plain file name inside the same folder is followed.
 """

@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from digitdnn import __version__
+from digitdnn.bundled import bundled_path
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
@@ -87,11 +88,11 @@ class ModelEntry(NamedTuple):
 
 
 def default_model_path() -> Path:
-    """$DIGITDNN_DEFAULT_MODEL, or assets/default.keras in the repository."""
+    """$DIGITDNN_DEFAULT_MODEL, or the default model shipped in the package (digitdnn/assets/default.keras)."""
     override = os.environ.get(DEFAULT_MODEL_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "assets" / "default.keras"
+    return bundled_path("default.keras")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
