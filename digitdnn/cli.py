@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import shlex
 import signal
@@ -35,6 +36,8 @@ class _UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run one `digitdnn` command; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The commands say in plain lines what went wrong; the log's warnings and tracebacks are the page's server log.
+    logging.basicConfig(level=logging.ERROR, format="digitdnn: %(levelname)s: %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args, passed_on = parser.parse_known_args(argv)

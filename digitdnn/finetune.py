@@ -10,6 +10,7 @@ part stays MNIST's test set, so every epoch's report shows whether MNIST still h
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Callable
 
@@ -18,6 +19,8 @@ import numpy as np
 from digitdnn.config import TrainConfig
 from digitdnn.data import MnistData
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, Classifier, as_batch
+
+_LOG = logging.getLogger(__name__)
 
 EPOCHS = 4
 LEARNING_RATE = 3e-4          # Adam; a third of what trains the default network from scratch
@@ -44,6 +47,8 @@ def fine_tune_config(classifier: Classifier, epochs: int | None = None,
     try:
         return TrainConfig(**recipe, **kept)
     except ValueError:  # a damaged or foreign config: the recipe alone
+        _LOG.warning("the model's saved config %r does not fit; fine-tuning with the recipe alone", kept,
+                     exc_info=True)
         return TrainConfig(**recipe)
 
 

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -51,6 +52,7 @@ MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
 STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
+_LOG = logging.getLogger(__name__)
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
 _ALLOWED_ENTRIES = frozenset(_REQUIRED_ENTRIES + ("metadata.json",))
@@ -464,8 +466,10 @@ def _read_sidecar(path: Path, model_sha256: str | None) -> dict:
     except FileNotFoundError:
         return {}
     except OSError as exc:
+        _LOG.warning("the sidecar %s cannot be read", path, exc_info=True)
         return {"damaged": f"{path.name} cannot be read ({_os_reason(exc)})."}
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
+        _LOG.warning("the sidecar %s is not valid JSON", path, exc_info=True)
         return {"damaged": f"{path.name} is not valid JSON."}
     if not isinstance(metadata, dict):
         return {"damaged": f"{path.name} does not hold a JSON object."}

@@ -1,9 +1,7 @@
 """The wheel works anywhere: build it, install it into a fresh virtual environment, run it from another folder.
 
-The fresh environment reuses the dependencies already installed here (TensorFlow is hundreds of MB): a .pth
-file puts this environment's site-packages after its own, and pip installs the wheel with --no-index, so it
-must find every dependency, at an allowed version, among those. The editable install of the checkout is not
-visible there (.pth files of an added folder are not run), so `import digitdnn` is the wheel's copy.
+The fresh environment reuses the dependencies already installed here (tests/venvs.py), and pip installs the wheel
+with --no-index, so it must find every dependency, at an allowed version, among those.
 
 Needs Chromium (the served page is opened and drawn on) and pip's access to the package index for the build
 backend (setuptools), as `make test` has.
@@ -11,7 +9,6 @@ backend (setuptools), as `make test` has.
 import os
 import re
 import shutil
-import site
 import subprocess
 import sys
 import time
@@ -21,17 +18,11 @@ import pytest
 
 from pagedriver import (PREDICTION, ROOT, digit_strokes, draw, free_port, launched_chromium, open_page, stop_server,
                         wait_for_text, wait_healthy)
+from venvs import clean_environment, fresh_environment, run
 
 pytestmark = pytest.mark.browser
 
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "digitdnn")  # everything the build reads
-
-
-def run(command, cwd, env, timeout=180) -> str:
-    """Run `command`; its stdout, or an AssertionError with its output if it failed."""
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
 
 
 def build_wheel(folder, env):
@@ -49,21 +40,11 @@ def build_wheel(folder, env):
     return wheel
 
 
-def fresh_environment(folder):
-    """A new virtual environment that sees this one's installed packages after its own; its bin folder."""
-    venv = folder / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=folder, env=None)
-    (own,) = (venv / "lib").glob("python3*/site-packages")
-    (own / "reuse-installed-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    return venv / "bin"
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(bin folder, a folder outside the checkout, environment, seconds per step) of the wheel's installation."""
     folder = tmp_path_factory.mktemp("install")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DIGITDNN_DEFAULT_MODEL")}
-    env.update(DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2")
+    env = clean_environment(DIGITDNN_MODELS_DIR=str(folder / "models"))
     seconds = {}
     start = time.monotonic()
     wheel = build_wheel(folder, env)

@@ -1,6 +1,7 @@
 """Runs and models: the list, curves overlaid, the active model, download, save, open and upload."""
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_LOG = logging.getLogger(__name__)
 
 
 def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
@@ -74,6 +76,7 @@ def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> 
     try:
         classifier = load()
     except ModelLoadError as exc:
+        _LOG.warning("%s refused: %s", name, exc, exc_info=True)
         state.notify("models", "error", f"{refused} {exc}")
         return
     state.add_model(state.ModelEntry(0, name, source, classifier, dict(classifier.metadata)))
@@ -91,6 +94,7 @@ def _on_save() -> None:
             raise ValueError(f"A model named “{name}” is already saved; choose another name.")
         path = save_classifier(entry.classifier, target, entry.metadata)
     except (ValueError, SaveError) as exc:
+        _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
         return
     state.notify("models", "success", f"Saved “{entry.name}” as {path}.")

@@ -3,6 +3,8 @@
 `streamlit run app.py` (the source checkout's shim) and `digitdnn serve` (an installed package) both run it:
 Streamlit runs this file as the script, or the shim calls main().
 """
+import logging
+
 import streamlit as st
 
 from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, mistakes, models,
@@ -68,8 +70,20 @@ def tabs_section() -> None:
             class_drawings.class_drawings_panel()
 
 
+def log_to_the_server_console() -> None:
+    """digitdnn's log (warnings, and caught failures with their tracebacks) goes to the server's stderr, beside
+    Streamlit's own; the page itself shows one plain sentence per failure."""
+    logger = logging.getLogger("digitdnn")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main() -> None:
     """Lay out the whole page (one script run)."""
+    log_to_the_server_console()
     st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
     state.init_session()
     share.read_address()
