@@ -436,26 +436,35 @@ def _labels_to_uint8(labels) -> np.ndarray:
 
 # ---- the own cache ---------------------------------------------------------------------------------
 
-def _write_cache(data: MnistData, cache: Path, report: _Reporter) -> bool:
-    """Write the cache atomically (temp file, fsync, rename); a failure is reported, not raised."""
+def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to `path` as .npz through a temporary file, fsync and rename: never a half-written file.
+
+    Raises OSError (the temporary file removed) when the folder cannot be written.
+    """
     temporary = None
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".mnist-", suffix=".npz.part", dir=cache.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.part", dir=path.parent)
         with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **{name: getattr(data, name) for name in ARRAY_NAMES})
+            np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)
-        os.replace(temporary, cache)
+        os.replace(temporary, path)
         temporary = None
-    except OSError as error:
-        _LOG.warning("could not cache MNIST at %s", cache, exc_info=True)
-        report.notice(f"could not cache MNIST at {cache}: {_one_line(error)}")
-        return False
     finally:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _write_cache(data: MnistData, cache: Path, report: _Reporter) -> bool:
+    """Write the cache atomically; a failure is reported, not raised."""
+    try:
+        save_npz_atomically(cache, {name: getattr(data, name) for name in ARRAY_NAMES})
+    except OSError as error:
+        _LOG.warning("could not cache MNIST at %s", cache, exc_info=True)
+        report.notice(f"could not cache MNIST at {cache}: {_one_line(error)}")
+        return False
     report.info(f"cached at {cache}")
     return True

@@ -2,8 +2,7 @@
 
 The recipe (no arguments needed): the classifier's own architecture, Adam at a small learning rate
 for a few epochs, augmentation on, no dropout, and a sample of MNIST's training set plus the
-drawings repeated so that they are about a fifth of what is seen. Without dropout because it made
-the fine-tune about five times slower in this training loop (its random masks dominate a step) and
+drawings repeated so that they are about a fifth of what is seen. Without dropout because it
 gained nothing here: on held-out pen writers (benchmarks/classroom.py) the drawings named right
 after fine-tuning were within 0.3 points either way, MNIST within 0.05. The test
 part stays MNIST's test set, so every epoch's report shows whether MNIST still holds.

@@ -8,12 +8,15 @@ how it does on MNIST.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from digitdnn.calibration import fit_temperature, with_temperature
-from digitdnn.data import MnistData
+from digitdnn.data import MnistData, cache_path, save_npz_atomically
 from digitdnn.model import Classifier
 from digitdnn.pendigits import (SPLIT_SALT, PenDigits, calibration_indices, load_pen_digits, render_digit,
                                 split_by_writer)
@@ -22,6 +25,8 @@ from digitdnn.stroke_augment import add_style, distort_strokes
 
 DEFAULT_COPIES = 4      # drawings made of each training writer's digit
 CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
+DRAWING_VERSION = 1     # part of the cache's file name: raise it when drawing changes what it makes
+_LOG = logging.getLogger(__name__)
 
 
 def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, distort: bool = True,
@@ -66,13 +71,45 @@ def with_extra_training(data: MnistData, x: np.ndarray, y: np.ndarray, source: s
                      data.x_test, data.y_test, f"{data.source} + {source}")
 
 
-def mnist_with_pen_digits(data: MnistData, *, copies: int = DEFAULT_COPIES, seed: int = 0,
-                          pen: PenDigits | None = None, progress: Callable[[float], None] | None = None
-                          ) -> MnistData:
-    """MNIST plus `copies` canvas drawings of every training writer's pen digit (held-out writers never)."""
-    pen = pen or load_pen_digits()
+def _fingerprint(pen: PenDigits) -> str:
+    digest = hashlib.sha256()
+    for array in (pen.points, pen.stroke_starts, pen.sample_starts, pen.label, pen.writer):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def training_drawings(pen: PenDigits, *, copies: int, seed: int = 0, cache_dir: str | Path | None = None,
+                      progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training writers' digits drawn `copies` times: (uint8 images, labels), kept in the MNIST cache folder.
+
+    Drawing them takes about 5 ms a digit, so they are drawn once per (set, copies, seed, DRAWING_VERSION)
+    and read back afterwards; a cache that cannot be written is only logged.
+    """
+    cache = cache_path(cache_dir).parent / f"pen-drawings-{_fingerprint(pen)}-c{copies}-s{seed}-v{DRAWING_VERSION}.npz"
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            x, y = stored["x"], stored["y"]
+        if x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y):
+            return x, y
+    except FileNotFoundError:
+        pass  # not drawn yet
+    except (OSError, ValueError, KeyError):
+        _LOG.warning("the kept pen-digit drawings %s are unreadable; drawing them again", cache, exc_info=True)
     train_indices, _ = split_by_writer(pen)
     x, y, _ = draw_pen_digits(pen, train_indices, copies=copies, seed=seed, progress=progress)
+    try:
+        save_npz_atomically(cache, {"x": x, "y": y})
+    except OSError:
+        _LOG.warning("could not keep the pen-digit drawings at %s", cache, exc_info=True)
+    return x, y
+
+
+def mnist_with_pen_digits(data: MnistData, *, copies: int = DEFAULT_COPIES, seed: int = 0,
+                          pen: PenDigits | None = None, cache_dir: str | Path | None = None,
+                          progress: Callable[[float], None] | None = None) -> MnistData:
+    """MNIST plus `copies` canvas drawings of every training writer's pen digit (held-out writers never)."""
+    pen = pen or load_pen_digits()
+    x, y = training_drawings(pen, copies=copies, seed=seed, cache_dir=cache_dir, progress=progress)
     return with_extra_training(data, x, y, f"{len(y)} pen-digit drawings ({copies} per digit)")
 
 

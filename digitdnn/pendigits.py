@@ -54,6 +54,21 @@ class PenDigits:
         starts = self.stroke_starts
         return [self.points[starts[k]:starts[k + 1]] for k in range(self.sample_starts[i], self.sample_starts[i + 1])]
 
+    def subset(self, indices) -> "PenDigits":
+        """Only the digits `indices`, in that order."""
+        strokes = [self.strokes(int(i)) for i in indices]
+        flat = [s for digit in strokes for s in digit]
+        return PenDigits(
+            points=np.concatenate(flat) if flat else np.zeros((0, 2), np.float32),
+            stroke_starts=np.concatenate([[0], np.cumsum([len(s) for s in flat])]).astype(np.int64),
+            sample_starts=np.concatenate([[0], np.cumsum([len(d) for d in strokes])]).astype(np.int64),
+            label=self.label[indices], lab=self.lab[indices], writer=self.writer[indices],
+            checked=self.checked[indices])
+
+    def save(self, path: str | Path) -> None:
+        """Write the set as an .npz that load_pen_digits reads."""
+        np.savez_compressed(path, **{name: getattr(self, name) for name in ARRAYS})
+
 
 def load_pen_digits(path: str | Path | None = None) -> PenDigits:
     """Read the pen digits from `path`, `$DIGITDNN_PEN_DIGITS` or the shipped copy; PenDigitsError if bad."""

@@ -9,6 +9,7 @@ each case gives a message that names the parameter. The option lists are the sid
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -24,8 +25,10 @@ MAX_DROPOUT = 0.8
 DROPOUT_STEP = 0.05
 MAX_SEED = 2**31 - 1
 
-TRUE_WORDS = ("1", "true", "yes", "on", "")  # "?presenter" alone means on
+TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
+_WHOLE = re.compile(r"[+-]?\d+")                                # a whole number written in digits
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")  # digits, a point, an exponent: no "1_000", "inf"
 SHOWN_CHARACTERS = 30  # longer values are cut short in messages
 
 
@@ -69,18 +72,21 @@ def from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list[str]]
     """The setup an address describes, and one message per value refused, clamped or ignored.
 
     Args:
-        params: query parameters as st.query_params.to_dict() gives them (a list means the name was repeated:
-            the last value counts, as in Streamlit).
+        params: query parameters, each a value or the list of its values (st.query_params.get_all); a parameter
+            given more than once is refused, since which value was meant is unclear.
     """
     changes: dict = {}
     messages: list[str] = []
     presenter = False
     for name, raw in params.items():
-        value = raw[-1] if isinstance(raw, (list, tuple)) and raw else raw
-        value = str(value).strip()
+        values = list(raw) if isinstance(raw, (list, tuple)) else [raw]
         if name not in _READERS:
             messages.append(f"Unknown parameter “{_shown(name)}” ignored (known: {', '.join(_READERS)}).")
             continue
+        if len(values) != 1:
+            messages.append(f"Parameter “{name}”: given {len(values)} times; the default is used.")
+            continue
+        value = str(values[0]).strip()
         read = _READERS[name]
         try:
             result, note = read(value)
@@ -102,20 +108,16 @@ def _shown(value: str) -> str:
 
 
 def _integer(value: str) -> int:
-    try:
-        number = float(value)
-    except ValueError:
-        raise Refused(f"“{_shown(value)}” is not a number") from None
-    if not math.isfinite(number) or number != int(number):
-        raise Refused(f"“{_shown(value)}” is not a whole number")
-    return int(number)
+    if _WHOLE.fullmatch(value):
+        return int(value)
+    _number(value)  # says why text that is no number at all is refused
+    raise Refused(f"“{_shown(value)}” is not a whole number written in digits")
 
 
 def _number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise Refused(f"“{_shown(value)}” is not a number") from None
+    if not _DECIMAL.fullmatch(value):
+        raise Refused(f"“{_shown(value)}” is not a number")
+    number = float(value)
     if not math.isfinite(number):
         raise Refused(f"“{_shown(value)}” is not a finite number")
     return number
@@ -182,12 +184,15 @@ def _read_seed(value: str) -> tuple[int, str | None]:
     return _clamped(value, _integer(value), 0, MAX_SEED)
 
 
-def _read_switch(value: str) -> tuple[bool, None]:
-    if value.lower() in TRUE_WORDS:
-        return True, None
-    if value.lower() in FALSE_WORDS:
-        return False, None
-    raise Refused(f"“{_shown(value)}” is not 1 or 0")
+def _read_switch(empty_means_on: bool) -> Callable[[str], tuple[bool, None]]:
+    """Read 1/0, true/false, yes/no, on/off; with empty_means_on, no value (e.g. "?presenter" alone) means on."""
+    def read(value: str) -> tuple[bool, None]:
+        if value.lower() in TRUE_WORDS or (empty_means_on and not value):
+            return True, None
+        if value.lower() in FALSE_WORDS:
+            return False, None
+        raise Refused(f"“{_shown(value)}” is not 1 or 0" if value else "no value given (write 1 or 0)")
+    return read
 
 
 _READERS: dict[str, Callable[[str], tuple]] = {
@@ -199,9 +204,9 @@ _READERS: dict[str, Callable[[str], tuple]] = {
     "epochs": _read_epochs,
     "dropout": _read_dropout,
     "l2": _read_option(L2_PENALTIES, integer=False),
-    "augment": _read_switch,
+    "augment": _read_switch(empty_means_on=False),
     "seed": _read_seed,
-    "presenter": _read_switch,
+    "presenter": _read_switch(empty_means_on=True),
 }
 _FIELDS = {"units": "hidden_units", "activation": "activation", "optimizer": "optimizer", "lr": "learning_rate",
            "batch": "batch_size", "epochs": "epochs", "dropout": "dropout", "l2": "l2", "augment": "augment",

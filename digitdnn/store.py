@@ -105,22 +105,28 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------------------------------------- save
 
 
-def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | None = None,
+                    overwrite: bool = True) -> Path:
     """Write `clf` to PATH (".keras" is appended if missing) and its sidecar PATH.json, atomically.
 
     Args:
         clf: the classifier; its Keras model is saved.
-        path: target file; missing folders are created; an existing model there is replaced.
+        path: target file; missing folders are created.
         metadata: sidecar fields (config, history, test_accuracy, data_fingerprint, command, or any
             other JSON-ready key); they override the defaults. ``format`` and ``model_sha256`` are
             always set here, and a ``damaged`` flag from a previously read sidecar is dropped.
+        overwrite: True replaces a model already at `path`. False claims the name in one step
+            (a hard link that fails when the name is taken), so of several savers racing for one
+            name exactly one succeeds and the others get FileExistsError; the winner's sidecar
+            then replaces any sidecar left there without its model.
     Returns:
         The path written.
     Raises:
+        FileExistsError (overwrite=False) when a model named `path` exists; nothing is written.
         SaveError (an OSError) when the folder or files cannot be written. No temporary file is
         left behind, and an existing model at `path` is untouched, unless only the final step
         (replacing the sidecar) failed: then the new model is in place and the old sidecar reads
-        as damaged, because its model_sha256 no longer matches.
+        as damaged (or is missing), because its model_sha256 no longer matches.
         TypeError when `metadata` is not JSON-serialisable (checked before anything is written).
     """
     import keras
@@ -130,6 +136,8 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
         path = path.with_name(path.name + ".keras")
     sidecar = _sidecar_fields(metadata)
     json.dumps(sidecar, default=_json_scalar)  # fail on bad metadata before touching the disk
+    if not overwrite and path.exists():  # the quick answer; the link below is what makes it safe
+        raise _name_taken(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(path.parent)
@@ -148,8 +156,13 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
             _fsync(staged)
         # Model first: a crash between the two leaves the new model with no sidecar or with the old
         # one, which model_sha256 then marks as damaged; never a half-written file under PATH.
-        os.replace(staged_model, path)
+        if overwrite:
+            os.replace(staged_model, path)
+        else:
+            os.link(staged_model, path)  # atomic, and never replaces: the name is claimed or taken
         os.replace(staged_sidecar, sidecar_path(path))
+    except FileExistsError as exc:
+        raise _name_taken(path) from exc
     except OSError as exc:
         raise SaveError(f"Cannot save the model to {path}: {_os_reason(exc)}.") from exc
     finally:
@@ -157,6 +170,10 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
     with contextlib.suppress(OSError):  # folders cannot be opened for syncing everywhere (Windows)
         _fsync(path.parent)
     return path
+
+
+def _name_taken(path: Path) -> FileExistsError:
+    return FileExistsError(f"The name “{path.stem}” is taken: a model is already saved under it; choose another.")
 
 
 def _sidecar_fields(metadata: dict | None) -> dict:
@@ -426,6 +443,8 @@ def _checked_classifier(model, name: str, metadata: dict) -> Classifier:
         raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
     probe = np.random.default_rng(0).random((4, *input_shape), dtype=np.float32)
     expected = np.asarray(model(probe, training=False))
+    if not np.isfinite(expected).all():
+        raise ModelLoadError(f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
     if not np.allclose(clf.predict_proba(probe), expected, atol=1e-4):
         raise ModelLoadError(f"Cannot load {name}: its layers are connected in a way digitdnn cannot run.")
     return clf
@@ -438,6 +457,22 @@ def read_metadata(path: str | os.PathLike) -> dict:
     """The sidecar metadata of the model at `path`: {} if there is none, {"damaged": reason} if it is bad."""
     model_path = Path(path).with_suffix(".keras")
     return _read_sidecar(sidecar_path(model_path), _model_sha256(model_path))
+
+
+def kept_test_accuracy(metadata: dict) -> float | None:
+    """Test accuracy of the weights a sidecar describes (not the best epoch's: training keeps the last).
+
+    In order: the history's ``test_accuracy`` (recorded by History.to_dict), else its last epoch's
+    (sidecars written before that field existed; a run keeps its last finished epoch's weights),
+    else the sidecar's own ``test_accuracy`` (a measurement, e.g. an upload's or a model without history).
+    """
+    history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
+    epochs = [e for e in history.get("epochs") or [] if isinstance(e, dict)]
+    for candidate in (history.get("test_accuracy"), epochs[-1].get("test_accuracy") if epochs else None,
+                      metadata.get("test_accuracy")):
+        if isinstance(candidate, (int, float)) and not isinstance(candidate, bool):
+            return float(candidate)
+    return None
 
 
 def list_models(folder: str | os.PathLike) -> list[ModelEntry]:

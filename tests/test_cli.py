@@ -236,13 +236,8 @@ def test_train_with_pen_digits_and_calibration_records_the_recipe(tmp_path, mnis
     pen = load_pen_digits()
     train_part, held = split_by_writer(pen)
     keep = np.sort(np.concatenate([train_part[:40], held[:10], calibration_indices(pen)[:40]]))
-    strokes = [pen.stroke_starts[pen.sample_starts[i]:pen.sample_starts[i + 1] + 1] for i in keep]
-    points = [pen.points[s[0]:s[-1]] for s in strokes]
     small = tmp_path / "pen.npz"
-    np.savez(small, points=np.concatenate(points),
-             stroke_starts=np.concatenate([[0], np.cumsum(np.concatenate([np.diff(s) for s in strokes]))]),
-             sample_starts=np.concatenate([[0], np.cumsum([len(s) - 1 for s in strokes])]),
-             label=pen.label[keep], lab=pen.lab[keep], writer=pen.writer[keep], checked=pen.checked[keep])
+    pen.subset(keep).save(small)
     model = tmp_path / "pen.keras"
     argv = ["train", "--hidden-units", "32", "--optimizer", "adam", "--learning-rate", "0.002", "--epochs", "1",
             "--limit", "1000", "--test-limit", "300", "--pen-digits", "2", "--calibrate", "--out", str(model)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
 from digitdnn import data as mnist_data
@@ -110,7 +111,7 @@ def test_the_page_says_why_it_could_not_save(default_model, tmp_path, monkeypatc
     at.button(key="save").click()
     at.run()
     assert not at.exception
-    errors = " ".join(e.value for e in at.error)
+    errors = shown(" ".join(e.value for e in at.error))
     assert "Not saved. Cannot save the model to" in errors and "read-only file system" in errors, errors
     assert store.list_models(tmp_path / "models") == []
 
@@ -196,13 +197,13 @@ def test_a_damaged_sidecar_is_listed_as_damaged_with_its_reason(default_model, s
     picker = at.selectbox(key="saved_model")
     assert picker.options == ["broken", "good (damaged metadata)"]
     picker.set_value(str(saved)).run()
-    assert "Its metadata is damaged: good.json is not valid JSON." in " ".join(w.value for w in at.warning)
+    assert "Its metadata is damaged: good.json is not valid JSON." in shown(" ".join(w.value for w in at.warning))
     at.button(key="open").click().run()
     assert [m.source for m in at.session_state["models"]] == ["default", "opened"]
     at.selectbox(key="saved_model").set_value(str(broken)).run()
     at.button(key="open").click().run()
     assert not at.exception
-    assert "Cannot open it." in " ".join(e.value for e in at.error)
+    assert "Cannot open it." in shown(" ".join(e.value for e in at.error))
     assert [m.source for m in at.session_state["models"]] == ["default", "opened"]
 
 

@@ -41,15 +41,32 @@ def test_extra_training_joins_the_training_set_only(small_mnist):
     assert joined.x_test is small_mnist.x_test and "five" in joined.source
 
 
-def test_mnist_with_pen_digits_draws_training_writers_only(small_mnist, pen, monkeypatch):
+def test_mnist_with_pen_digits_draws_training_writers_only_once(small_mnist, pen, monkeypatch, tmp_path):
     import digitdnn.pen_training as pen_training
 
     seen = []
     real = pen_training.draw_pen_digits
     monkeypatch.setattr(pen_training, "draw_pen_digits",
                         lambda p, indices, **kw: seen.append(np.asarray(indices)) or real(p, indices[:30], **kw))
-    joined = mnist_with_pen_digits(small_mnist, copies=1, pen=pen)
+    joined = mnist_with_pen_digits(small_mnist, copies=1, pen=pen, cache_dir=tmp_path)
     train, held = split_by_writer(pen)
     assert np.array_equal(seen[0], train)
     assert not set(pen.writer[seen[0]]) & set(pen.writer[held])
     assert len(joined.x_train) == len(small_mnist.x_train) + 30
+    # The drawings are kept: the next call reads them back instead of drawing again.
+    again = mnist_with_pen_digits(small_mnist, copies=1, pen=pen, cache_dir=tmp_path)
+    assert len(seen) == 1 and np.array_equal(again.x_train, joined.x_train)
+    other = mnist_with_pen_digits(small_mnist, copies=2, pen=pen, cache_dir=tmp_path)
+    assert len(seen) == 2 and len(other.x_train) > len(joined.x_train)
+
+
+def test_drawings_that_cannot_be_kept_are_still_used(small_mnist, pen, monkeypatch, tmp_path, caplog):
+    import digitdnn.pen_training as pen_training
+
+    real = pen_training.draw_pen_digits
+    monkeypatch.setattr(pen_training, "draw_pen_digits", lambda p, indices, **kw: real(p, indices[:10], **kw))
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    joined = mnist_with_pen_digits(small_mnist, copies=1, pen=pen, cache_dir=blocked)
+    assert len(joined.x_train) == len(small_mnist.x_train) + 10
+    assert "could not keep the pen-digit drawings" in caplog.text

@@ -93,3 +93,13 @@ def test_a_rendered_digit_looks_like_a_canvas_drawing(pen):
     assert 8 <= stroke_width(ink[top:bottom, left:right]) <= 36
     x = to_mnist(canvas)
     assert x.shape == (28, 28) and x.max() > 0.9
+
+
+def test_a_subset_saves_and_loads_back_digit_for_digit(pen, tmp_path):
+    picked = [5, 1, 900]
+    path = tmp_path / "three.npz"
+    pen.subset(picked).save(path)
+    small = load_pen_digits(path)
+    assert len(small) == 3 and list(small.label) == list(pen.label[picked])
+    for new, old in zip(range(3), picked):
+        assert all(np.array_equal(a, b) for a, b in zip(small.strokes(new), pen.strokes(old), strict=True))

@@ -472,3 +472,21 @@ def test_upload_round_trip_leaves_no_temp_files(clf, saved, tmp_path, monkeypatc
 def test_upload_size_limit_is_checked_first():
     with pytest.raises(ModelLoadError, match=r"^Cannot load big\.keras: .*upload limit\.$"):
         store.load_classifier_bytes(b"x" * 1001, "big.keras", max_bytes=1000)
+
+
+def test_kept_test_accuracy_is_of_the_weights_not_the_best_epoch():
+    epochs = [{"epoch": 1, "test_accuracy": 0.9}, {"epoch": 2, "test_accuracy": 0.7}]
+    old_page_sidecar = {"test_accuracy": 0.9, "history": {"epochs": epochs, "best_test_accuracy": 0.9}}
+    assert store.kept_test_accuracy(old_page_sidecar) == 0.7  # a run keeps its last epoch's weights
+    warm_start = {"test_accuracy": None, "history": {"epochs": [], "test_accuracy": 0.95}}
+    assert store.kept_test_accuracy(warm_start) == 0.95
+    assert store.kept_test_accuracy({"test_accuracy": 0.5}) == 0.5 and store.kept_test_accuracy({}) is None
+
+
+def test_weights_so_large_that_outputs_overflow_are_called_unusable(tmp_path):
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    for layer in model.layers:
+        layer.kernel.assign(np.full(layer.kernel.shape, 3e38, dtype=np.float32))
+    keras.saving.save_model(model, tmp_path / "huge.keras")
+    assert "weights are unusable" in refusal(tmp_path / "huge.keras")

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from digitdnn.jobs import DataLoader
-from digitdnn.ui import resources
+from digitdnn.ui import pen_data, resources
 
 INCLUDE = "with_class_drawings"  # the sidebar checkbox
 _LOG = logging.getLogger(__name__)
@@ -37,13 +37,13 @@ def class_drawings() -> tuple[np.ndarray, np.ndarray]:
 
 
 def training_data() -> tuple[DataLoader, str]:
-    """What Train trains on, and the words its run's name gets for it: MNIST, plus the class's drawings when the
-    checkbox is on (ValueError if there are none)."""
-    mnist = resources.mnist_loader()
+    """What Train trains on, and the words its run's name gets for it: the sidebar's data (MNIST, or MNIST and pen
+    digits), plus the class's drawings when the checkbox is on (ValueError if there are none)."""
+    base, suffix = pen_data.base_loader()
     if not st.session_state.get(INCLUDE):
-        return mnist, ""
+        return base, suffix
     x, y = class_drawings()
-    return with_drawings(mnist, x, y, mnist_sample=None), f" (+{len(y)} class drawings)"
+    return with_drawings(base, x, y, mnist_sample=None), f"{suffix} (+{len(y)} class drawings)"
 
 
 def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, mnist_sample: int | None,

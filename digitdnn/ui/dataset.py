@@ -10,6 +10,7 @@ import streamlit as st
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
+from digitdnn.ui.text import plain
 
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
@@ -120,5 +121,5 @@ def numbers(image: np.ndarray, title: str, key: str) -> None:
     if entry is not None:
         probabilities = entry.classifier.predict_proba(rebuilt.astype(np.float32) / 255)[0]
         with guess_column:
-            st.markdown(f"**{entry.name}** says **{int(probabilities.argmax())}** ({probabilities.max():.0%})")
+            st.markdown(f"**{plain(entry.name)}** says **{int(probabilities.argmax())}** ({probabilities.max():.0%})")
             st.vega_lite_chart(probability_bars(probabilities, height=120))

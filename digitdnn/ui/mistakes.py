@@ -14,6 +14,7 @@ from digitdnn.evaluation import Evaluation, evaluate
 from digitdnn.ui import state
 from digitdnn.ui.charts import confusion_heatmap
 from digitdnn.ui.dataset import THUMBNAIL, mnist_or_error, thumbnails
+from digitdnn.ui.text import plain
 
 GALLERY_SIZE = 24
 CHART_KEY = "confusion_chart"
@@ -26,7 +27,7 @@ def evaluation_of(entry: state.ModelEntry, images: np.ndarray, labels: np.ndarra
     evaluations = st.session_state.setdefault("evaluations", {})
     key = (entry.id, len(labels))
     if key not in evaluations:
-        with st.spinner(f"Scoring {len(labels):,} test images with {entry.name}…"):
+        with st.spinner(f"Scoring {len(labels):,} test images with {plain(entry.name)}…"):
             evaluations[key] = evaluate(entry.classifier, images, labels)
     return evaluations[key]
 
@@ -59,7 +60,7 @@ def mistakes_panel() -> None:
     evaluation = evaluation_of(entry, data.x_test, data.y_test)
     matrix = evaluation.confusion_matrix()
     wrong = int(len(evaluation.labels) - np.trace(matrix))
-    st.markdown(f"**{entry.name}** on {len(evaluation.labels):,} MNIST test images: accuracy "
+    st.markdown(f"**{plain(entry.name)}** on {len(evaluation.labels):,} MNIST test images: accuracy "
                 f"**{evaluation.accuracy:.2%}**, {wrong} mistakes (scored in {evaluation.seconds:.2f} s).")
     if TRUE_KEY not in st.session_state:
         st.session_state[TRUE_KEY], st.session_state[PREDICTED_KEY] = most_common_confusion(matrix)

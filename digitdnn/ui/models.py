@@ -9,19 +9,20 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, list_models, load_classifier, \
-    load_classifier_bytes, save_classifier
+from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, kept_test_accuracy, list_models, \
+    load_classifier, load_classifier_bytes, save_classifier
 from digitdnn.store import ModelEntry as SavedModel
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
+from digitdnn.ui.text import plain
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LOG = logging.getLogger(__name__)
 
 
 def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
-    """One row per model: name, where it came from, settings, epochs, best test accuracy, time."""
+    """One row per model: name, where it came from, settings, epochs, test accuracy of its weights, time."""
     rows = []
     for entry in entries:
         cfg = entry.config
@@ -32,7 +33,7 @@ def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
             "settings": describe(cfg) if cfg else "unknown",
             "epochs": len(entry.epochs) or None,
             "status": entry.history.get("status") or "",
-            "best test accuracy": entry.best_test_accuracy,
+            "test accuracy": entry.test_accuracy,
             "seconds": round(float(seconds), 1) if isinstance(seconds, (int, float)) else None,
             "train images": entry.metadata.get("train_images"),
         })
@@ -67,8 +68,8 @@ def saved_label(entry: SavedModel) -> str:
     """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
     if entry.damaged:
         return f"{entry.path.stem} (damaged metadata)"
-    accuracy = entry.metadata.get("test_accuracy")
-    return f"{entry.path.stem} ({accuracy:.2%})" if isinstance(accuracy, (int, float)) else entry.path.stem
+    accuracy = kept_test_accuracy(entry.metadata)
+    return entry.path.stem if accuracy is None else f"{entry.path.stem} ({accuracy:.2%})"
 
 
 def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> None:
@@ -89,11 +90,10 @@ def _on_save() -> None:
         return
     try:
         name = file_name(st.session_state.get("save_name", ""))
-        target = resources.models_dir() / f"{name}.keras"
-        if target.exists():  # the folder is shared by every session of this server: never overwrite
-            raise ValueError(f"A model named “{name}” is already saved; choose another name.")
-        path = save_classifier(entry.classifier, target, entry.metadata)
-    except (ValueError, SaveError) as exc:
+        # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
+        path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
+                               overwrite=False)
+    except (ValueError, FileExistsError, SaveError) as exc:
         _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
         return
@@ -115,10 +115,14 @@ def models_panel() -> None:
     if not entries:
         st.info("No model yet: train one from the sidebar, or open or upload one below.")
     else:
+        st.caption("These runs live in this browser tab only: reloading or closing the page loses them. "
+                   "Save a model below to keep it.")
         st.dataframe(runs_frame(entries), hide_index=True,
-                     column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
+                     column_config={"test accuracy": st.column_config.NumberColumn(
+                         format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
         names = {m.id: m.name for m in entries}
-        st.radio("Active model (scores the drawing)", list(names), format_func=names.get, key="active_model")
+        st.radio("Active model (scores the drawing)", list(names), format_func=lambda i: plain(names[i]),
+                 key="active_model")
         _overlay(entries)
         _download(state.active_model())
     _save_and_open()
@@ -145,7 +149,7 @@ def _overlay(entries: list[state.ModelEntry]) -> None:
 def _download(entry: state.ModelEntry | None) -> None:
     if entry is None:
         return
-    st.download_button(f"Download “{entry.name}” (.keras)", data=lambda: model_file_bytes(entry),
+    st.download_button(f"Download “{plain(entry.name)}” (.keras)", data=lambda: model_file_bytes(entry),
                        file_name=f"digitdnn-{entry.source}-{entry.id}.keras", mime="application/octet-stream",
                        on_click="ignore", key="download")
 
@@ -155,14 +159,14 @@ def _save_and_open() -> None:
     with save:
         st.text_input("Save the active model as", placeholder="my-model", key="save_name")
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
-        st.caption(f"Saved in {resources.models_dir().resolve()}")
+        st.caption(f"Saved in {plain(resources.models_dir().resolve())}")
     with reopen:
         listed = {str(m.path): m for m in list_models(resources.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key="saved_model")
         chosen = listed.get(st.session_state.get("saved_model"))
         if chosen is not None and chosen.damaged:
-            st.warning(f"Its metadata is damaged: {chosen.damaged} The model itself may still open.")
+            st.warning(f"Its metadata is damaged: {plain(chosen.damaged)} The model itself may still open.")
         st.button("Open", key="open", on_click=_on_open, disabled=not listed)
     with upload:
         st.file_uploader("Upload a .keras model", type=["keras"], key="upload", on_change=_on_upload,

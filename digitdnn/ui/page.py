@@ -8,7 +8,7 @@ import logging
 import streamlit as st
 
 from digitdnn.ui import (class_data, class_drawings, correction, dataset, drawing, fool, inside, mistakes, models,
-                         prediction, share, sidebar, state, training, watch)
+                         pen_data, prediction, share, sidebar, state, training, watch)
 
 
 @st.fragment
@@ -39,6 +39,7 @@ def training_sidebar() -> None:
         training.progress_panel()
         share.address_messages()
         sidebar.training_controls(advanced=not share.presenter())
+        pen_data.data_choice()
         class_data.include_checkbox()
         share.share_controls()
     share.write_address()

@@ -52,6 +52,26 @@ def mnist_loader() -> SharedDataset:
     return _shared_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
 
 
+PEN_DIGIT_COPIES = 2  # drawings of each training writer's pen digit in the page's "MNIST + pen digits"
+
+
+@st.cache_resource(show_spinner=False)
+def _pen_digits_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
+    def load(progress):
+        from digitdnn.pen_training import mnist_with_pen_digits
+
+        mnist = _shared_dataset(limit)(progress)
+        return mnist_with_pen_digits(mnist, copies=PEN_DIGIT_COPIES,
+                                     progress=lambda done: progress(f"drawing the pen digits: {done:.0%}"))
+
+    return SharedDataset(None, load=load)
+
+
+def pen_digits_loader() -> SharedDataset:
+    """MNIST (capped like mnist_loader) plus the training writers' pen digits, drawn once per server and kept."""
+    return _pen_digits_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
+
+
 @st.cache_resource(show_spinner=False)
 def _training_queue(slots: int) -> TrainingQueue:
     return TrainingQueue(slots)

@@ -13,6 +13,7 @@ import streamlit as st
 from digitdnn.share import PARAMETERS, Setup, from_query, to_query
 from digitdnn.ui.drawing import CANVAS_SIZE
 from digitdnn.ui.sidebar import config_from_state, widget_values
+from digitdnn.ui.text import plain
 
 PRESENTER_CANVAS_SIZE = 420
 PRESENTER_STYLE = """<style>
@@ -27,7 +28,7 @@ def read_address() -> None:
     if st.session_state.get("address_read"):
         return
     st.session_state.address_read = True
-    setup, messages = from_query(st.query_params.to_dict())
+    setup, messages = from_query({name: st.query_params.get_all(name) for name in st.query_params})
     st.session_state.update(widget_values(setup.config))
     st.session_state.presenter = setup.presenter
     st.session_state.address_messages = messages
@@ -62,7 +63,7 @@ def address_messages() -> None:
         st.session_state.address_messages = []
         return
     st.warning("The page address had settings that could not be used as they were:\n\n"
-               + "\n".join(f"- {m}" for m in messages))
+               + "\n".join(f"- {plain(m)}" for m in messages))
 
 
 def share_controls() -> None:

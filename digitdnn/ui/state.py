@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from digitdnn.config import TrainConfig
+from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
+from digitdnn.ui.text import plain
 
 _LOG = logging.getLogger(__name__)
 
@@ -54,11 +56,9 @@ class ModelEntry:
         return [e for e in self.history.get("epochs") or [] if isinstance(e, dict) and "test_accuracy" in e]
 
     @property
-    def best_test_accuracy(self) -> float | None:
-        if self.epochs:
-            return max(float(e["test_accuracy"]) for e in self.epochs)
-        accuracy = self.metadata.get("test_accuracy")
-        return float(accuracy) if isinstance(accuracy, (int, float)) else None
+    def test_accuracy(self) -> float | None:
+        """Test accuracy of this entry's weights (a run's last finished epoch, not its best one)."""
+        return kept_test_accuracy(self.metadata)
 
 
 def init_session() -> None:
@@ -114,8 +114,9 @@ def notify(slot: str, kind: str, text: str) -> None:
 
 
 def show_notice(slot: str) -> None:
-    """Show the message left for `slot`, if any (it stays until replaced)."""
+    """Show the message left for `slot`, if any (it stays until replaced), as plain text: messages carry names
+    and values people chose."""
     notice = st.session_state.get(f"notice_{slot}")
     if notice:
         kind, text = notice
-        getattr(st, kind)(text)
+        getattr(st, kind)(plain(text))

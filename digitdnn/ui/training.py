@@ -16,6 +16,7 @@ from digitdnn.jobs import JobProgress, TrainingJob
 from digitdnn.ui import class_data, resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
+from digitdnn.ui.text import plain
 
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
@@ -81,25 +82,39 @@ def collect_finished_job() -> None:
         state.notify("training", "info", f"{job.name}: {progress.message}")
         return
     history = progress.result.history
+    if history.test_accuracy is None:  # no epoch finished: its weights are (nearly) untrained, nothing to use
+        kind = "error" if history.status == "diverged" else "info"
+        state.notify("training", kind, f"{job.name} {progress.message or history.status}: no epoch finished, so there "
+                     "is no model to keep. The active model is unchanged.")
+        return
     metadata = {
         "config": job.config.to_dict(),
         "history": history.to_dict(),
-        "test_accuracy": history.best_test_accuracy,
+        "test_accuracy": history.test_accuracy,
         "data_fingerprint": progress.data_fingerprint,
         "train_images": progress.train_images,
         "command": "digitdnn page",
     }
     diverged = history.status == "diverged"
-    entry = state.add_model(state.ModelEntry(0, f"{job.name}: {short_name(job.config)}", "trained",
-                                             progress.result.classifier, metadata), activate=not diverged)
-    best = entry.best_test_accuracy
-    accuracy = f"best test accuracy {best:.2%}" if best is not None else "no finished epoch"
-    summary = f"{job.name} {progress.message or history.status}: {accuracy}, {history.total_seconds:.1f} s."
+    state.add_model(state.ModelEntry(0, f"{job.name}: {short_name(job.config)}", "trained",
+                                     progress.result.classifier, metadata), activate=not diverged)
+    summary = (f"{job.name} {progress.message or history.status}: {accuracy_summary(history)}, "
+               f"{history.total_seconds:.1f} s.")
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     else:
         kind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")
+
+
+def accuracy_summary(history) -> str:
+    """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was better."""
+    kept = f"test accuracy {history.test_accuracy:.2%}"
+    best = max(history.epochs, key=lambda report: report.test_accuracy, default=None)
+    if best is None or best.test_accuracy <= history.test_accuracy:
+        return kept
+    return (f"{kept} (the weights after epoch {history.epochs[-1].epoch}, which it keeps; epoch {best.epoch} "
+            f"had {best.test_accuracy:.2%})")
 
 
 def buttons() -> None:
@@ -176,10 +191,10 @@ def learning_curves() -> None:
             return
         title, epochs, planned = entry.name, entry.epochs, None
     if not epochs:
-        st.caption(f"{title}: no finished epoch yet." if job else f"{title}: no learning curve recorded.")
+        st.caption(f"{plain(title)}: no finished epoch yet." if job else f"{plain(title)}: no learning curve recorded.")
         return
     last = epochs[-1]
-    st.markdown(f"**{title}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
+    st.markdown(f"**{plain(title)}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
                 f"train {last['train_accuracy']:.2%}")
     accuracy, loss = st.columns(2)
     accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))

@@ -1,0 +1,176 @@
+"""The page keeps what it says: a name saved by two sessions at once, accuracies of the weights kept,
+user text shown as plain text, a run stopped before its first epoch."""
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from markdown_text import shown
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+@pytest.fixture
+def page_env(default_model, tmp_path, monkeypatch) -> Path:
+    """The test default model, a small data slice and a private models folder (returned)."""
+    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
+    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "2000,500")
+    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
+    return tmp_path / "models"
+
+
+def opened_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query or {})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def notices(at: AppTest) -> str:
+    return shown(" ".join(str(e.value) for kind in ("success", "error") for e in getattr(at, kind)))
+
+
+def test_two_sessions_saving_one_name_at_once_one_is_told_it_is_taken(page_env):
+    sessions = [opened_page(), opened_page()]
+    for at in sessions:
+        at.text_input(key="save_name").set_value("shared")
+        at.button(key="save").click()
+    threads = [threading.Thread(target=at.run) for at in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    said = [notices(at) for at in sessions]
+    assert sorted("Saved" in text for text in said) == [False, True], said
+    assert any("“shared” is taken" in text for text in said), said
+    assert sorted(p.name for p in page_env.iterdir()) == ["shared.json", "shared.keras"]
+
+
+class FinishedJob:
+    """A finished training job as the page reads it (name, config, progress()), with the result given."""
+
+    def __init__(self, history, classifier):
+        from digitdnn.jobs import JobProgress
+        from digitdnn.training import TrainResult
+
+        self.name, self.config = "Run 1", history.config
+        self._progress = JobProgress(status=history.status, message=history.message, epoch=len(history.epochs),
+                                     epochs=history.config.epochs, result=TrainResult(classifier, history),
+                                     train_images=2000, data_fingerprint="test")
+
+    def progress(self):
+        return self._progress
+
+
+def worse_at_the_end():
+    """A completed 3-epoch run whose best epoch (2: 90%) is better than its last (3: 70%, the weights kept)."""
+    from digitdnn.config import TrainConfig
+    from digitdnn.model import Classifier, build_model
+    from digitdnn.training import EpochReport, History
+
+    cfg = TrainConfig(hidden_units=(16,), optimizer="sgd", learning_rate=0.5, batch_size=16, epochs=3)
+    history = History(cfg, [EpochReport(epoch, 3, 0.8, 0.5, accuracy, 0.5, 1.0, 0.1)
+                            for epoch, accuracy in ((1, 0.8), (2, 0.9), (3, 0.7))], "completed", "completed 3 epochs")
+    return history, Classifier(build_model(cfg))
+
+
+def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept(page_env):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["job"] = FinishedJob(*worse_at_the_end())
+    at.run()
+    assert not at.exception, at.exception
+    said = shown(" ".join(e.value for e in at.sidebar.success))
+    assert "Run 1 completed 3 epochs: test accuracy 70.00% (the weights after epoch 3" in said, said
+    assert "epoch 2 had 90.00%" in said
+    frame = at.dataframe[0].value
+    assert "best test accuracy" not in frame.columns
+    assert list(frame["test accuracy"])[-1] == pytest.approx(0.7)
+
+    at.text_input(key="save_name").set_value("worse-at-the-end")
+    at.button(key="save").click()
+    at.run()
+    from digitdnn.store import read_metadata
+
+    assert read_metadata(page_env / "worse-at-the-end.keras")["test_accuracy"] == pytest.approx(0.7)
+    at.selectbox(key="saved_model").set_value(str(page_env / "worse-at-the-end.keras"))
+    assert "worse-at-the-end (70.00%)" in at.selectbox(key="saved_model").options
+
+
+def test_the_default_model_row_shows_what_its_weights_score(page_env, default_model, mnist):
+    from digitdnn.store import load_classifier
+
+    at = opened_page()
+    shown = at.dataframe[0].value["test accuracy"][0]
+    classifier = load_classifier(default_model)
+    measured = (classifier.predict_proba(mnist.x_test.astype("float32") / 255).argmax(1) == mnist.y_test).mean()
+    assert shown == pytest.approx(measured, abs=1e-4)
+
+
+def rerun_until(at: AppTest, done, timeout: float = 120.0) -> None:
+    """Rerun the page (as its polling fragment would) until done(at)."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert time.monotonic() < deadline, "timed out waiting for the page"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def test_a_run_stopped_before_its_first_epoch_leaves_the_active_model(page_env, monkeypatch):
+    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "20000,500")  # an epoch far longer than it takes to press Stop
+    at = opened_page({"batch": "16"})
+    default_id = at.session_state["active_model"]
+    at.button(key="train").click()
+    at.run()
+    rerun_until(at, lambda at: at.session_state["job"].progress().status == "training")
+    at.button(key="stop").click()
+    at.run()
+    rerun_until(at, lambda at: at.session_state["job"] is None)
+    said = shown(" ".join(e.value for e in at.sidebar.info))
+    assert "Run 1 stopped during epoch 1" in said and "no model to keep" in said, said
+    assert [m.source for m in at.session_state["models"]] == ["default"]
+    assert at.session_state["active_model"] == default_id
+
+
+HOSTILE_ADDRESS = {"optimizer": "[Log in here](http://ev.il)", "activation": "![x](http://host/p.png)",
+                   "[k](http://ev.il/a)": "1", "units": "www.ev.il", "seed": ":red[mail] me@ev.il"}
+HOSTILE_FILE = "![x](http://host/p.png) [Log in](http://ev.il).keras"
+
+
+def rendered_markdown(at: AppTest) -> list[str]:
+    """The Markdown bodies of every element that reads Markdown: text, alerts, and widget and option labels."""
+    bodies = [str(e.value) for kind in ("title", "markdown", "caption", "success", "info", "warning", "error")
+              for e in getattr(at, kind)]
+    bodies += [w.label for kind in ("button", "radio", "selectbox", "text_input", "slider") for w in getattr(at, kind)]
+    bodies += [option for radio in at.radio for option in radio.options]
+    bodies += [e.proto.label for e in at.get("download_button")]
+    return bodies
+
+
+def test_names_and_values_people_send_show_as_plain_text(page_env, default_model):
+    from markdown_text import active_links
+
+    at = opened_page(HOSTILE_ADDRESS)
+    (warning,) = at.sidebar.warning
+    assert "“[Log in here](http://ev.il)” is not one of" in shown(warning.value)
+    at.file_uploader(key="upload").set_value((HOSTILE_FILE, b"not a model", "application/octet-stream"))
+    at.run()
+    assert f"Cannot load {HOSTILE_FILE}" in shown(" ".join(e.value for e in at.error))
+    at.file_uploader(key="upload").set_value((HOSTILE_FILE, default_model.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert f"Download “Upload: {HOSTILE_FILE}”" in shown(at.get("download_button")[0].proto.label)
+    bodies = rendered_markdown(at)
+    assert sum(HOSTILE_FILE in shown(body) for body in bodies) >= 3  # the notice, the picker, the download button
+    assert [(body, active_links(body)) for body in bodies if active_links(body)] == []
+
+
+def test_a_parameter_repeated_in_the_address_is_refused_with_a_message(page_env):
+    at = opened_page({"epochs": ["3", "7"]})
+    assert "Parameter “epochs”: given 2 times; the default is used." in shown(at.sidebar.warning[0].value)
+
+
+def test_the_runs_list_says_a_reload_loses_them(page_env):
+    at = opened_page()
+    assert any("reloading or closing the page loses them" in c.value for c in at.caption)
