@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small data slices and few samples (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), metavar="PART",
                         help=f"run only these parts ({', '.join(PARTS)})")
-    parser.add_argument("--model", default=None, help="the page's default model (default: assets/)")
+    parser.add_argument("--model", default=None, help="the page's default model (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"machine: {machine()}", flush=True)

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -36,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from digitdnn import __version__
+from digitdnn.bundled import bundled_path
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
@@ -50,6 +52,7 @@ MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
 STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
+_LOG = logging.getLogger(__name__)
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
 _ALLOWED_ENTRIES = frozenset(_REQUIRED_ENTRIES + ("metadata.json",))
@@ -87,11 +90,11 @@ class ModelEntry(NamedTuple):
 
 
 def default_model_path() -> Path:
-    """$DIGITDNN_DEFAULT_MODEL, or assets/default.keras in the repository."""
+    """$DIGITDNN_DEFAULT_MODEL, or the default model shipped in the package (digitdnn/assets/default.keras)."""
     override = os.environ.get(DEFAULT_MODEL_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "assets" / "default.keras"
+    return bundled_path("default.keras")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -498,8 +501,10 @@ def _read_sidecar(path: Path, model_sha256: str | None) -> dict:
     except FileNotFoundError:
         return {}
     except OSError as exc:
+        _LOG.warning("the sidecar %s cannot be read", path, exc_info=True)
         return {"damaged": f"{path.name} cannot be read ({_os_reason(exc)})."}
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
+        _LOG.warning("the sidecar %s is not valid JSON", path, exc_info=True)
         return {"damaged": f"{path.name} is not valid JSON."}
     if not isinstance(metadata, dict):
         return {"damaged": f"{path.name} does not hold a JSON object."}

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DATA_LIMIT = "6000,1000"   # enough for one epoch to take a few seconds, small enough to stay quick
 SIDEBAR = "[data-testid=stSidebar]"
-SHIPPED_MODEL = ROOT / "assets" / "default.keras"
+SHIPPED_MODEL = ROOT / "digitdnn" / "assets" / "default.keras"
 
 
 @pytest.fixture(scope="module")

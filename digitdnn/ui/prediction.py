@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from digitdnn.calibration import UNSURE_BELOW
 from digitdnn.photo import PhotoSteps, photo_steps, read_photo
 from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge, to_grey, with_box
 from digitdnn.ui.text import plain
-
-LOW_CONFIDENCE = 0.6  # below this top probability the page says it is unsure and names the runner-up
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarr
         predict_seconds = time.perf_counter() - started
         runner_up, top = np.argsort(probabilities)[-2:]
         st.title(f"Prediction: {top}", anchor=False)
-        if probabilities[top] < LOW_CONFIDENCE:
+        if probabilities[top] < UNSURE_BELOW:
             st.warning(f"Not sure: {probabilities[top]:.0%} for {top}. "
                        f"Runner-up: {runner_up} ({probabilities[runner_up]:.0%}).")
         else:

@@ -7,6 +7,7 @@ picker widget), "job" (TrainingJob or None), "notice_<slot>" ((kind, text) or No
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from digitdnn.config import TrainConfig
 from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
 from digitdnn.ui.text import plain
+
+_LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -75,6 +78,7 @@ def _add_default_model() -> None:
     try:
         classifier = resources.default_classifier(str(path))
     except ModelLoadError as exc:
+        _LOG.exception("the default model %s could not be loaded", path)
         st.session_state.default_model_error = f"No default model ({path}): {exc}"
         return
     st.session_state.pop("default_model_error", None)
