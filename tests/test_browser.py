@@ -121,8 +121,8 @@ def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
     wait_for_text(page, SIDEBAR, r"· 1 epoch\b")
     page.locator(".st-key-train button").click()
     wait_for_text(page, SIDEBAR, r"Run 1 completed", timeout=90_000)
-    tabs = page.locator("[data-testid=stTabs]")
-    wait_for_text(page, "[data-testid=stTabs]", r"Run 1: 784-300-100-10 Nesterov 0.05 · epoch 1: test accuracy")
+    tabs = page.locator(".st-key-tab")  # the tabs under the drawing
+    wait_for_text(page, ".st-key-tab", r"Run 1: 784-300-100-10 Nesterov 0.05 · epoch 1: test accuracy")
     # Accuracy and loss charts: wait for the second one to be drawn (charts render after the text).
     tabs.locator("[data-testid=stVegaLiteChart]").nth(1).wait_for(state="visible", timeout=15_000)
     page.get_by_role("tab", name="Runs and models").click()

@@ -51,7 +51,7 @@ def tabs_section() -> None:
     curves_tab, models_tab, mistakes_tab, data_tab, class_tab = st.tabs(labels, key="tab", on_change="rerun")
     if curves_tab.open:
         with curves_tab:
-            curves_column, watch_column = layout.wrapping_row("curves_tab", ["30rem", "14rem"])
+            curves_column, watch_column = layout.wrapping_row("curves_tab", ["36rem", "14rem"])
             with curves_column:
                 training.learning_curves()
             with watch_column:

@@ -196,6 +196,6 @@ def learning_curves() -> None:
     last = epochs[-1]
     st.markdown(f"**{plain(title)}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
                 f"train {last['train_accuracy']:.2%}")
-    accuracy, loss = layout.wrapping_row("curves", ["18rem", "18rem"])
+    accuracy, loss = layout.wrapping_row("curves", ["16rem", "16rem"])
     accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))
     loss.altair_chart(learning_curve(epochs, "loss", planned))
