@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the page (Streamlit) from this installation",
                                 description="Start the page with the class-server settings; Ctrl-C stops it.")
-    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"the port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                       help=f"the port to listen on (default {DEFAULT_PORT})")
     serve.add_argument("--address", help="the address to listen on, e.g. 127.0.0.1 for this machine only "
                                          "(default: every address of this machine, as `streamlit run`)")
     serve.set_defaults(run=run_serve)
