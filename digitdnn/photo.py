@@ -1,4 +1,4 @@
-"""A photo of a digit written on paper (dark ink, light paper, uneven light) -> the ink alone, ready for the MNIST steps.
+"""A photo of a digit written on paper (dark ink, light paper, uneven light) -> the ink alone, for the MNIST steps.
 
 Steps: the photo in grey at a working size; the paper's brightness everywhere (a grey closing, which
 fills in strokes thinner than its window, then smoothed), which the photo is divided by so the paper

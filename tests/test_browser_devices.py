@@ -1,6 +1,7 @@
 """The page on the screens a classroom has: phone, tablet (portrait and landscape), laptop and projector (presenter
-mode, and that mode on a phone too). On each, the canvas is whole, nothing scrolls sideways, a digit drawn with a finger (mouse on laptop and
-projector) is named on one line, and Undo and Clear work by touch. One server, one Chromium, a context per screen.
+mode, and that mode on a phone too). On each, the canvas is whole, nothing scrolls sideways, a digit drawn with a
+finger (the mouse on laptop and projector) is named on one line in sight of the canvas, and Undo and Clear work by
+touch. One server, one Chromium, a context per screen.
 
 Writes tests/artifacts/devices/<screen>.png; with DIGITDNN_UPDATE_SCREENSHOT=1 also assets/devices/.
 """
@@ -70,11 +71,14 @@ def strokes_for(box: dict, digit: int) -> list:
 
 def press(page, selector: str, touch: bool) -> None:
     """Tap (a finger) or click (a mouse) a button."""
-    button = page.locator(selector)
-    button.tap() if touch else button.click()
+    if touch:
+        page.locator(selector).tap()
+    else:
+        page.locator(selector).click()
 
 
 def save_screenshot(page, name: str) -> None:
+    """The screen as seen into tests/artifacts/devices/; also into assets/devices/ when DIGITDNN_UPDATE_SCREENSHOT=1."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"{name}.png")
     if os.environ.get("DIGITDNN_UPDATE_SCREENSHOT") == "1":
@@ -105,7 +109,8 @@ def test_the_canvas_fits_and_a_drawn_digit_is_named(browser, server, screen):
         heading = page.locator(f"{PREDICTION} h1")
         assert heading.inner_text() == f"Prediction: {screen.digit}"
         assert heading.evaluate(LINES_JS) == 1, "the prediction breaks over lines"
-        assert heading.bounding_box()["y"] + heading.bounding_box()["height"] <= screen.height, "prediction not in sight"
+        seen = heading.bounding_box()
+        assert seen["y"] + seen["height"] <= screen.height, "the prediction is not in sight with the canvas"
         overflow = page.evaluate(OVERFLOW_JS)
         assert overflow["document"] <= screen.width and overflow["inner"] == screen.width, overflow
         assert not overflow["main"] and not overflow["row"], f"something scrolls sideways: {overflow}"

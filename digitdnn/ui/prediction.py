@@ -96,8 +96,8 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarr
         else:
             st.markdown(f"**{probabilities[top]:.1%}** sure")
         st.vega_lite_chart(probability_bars(probabilities))
-        st.caption(f"Scored by {plain(model_label)} · {_origin(reading)} · preprocessing {reading.seconds * 1000:.1f} ms, "
-                   f"network {predict_seconds * 1000:.1f} ms")
+        st.caption(f"Scored by {plain(model_label)} · {_origin(reading)} · "
+                   f"preprocessing {reading.seconds * 1000:.1f} ms, network {predict_seconds * 1000:.1f} ms")
     return probabilities
 
 
