@@ -22,6 +22,7 @@ PARTS = {
     "speed": "benchmarks.speed",   # training epochs vs model.fit and GEMM, one drawing, time to 98%
     "page": "benchmarks.page",     # the page in headless Chromium: latency, startup, memory
     "soak": "benchmarks.soak",     # 50 training runs in one server process: memory growth
+    "sessions": "benchmarks.sessions",  # sessions train big networks and close: server memory given back
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
 }

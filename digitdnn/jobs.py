@@ -102,6 +102,7 @@ class TrainingJob:
     _stop_reason: str | None = field(default=None, init=False, repr=False)
     _watched_image: np.ndarray | None = field(default=None, init=False, repr=False)
     _check_failed: bool = field(default=False, init=False, repr=False)
+    _discarded: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._progress = JobProgress(epochs=self.config.epochs)
@@ -131,6 +132,12 @@ class TrainingJob:
                 if image is not None and progress.classifier is not None and progress.epoch:
                     watched = ((progress.epoch, progress.classifier.predict_proba(self._watched_image)[0]),)
                 self._progress = dataclasses.replace(progress, watched=watched)
+
+    def discard(self) -> None:
+        """Nobody will collect this run (its page has gone): stop it and drop its weights now and when it ends."""
+        self._discarded = True
+        self.stop()
+        self._update(watched=())  # _update drops the weights from now on
 
     @property
     def stop_requested(self) -> bool:
@@ -185,6 +192,8 @@ class TrainingJob:
 
     def _update(self, **changes) -> None:
         with self._lock:
+            if self._discarded:  # see discard()
+                changes.update(classifier=None, result=None)
             self._progress = dataclasses.replace(self._progress, **changes)
 
     def _run(self) -> None:
@@ -267,7 +276,8 @@ class TrainingJob:
             if self._watched_image is not None:
                 watched += ((report.epoch, classifier.predict_proba(self._watched_image)[0]),)
             self._progress = dataclasses.replace(progress, reports=progress.reports + (report,), watched=watched,
-                                                 classifier=classifier, epoch=report.epoch, **timing)
+                                                 classifier=None if self._discarded else classifier,
+                                                 epoch=report.epoch, **timing)
 
     def _on_progress(self, epoch: int, fraction_of_epoch: float) -> None:
         # epoch is 1-based: the epoch under way.

@@ -130,6 +130,7 @@ class Classifier:
     ``layers`` is a list of (W, b, activation) numpy copies, hidden layers first, softmax last.
     They are taken when the Classifier is made; call ``refresh()`` after the model changes.
     ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training.
+    ``Classifier.from_layers(layers, config)`` holds the weights alone, no Keras model.
     """
 
     def __init__(self, model, metadata: dict | None = None):
@@ -148,9 +149,25 @@ class Classifier:
         clf.layers = _copy_layers(model)
         return clf
 
+    @classmethod
+    def from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray, str]], config: TrainConfig,
+                    metadata: dict | None = None) -> "Classifier":
+        """A Classifier of these weights that holds no Keras model: ``model`` builds one for `config` each time
+        it is asked for (to save it) and keeps none. TensorFlow never gives back memory it once allocated, so a
+        server that holds many models (the page's sessions) holds them this way, as numpy arrays only."""
+        clf = cls.__new__(cls)
+        clf._model, clf._source, clf._config = None, None, config
+        clf.metadata = dict(metadata or {})
+        clf.layers = layers
+        return clf
+
     @property
     def model(self):
         """The Keras model whose weights equal ``layers`` (for saving and Keras-side evaluation)."""
+        if self._model is None and self._source is None:  # from_layers: built now, not kept
+            model = build_model(self._config)
+            load_layers(model, self.layers)
+            return model
         if self._model is None:
             import keras
 

@@ -81,6 +81,13 @@ class SaveError(OSError):
     """A model could not be written (see save_classifier for what is left on disk)."""
 
 
+class FolderLimits(NamedTuple):
+    """Caps on a models folder that many people save into: one saved model (.keras and .json), and all together."""
+
+    model_bytes: int
+    folder_bytes: int
+
+
 class ModelEntry(NamedTuple):
     """One saved model of a folder: its path, its sidecar metadata, and why that sidecar is damaged (or None)."""
 
@@ -106,7 +113,7 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | None = None,
-                    overwrite: bool = True) -> Path:
+                    overwrite: bool = True, limits: FolderLimits | None = None) -> Path:
     """Write `clf` to PATH (".keras" is appended if missing) and its sidecar PATH.json, atomically.
 
     Args:
@@ -119,6 +126,9 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
             (a hard link that fails when the name is taken), so of several savers racing for one
             name exactly one succeeds and the others get FileExistsError; the winner's sidecar
             then replaces any sidecar left there without its model.
+        limits: refuse (SaveError, nothing written) a model larger than limits.model_bytes, or one that
+            would take the folder's saved models past limits.folder_bytes (savers racing may overshoot
+            that by the models they save at the same moment).
     Returns:
         The path written.
     Raises:
@@ -152,6 +162,8 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
         sidecar["model_sha256"] = hashlib.sha256(data).hexdigest()
         staged_sidecar = staging / "model.json"
         staged_sidecar.write_text(json.dumps(sidecar, indent=1, default=_json_scalar) + "\n", encoding="utf-8")
+        if limits is not None:
+            _check_room(staged_model.stat().st_size + staged_sidecar.stat().st_size, path.parent, limits)
         for staged in (staged_model, staged_sidecar):
             _fsync(staged)
         # Model first: a crash between the two leaves the new model with no sidecar or with the old
@@ -163,6 +175,8 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
         os.replace(staged_sidecar, sidecar_path(path))
     except FileExistsError as exc:
         raise _name_taken(path) from exc
+    except SaveError:
+        raise
     except OSError as exc:
         raise SaveError(f"Cannot save the model to {path}: {_os_reason(exc)}.") from exc
     finally:
@@ -214,6 +228,27 @@ def _refuse_unloadable(data: bytes, path: Path) -> None:
         _check_config(_read_archive(data, str(path)), str(path))
     except ModelLoadError as exc:
         raise SaveError(f"Refusing to save the model to {path}: digitdnn could not load it back.") from exc
+
+
+def _check_room(size: int, folder: Path, limits: FolderLimits) -> None:
+    """SaveError with a plain message when a saved model of `size` bytes would break the folder's limits."""
+    if size > limits.model_bytes:
+        raise SaveError(f"This model takes {_megabytes(size)}, more than the {_megabytes(limits.model_bytes)} "
+                        "a saved model may take here.")
+    used = folder_bytes(folder)
+    if used + size > limits.folder_bytes:
+        raise SaveError(f"The models folder holds {_megabytes(used)} of the {_megabytes(limits.folder_bytes)} "
+                        f"it may hold, and this model takes {_megabytes(size)}; ask for old models to be deleted.")
+
+
+def folder_bytes(folder: str | os.PathLike) -> int:
+    """What the saved models (.keras and .json files) in `folder` take; staging folders and other files not counted."""
+    total = 0
+    for path in Path(folder).glob("*"):
+        with contextlib.suppress(OSError):
+            if path.suffix in (".keras", ".json") and path.is_file():
+                total += path.stat().st_size
+    return total
 
 
 def _remove_stale_staging(folder: Path) -> None:
@@ -297,7 +332,8 @@ def _classifier_from_bytes(data: bytes, name: str, metadata: dict) -> Classifier
 
 
 def _megabytes(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:g} MB"
+    megabytes = n_bytes / 2**20
+    return f"{megabytes:,.0f} MB" if megabytes >= 10 else f"{megabytes:.2g} MB"
 
 
 # ------------------------------------------------------------------------------ checks before Keras

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from digitdnn.config import TrainConfig
@@ -60,7 +61,7 @@ def train_in_child(
     reader = threading.Thread(target=_read_messages, args=(child.stdout, news), name="digitdnn-train-reader",
                               daemon=True)
     reader.start()
-    rebuild = _Rebuilder(cfg)
+    rebuild = partial(_classifier, cfg)
     try:
         initial_layers = None if initial is None else initial.layers
         pickle.dump((cfg, data, initial_layers), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -123,20 +124,11 @@ def _end(child: subprocess.Popen) -> None:
     child.stdout.close()
 
 
-class _Rebuilder:
-    """Classifiers from the child's weights, on one Keras model of the run's shape built here once."""
+def _classifier(cfg: TrainConfig, layers, metadata: dict):
+    """The child's weights as a Classifier here: numpy arrays only, no Keras model (see Classifier.from_layers)."""
+    from digitdnn.model import Classifier
 
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
-        self.model = None
-
-    def __call__(self, layers, metadata: dict):
-        from digitdnn.model import Classifier, build_model, load_layers
-
-        if self.model is None:
-            self.model = build_model(self.cfg)
-        load_layers(self.model, layers)
-        return Classifier.snapshot(self.model, metadata)
+    return Classifier.from_layers(layers, cfg, metadata)
 
 
 def _child_main() -> None:
@@ -165,7 +157,7 @@ def _child_main() -> None:
         result = train(
             cfg,
             data,
-            initial=None if initial_layers is None else _Rebuilder(cfg)(initial_layers, {}),
+            initial=None if initial_layers is None else _classifier(cfg, initial_layers, {}),
             on_epoch_end=lambda report, clf: send("epoch", report, clf.layers, clf.metadata),
             should_stop=stop.is_set,
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),

@@ -43,7 +43,7 @@ def the_matrix_table(at: AppTest):
 
 
 def test_mistakes_confusion_matrix_cells_and_confident_mistakes(page, mnist):
-    assert not galleries(page) and "evaluations" not in page.session_state  # nothing is scored until the tab opens
+    assert not galleries(page) and not page.session_state["evaluations"]  # nothing is scored until the tab opens
     open_tab(page, "Mistakes")
     assert not page.exception
 

@@ -84,7 +84,7 @@ def _default_model_controls() -> None:
     st.markdown("**The model new sessions start with**")
     chosen = chosen_default(resources.models_dir())
     st.text(f"Now: {chosen.name} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
-    candidates = [m for m in state.models() if m.source != "default"]
+    candidates = [m for m in state.models() if m.source != "default" and m.classifier is not None]
     if not candidates:
         st.caption("Train or retrain a model in this tab's session first; it can then be made the default.")
     else:

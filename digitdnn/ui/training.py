@@ -54,6 +54,7 @@ def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
                                        still_wanted=resources.session_still_open(),
                                        max_seconds=resources.max_training_seconds(), separate_process=True,
                                        initial=initial).start()
+    state.watch_session(st.session_state.job)
     st.session_state.seen_epoch = 0
     st.session_state.pop("notice_training", None)
     return st.session_state.job
@@ -75,6 +76,7 @@ def collect_finished_job() -> None:
     if not progress.done:
         return
     st.session_state.job = None
+    state.watch_session(None)  # the sweeper must not keep the finished job (and its weights) alive
     if progress.status == "failed":
         state.notify("training", "error", f"{job.name} failed: {progress.error}")
         return
