@@ -199,7 +199,7 @@ def percentile(values: list[float], q: float) -> float:
 def measure(sessions: int, trainers: int, seconds: float, model_path: str | None = None,
             pause: float = 2.0) -> tuple[Tally, dict]:
     driver = pagedriver()
-    model = Path(model_path) if model_path else ROOT / "assets" / "default.keras"
+    model = Path(model_path) if model_path else ROOT / "digitdnn" / "assets" / "default.keras"
     with tempfile.TemporaryDirectory(prefix="digitdnn-load-") as folder:
         port = driver.free_port()
         process, log_path = driver.start_server(Path(folder), port, DIGITDNN_DEFAULT_MODEL=str(model),
@@ -262,7 +262,7 @@ def main(argv=None) -> Report:
     parser.add_argument("--seconds", type=float, help="how long they draw (default 90, --quick 30)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between a digit named and the next (2)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--model", help="the default model the server opens with (default assets/default.keras)")
+    parser.add_argument("--model", help="the default model the server opens with (default: the shipped one)")
     args = parser.parse_args(argv)
     report = run(args.quick, args.model, args.sessions, args.trainers, args.seconds, args.pause)
     print(format_table(report))

@@ -243,7 +243,7 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
     net = [n for _, n in captions]
     notes += [
         f"server: streamlit run app.py on 127.0.0.1 (the command `make run` runs), model "
-        f"{model_path or 'default (assets/)'}, {os.cpu_count()} cores shared with the browser and this script",
+        f"{model_path or 'default (digitdnn/assets/)'}, {os.cpu_count()} cores shared with the browser and this script",
         f"startup: server healthy after {healthy:.2f} s, 'Draw a digit' shown after {startup:.2f} s, first "
         f"drawing (a 3) named after {first_prediction:.2f} s",
         f"browser: {len(latencies)} mouse-ups over {drawings} drawings (each stroke waited for before the next); "
@@ -287,7 +287,7 @@ def main(argv=None) -> Report:
     """Run the benchmark, print its table and return it."""
     parser = argparse.ArgumentParser(description="The page's latency, startup and memory in headless Chromium.")
     parser.add_argument("--quick", action="store_true", help="2 drawings and 2 sessions instead of 20 and 10")
-    parser.add_argument("--model", default=None, help="the page's default model (default: assets/)")
+    parser.add_argument("--model", default=None, help="the page's default model (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     report = run(quick=args.quick, model_path=args.model)
     print(format_table(report))

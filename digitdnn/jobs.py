@@ -8,6 +8,7 @@ itself and gives its place up. Nothing here knows about Streamlit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ import numpy as np
 
 from digitdnn.config import TrainConfig
 from digitdnn.training_queue import TrainingQueue
+
+_LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from digitdnn.data import MnistData
@@ -98,6 +101,8 @@ class TrainingJob:
     _training_since: float | None = field(default=None, init=False, repr=False)
     _stop_reason: str | None = field(default=None, init=False, repr=False)
     _watched_image: np.ndarray | None = field(default=None, init=False, repr=False)
+    _check_failed: bool = field(default=False, init=False, repr=False)
+    _discarded: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._progress = JobProgress(epochs=self.config.epochs)
@@ -128,6 +133,12 @@ class TrainingJob:
                     watched = ((progress.epoch, progress.classifier.predict_proba(self._watched_image)[0]),)
                 self._progress = dataclasses.replace(progress, watched=watched)
 
+    def discard(self) -> None:
+        """Nobody will collect this run (its page has gone): stop it and drop its weights now and when it ends."""
+        self._discarded = True
+        self.stop()
+        self._update(watched=())  # _update drops the weights from now on
+
     @property
     def stop_requested(self) -> bool:
         return self._stop.is_set()
@@ -145,7 +156,10 @@ class TrainingJob:
             return False
         try:
             wanted = bool(self.still_wanted())
-        except Exception:  # a broken check must not end the run
+        except Exception:  # a broken check must not end the run (logged once, it is polled often)
+            if not self._check_failed:
+                _LOG.warning("run %r: its still-wanted check failed; it goes on as if wanted", self.name, exc_info=True)
+            self._check_failed = True
             wanted = True
         if wanted:
             self._unwanted_since = None
@@ -178,6 +192,8 @@ class TrainingJob:
 
     def _update(self, **changes) -> None:
         with self._lock:
+            if self._discarded:  # see discard()
+                changes.update(classifier=None, result=None)
             self._progress = dataclasses.replace(self._progress, **changes)
 
     def _run(self) -> None:
@@ -198,8 +214,10 @@ class TrainingJob:
                     self.queue.leave(ticket)
         except Exception as exc:  # reported to the page, which shows the message
             if self.abandoned:  # its child process was ended without waiting for a result
+                _LOG.info("run %r was abandoned (%s)", self.name, exc)
                 self._update(status="stopped", message=ABANDONED_MESSAGE, seconds_left=None)
             else:
+                _LOG.exception("run %r (%s) failed", self.name, self.config.to_dict())
                 self._update(status="failed", error=str(exc) or type(exc).__name__, seconds_left=None)
             return
         history = result.history
@@ -258,7 +276,8 @@ class TrainingJob:
             if self._watched_image is not None:
                 watched += ((report.epoch, classifier.predict_proba(self._watched_image)[0]),)
             self._progress = dataclasses.replace(progress, reports=progress.reports + (report,), watched=watched,
-                                                 classifier=classifier, epoch=report.epoch, **timing)
+                                                 classifier=None if self._discarded else classifier,
+                                                 epoch=report.epoch, **timing)
 
     def _on_progress(self, epoch: int, fraction_of_epoch: float) -> None:
         # epoch is 1-based: the epoch under way.
@@ -313,6 +332,11 @@ class SharedDataset:
         self._load = load
         self._data = None
         self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the data is in memory (a call then returns at once)."""
+        return self._data is not None
 
     def __call__(self, report: Callable[[str], None] = lambda message: None) -> "MnistData":
         with self._lock:  # a second caller waits for the first load instead of fetching twice

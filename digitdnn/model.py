@@ -142,47 +142,52 @@ class Classifier:
 
     ``layers`` is a list of (W, b, activation) numpy copies, hidden layers first, softmax last.
     They are taken when the Classifier is made; call ``refresh()`` after the model changes.
-    ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training;
-    ``Classifier.from_layers`` makes one from numpy weights alone, with no Keras (nor TensorFlow) until
-    its Keras model is asked for.
+    ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training.
+    ``Classifier.from_layers(layers, config)`` holds the weights alone, no Keras model (nor TensorFlow).
     """
 
     def __init__(self, model, metadata: dict | None = None):
         self._model = model
-        self._make_model = None
+        self._source = None
         self.metadata = dict(metadata or {})
         self.refresh()
 
     @classmethod
-    def from_layers(cls, layers, metadata: dict | None = None, make_model=None) -> "Classifier":
-        """A Classifier of these (W, b, activation) layers. `make_model()` returns a Keras model of their shape,
-        called (and given these weights) only when `model` is first asked for; without it there is no model."""
+    def snapshot(cls, model, metadata: dict | None = None) -> "Classifier":
+        """A Classifier frozen at `model`'s current weights; its own Keras model is cloned on first use."""
         clf = cls.__new__(cls)
         clf._model = None
-        clf._make_model = make_model
+        clf._source = model
         clf.metadata = dict(metadata or {})
-        clf.layers = [(np.asarray(w, np.float32), np.asarray(b, np.float32), activation) for w, b, activation in layers]
+        clf.layers = _copy_layers(model)
         return clf
 
     @classmethod
-    def snapshot(cls, model, metadata: dict | None = None) -> "Classifier":
-        """A Classifier frozen at `model`'s current weights; its own Keras model is cloned on first use."""
-        def clone():
-            import keras
-
-            return keras.models.clone_model(model)
-
-        return cls.from_layers(_copy_layers(model), metadata, clone)
+    def from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray, str]], config: TrainConfig | None = None,
+                    metadata: dict | None = None) -> "Classifier":
+        """A Classifier of these weights that holds no Keras model: ``model`` builds one for `config` (without one:
+        Flatten and one Dense per layer, see keras_model_for) each time it is asked for (to save it) and keeps
+        none. TensorFlow never gives back memory it once allocated, so a server that holds many models (the
+        page's sessions) holds them this way, as numpy arrays only; and it needs no TensorFlow to predict."""
+        clf = cls.__new__(cls)
+        clf._model, clf._source, clf._config = None, None, config
+        clf.metadata = dict(metadata or {})
+        clf.layers = layers
+        return clf
 
     @property
     def model(self):
         """The Keras model whose weights equal ``layers`` (for saving and Keras-side evaluation)."""
-        if self._model is None:
-            if self._make_model is None:
-                raise ValueError("this classifier has no Keras model")
-            model = self._make_model()
+        if self._model is None and self._source is None:  # from_layers: built now, not kept
+            model = keras_model_for(self.layers) if self._config is None else build_model(self._config)
             load_layers(model, self.layers)
-            self._model, self._make_model = model, None
+            return model
+        if self._model is None:
+            import keras
+
+            clone = keras.models.clone_model(self._source)
+            load_layers(clone, self.layers)
+            self._model, self._source = clone, None
         return self._model
 
     def refresh(self) -> None:

@@ -9,8 +9,8 @@ one after the other. The weights are then read from the archive's HDF5 file as n
 Keras reads them: no links, external or virtual datasets; every array of the shape its layer
 declares), so loading needs neither Keras nor TensorFlow: the network must take 28x28 (or 784)
 inputs, give 10 classes and hold finite weights. A Keras model of the same layers is built only
-when it is asked for (to save the classifier). Anything else raises ``ModelLoadError`` with a
-one-sentence message.
+when it is asked for (to save the classifier: see Classifier.from_layers). Anything else raises
+``ModelLoadError`` with a one-sentence message.
 
 Next to ``NAME.keras`` lives ``NAME.json`` (the sidecar): format, config, history, test_accuracy,
 data_fingerprint, created, versions, command, plus ``model_sha256``, which ties it to the exact
@@ -25,6 +25,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -38,9 +39,10 @@ from typing import NamedTuple
 import numpy as np
 
 from digitdnn import __version__
+from digitdnn.bundled import bundled_path
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
-from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier, keras_model_for
+from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
 
 SIDECAR_FORMAT = 1
 MAX_MODEL_BYTES = 256 * 2**20      # a .keras file, and everything in it unpacked (largest legal model ~215 MB)
@@ -52,6 +54,7 @@ MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
 STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
+_LOG = logging.getLogger(__name__)
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
 _ALLOWED_ENTRIES = frozenset(_REQUIRED_ENTRIES + ("metadata.json",))
@@ -80,6 +83,13 @@ class SaveError(OSError):
     """A model could not be written (see save_classifier for what is left on disk)."""
 
 
+class FolderLimits(NamedTuple):
+    """Caps on a models folder that many people save into: one saved model (.keras and .json), and all together."""
+
+    model_bytes: int
+    folder_bytes: int
+
+
 class ModelEntry(NamedTuple):
     """One saved model of a folder: its path, its sidecar metadata, and why that sidecar is damaged (or None)."""
 
@@ -89,11 +99,11 @@ class ModelEntry(NamedTuple):
 
 
 def default_model_path() -> Path:
-    """$DIGITDNN_DEFAULT_MODEL, or assets/default.keras in the repository."""
+    """$DIGITDNN_DEFAULT_MODEL, or the default model shipped in the package (digitdnn/assets/default.keras)."""
     override = os.environ.get(DEFAULT_MODEL_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "assets" / "default.keras"
+    return bundled_path("default.keras")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -105,7 +115,7 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | None = None,
-                    overwrite: bool = True) -> Path:
+                    overwrite: bool = True, limits: FolderLimits | None = None) -> Path:
     """Write `clf` to PATH (".keras" is appended if missing) and its sidecar PATH.json, atomically.
 
     Args:
@@ -118,6 +128,9 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
             (a hard link that fails when the name is taken), so of several savers racing for one
             name exactly one succeeds and the others get FileExistsError; the winner's sidecar
             then replaces any sidecar left there without its model.
+        limits: refuse (SaveError, nothing written) a model larger than limits.model_bytes, or one that
+            would take the folder's saved models past limits.folder_bytes (savers racing may overshoot
+            that by the models they save at the same moment).
     Returns:
         The path written.
     Raises:
@@ -151,6 +164,8 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
         sidecar["model_sha256"] = hashlib.sha256(data).hexdigest()
         staged_sidecar = staging / "model.json"
         staged_sidecar.write_text(json.dumps(sidecar, indent=1, default=_json_scalar) + "\n", encoding="utf-8")
+        if limits is not None:
+            _check_room(staged_model.stat().st_size + staged_sidecar.stat().st_size, path.parent, limits)
         for staged in (staged_model, staged_sidecar):
             _fsync(staged)
         # Model first: a crash between the two leaves the new model with no sidecar or with the old
@@ -162,6 +177,8 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: dict | N
         os.replace(staged_sidecar, sidecar_path(path))
     except FileExistsError as exc:
         raise _name_taken(path) from exc
+    except SaveError:
+        raise
     except OSError as exc:
         raise SaveError(f"Cannot save the model to {path}: {_os_reason(exc)}.") from exc
     finally:
@@ -213,6 +230,27 @@ def _refuse_unloadable(data: bytes, path: Path) -> None:
         _check_config(_read_archive(data, str(path)), str(path))
     except ModelLoadError as exc:
         raise SaveError(f"Refusing to save the model to {path}: digitdnn could not load it back.") from exc
+
+
+def _check_room(size: int, folder: Path, limits: FolderLimits) -> None:
+    """SaveError with a plain message when a saved model of `size` bytes would break the folder's limits."""
+    if size > limits.model_bytes:
+        raise SaveError(f"This model takes {_megabytes(size)}, more than the {_megabytes(limits.model_bytes)} "
+                        "a saved model may take here.")
+    used = folder_bytes(folder)
+    if used + size > limits.folder_bytes:
+        raise SaveError(f"The models folder holds {_megabytes(used)} of the {_megabytes(limits.folder_bytes)} "
+                        f"it may hold, and this model takes {_megabytes(size)}; ask for old models to be deleted.")
+
+
+def folder_bytes(folder: str | os.PathLike) -> int:
+    """What the saved models (.keras and .json files) in `folder` take; staging folders and other files not counted."""
+    total = 0
+    for path in Path(folder).glob("*"):
+        with contextlib.suppress(OSError):
+            if path.suffix in (".keras", ".json") and path.is_file():
+                total += path.stat().st_size
+    return total
 
 
 def _remove_stale_staging(folder: Path) -> None:
@@ -283,7 +321,7 @@ def _classifier_from_bytes(data: bytes, name: str, metadata: dict) -> Classifier
     layers = _read_weights(data, activations, name)
     if not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b, _ in layers):
         raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
-    classifier = Classifier.from_layers(layers, metadata, lambda: keras_model_for(layers))
+    classifier = Classifier.from_layers(layers, None, metadata)
     with np.errstate(all="ignore"):
         probe = classifier.predict_proba(np.random.default_rng(0).random((4, N_PIXELS), dtype=np.float32))
     if not np.isfinite(probe).all():
@@ -292,7 +330,8 @@ def _classifier_from_bytes(data: bytes, name: str, metadata: dict) -> Classifier
 
 
 def _megabytes(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:g} MB"
+    megabytes = n_bytes / 2**20
+    return f"{megabytes:,.0f} MB" if megabytes >= 10 else f"{megabytes:.2g} MB"
 
 
 # ------------------------------------------------------------------------------ checks before Keras
@@ -563,8 +602,10 @@ def _read_sidecar(path: Path, model_sha256: str | None) -> dict:
     except FileNotFoundError:
         return {}
     except OSError as exc:
+        _LOG.warning("the sidecar %s cannot be read", path, exc_info=True)
         return {"damaged": f"{path.name} cannot be read ({_os_reason(exc)})."}
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
+        _LOG.warning("the sidecar %s is not valid JSON", path, exc_info=True)
         return {"damaged": f"{path.name} is not valid JSON."}
     if not isinstance(metadata, dict):
         return {"damaged": f"{path.name} does not hold a JSON object."}

@@ -13,6 +13,7 @@ because multiprocessing re-imports the parent's main module, which under Streaml
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import queue
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from digitdnn.config import TrainConfig
@@ -28,6 +30,7 @@ POLL_SECONDS = 0.1      # how often the parent checks should_stop while waiting 
 EXIT_SECONDS = 10.0     # how long an ending child may take to exit before it is killed
 NICENESS = 10           # the child yields the CPU to the server, so that pages stay quick while others train
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+_LOG = logging.getLogger(__name__)
 
 
 class RunAbandoned(RuntimeError):
@@ -58,7 +61,7 @@ def train_in_child(
     reader = threading.Thread(target=_read_messages, args=(child.stdout, news), name="digitdnn-train-reader",
                               daemon=True)
     reader.start()
-    rebuild = _Rebuilder(cfg)
+    rebuild = partial(_classifier, cfg)
     try:
         initial_layers = None if initial is None else initial.layers
         pickle.dump((cfg, data, initial_layers), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -100,8 +103,11 @@ def _read_messages(stream, news: queue.Queue) -> None:
     try:
         while True:
             news.put(pickle.load(stream))
-    except (EOFError, OSError, pickle.UnpicklingError):
-        news.put(("gone",))
+    except EOFError:  # the child closed its stdout: it has ended
+        pass
+    except (OSError, pickle.UnpicklingError):
+        _LOG.warning("the training process's messages could not be read", exc_info=True)
+    news.put(("gone",))
 
 
 def _end(child: subprocess.Popen) -> None:
@@ -118,18 +124,11 @@ def _end(child: subprocess.Popen) -> None:
     child.stdout.close()
 
 
-class _Rebuilder:
-    """Classifiers from the child's weights, without Keras here: a model of the run's shape is built only for
-    the one that is saved or downloaded (importing TensorFlow into the server costs seconds and every page
-    run a slower garbage collection)."""
+def _classifier(cfg: TrainConfig, layers, metadata: dict):
+    """The child's weights as a Classifier here: numpy arrays only, no Keras model (see Classifier.from_layers)."""
+    from digitdnn.model import Classifier
 
-    def __init__(self, cfg: TrainConfig):
-        self.cfg = cfg
-
-    def __call__(self, layers, metadata: dict):
-        from digitdnn.model import Classifier, build_model
-
-        return Classifier.from_layers(layers, metadata, lambda: build_model(self.cfg))
+    return Classifier.from_layers(layers, cfg, metadata)
 
 
 def _child_main() -> None:
@@ -138,6 +137,7 @@ def _child_main() -> None:
     messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
     stop = threading.Event()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s (training process %(process)d): %(message)s")
     if hasattr(os, "nice"):
         os.nice(NICENESS)
 
@@ -157,13 +157,15 @@ def _child_main() -> None:
         result = train(
             cfg,
             data,
-            initial=None if initial_layers is None else _Rebuilder(cfg)(initial_layers, {}),
+            initial=None if initial_layers is None else _classifier(cfg, initial_layers, {}),
             on_epoch_end=lambda report, clf: send("epoch", report, clf.layers, clf.metadata),
             should_stop=stop.is_set,
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),
         )
         send("done", result.history, result.classifier.layers, result.classifier.metadata)
-    except BaseException as exc:  # reported to the parent as the run's error
+    except BaseException as exc:  # reported to the parent as the run's error; its traceback goes to our stderr
+        if isinstance(exc, Exception):
+            _LOG.exception("training failed")
         try:
             send("error", str(exc) or type(exc).__name__)
         except OSError:  # the parent has gone

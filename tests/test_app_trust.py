@@ -174,3 +174,63 @@ def test_a_parameter_repeated_in_the_address_is_refused_with_a_message(page_env)
 def test_the_runs_list_says_a_reload_loses_them(page_env):
     at = opened_page()
     assert any("reloading or closing the page loses them" in c.value for c in at.caption)
+
+
+def test_a_session_keeps_the_weights_of_its_newest_models_only(page_env, default_model):
+    from digitdnn.ui.state import KEPT_WEIGHTS
+
+    at = opened_page()
+    for number in range(KEPT_WEIGHTS + 2):
+        at.file_uploader(key="upload").set_value((f"m{number}.keras", default_model.read_bytes(), "application/x"))
+        at.run()
+    models = at.session_state["models"]
+    assert [m.source for m in models] == ["default"] + ["uploaded"] * (KEPT_WEIGHTS + 2)
+    assert [m.classifier is not None for m in models] == [True, False, False] + [True] * KEPT_WEIGHTS
+    frame = at.dataframe[0].value
+    assert list(frame["weights"])[1:3] == ["released (record only)"] * 2
+    assert [shown(o) for o in at.radio(key="active_model").options] == [m.name for m in models if m.classifier]
+    assert at.session_state["active_model"] == models[-1].id
+
+
+def test_releasing_a_closed_session_keeps_only_the_shared_default():
+    from types import SimpleNamespace
+
+    from digitdnn.ui.state import ModelEntry, release_session
+
+    models = [ModelEntry(1, "Default model", "default", "shared"), ModelEntry(2, "Run 1", "trained", "weights"),
+              ModelEntry(3, "Upload", "uploaded", "weights")]
+    evaluations = {(2, 500): "scores", (1, 500): "scores"}
+    discarded = []
+    release_session(models, evaluations, SimpleNamespace(discard=lambda: discarded.append(True)))
+    assert [m.classifier for m in models] == ["shared", None, None]
+    assert list(evaluations) == [(1, 500)] and discarded == [True]
+
+
+def test_a_model_larger_than_a_saved_model_may_be_is_refused_plainly(page_env, monkeypatch):
+    monkeypatch.setenv("DIGITDNN_MODEL_MAX_MB", "1")
+    at = opened_page()
+    at.text_input(key="save_name").set_value("too-big")
+    at.button(key="save").click()
+    at.run()
+    said = shown(" ".join(e.value for e in at.error))
+    assert "Not saved. This model takes" in said and "more than the 1 MB a saved model may take here." in said, said
+    assert not page_env.exists() or list(page_env.iterdir()) == []
+
+
+def test_a_released_run_leaves_no_weights_behind(page_env):
+    import gc
+    import weakref
+
+    from digitdnn.ui.state import release_session
+
+    at = opened_page({"units": "16", "epochs": "1"})
+    at.button(key="train").click()
+    at.run()
+    rerun_until(at, lambda at: at.session_state["job"] is None)
+    (run,) = [m for m in at.session_state["models"] if m.source == "trained"]
+    weights = weakref.ref(run.classifier)
+    del run
+    release_session(at.session_state["models"], at.session_state["evaluations"], None)  # as for a closed tab
+    at.run()
+    gc.collect()
+    assert weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]

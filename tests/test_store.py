@@ -3,6 +3,7 @@ import datetime
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -208,10 +209,11 @@ def test_default_model_is_loaded_from_the_environment_path(clf, tmp_path, monkey
     np.testing.assert_array_equal(store.load_classifier().predict(IMAGES), clf.predict(IMAGES))
 
 
-def test_default_model_path_is_in_the_repository_assets(monkeypatch):
+def test_default_model_path_is_package_data(monkeypatch):
     monkeypatch.delenv(store.DEFAULT_MODEL_ENV, raising=False)
     path = store.default_model_path()
-    assert path.name == "default.keras" and (path.parent.parent / "digitdnn" / "store.py").is_file()
+    assert path == Path(store.__file__).parent / "assets" / "default.keras" and path.is_file()
+    assert store.sidecar_path(path).is_file()
 
 
 def test_truncated_garbage_png_and_text_files(saved, tmp_path):

@@ -111,3 +111,15 @@ def test_processes_racing_for_one_name_give_one_winner(tmp_path):
     (signals / "go").touch()
     outcomes = {seed: saver.communicate(timeout=120)[0].strip() for seed, saver in savers.items()}
     assert_one_coherent_winner(outcomes, target)
+
+
+def test_a_model_larger_than_the_folder_allows_is_refused_and_nothing_written(tmp_path):
+    folder = tmp_path / "models"
+    small = store.save_classifier(small_classifier(1), folder / "small", limits=store.FolderLimits(2**20, 2**30))
+    used = store.folder_bytes(folder)
+    assert used == small.stat().st_size + store.sidecar_path(small).stat().st_size
+    with pytest.raises(store.SaveError, match=r"^This model takes .* more than the 0.0098 MB a saved model may take"):
+        store.save_classifier(small_classifier(2), folder / "big", limits=store.FolderLimits(10_240, 2**30))
+    with pytest.raises(store.SaveError, match=r"^The models folder holds .* ask for old models to be deleted"):
+        store.save_classifier(small_classifier(2), folder / "big", limits=store.FolderLimits(2**20, used + 1000))
+    assert sorted(p.name for p in folder.iterdir()) == ["small.json", "small.keras"]

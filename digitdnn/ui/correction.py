@@ -8,6 +8,7 @@ while the same drawing is on the canvas; the same drawing is stored once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 
 import numpy as np
@@ -21,6 +22,7 @@ from digitdnn.ui.prediction import Reading
 SESSION_ID = "drawer_id"        # session_state: the anonymous id stored with this session's drawings
 NOTICE = "correction_notice"   # session_state: (drawing key, kind, text) of the last press
 STORED = "correction_stored"   # session_state: {drawing key: label} of the drawings this session stored
+_LOG = logging.getLogger(__name__)
 
 
 def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None,
@@ -77,6 +79,7 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
                                           probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
                                           session=session_id(), image_png=png_bytes(canvas))
         except DrawingStoreError as exc:
+            _LOG.warning("a drawing labelled %d was not stored", label, exc_info=True)
             reason = str(exc)
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:

@@ -12,8 +12,14 @@ button reaches Python, which reloads the canvas without changing its key (browse
 canvas by its CSS class st-key-canvas): the canvas reloads whenever its `initial_drawing` changes,
 so Clear gives it a new, empty one and Undo one with every stroke but the last (the strokes as the
 canvas last sent them).
+
+The canvas keeps its size in pixels (the image it sends) but is shown no wider than its box: a presenter's
+420 px canvas on a 390 px phone is shown 358 px wide. Fabric.js, which draws it, maps a finger or pointer
+to canvas pixels through the shown size, so strokes land where they are drawn (tests/test_browser_devices.py).
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import streamlit as st
@@ -22,8 +28,16 @@ from streamlit_drawable_canvas import st_canvas
 CANVAS_SIZE = 280
 BACKGROUND = (0, 0, 0)  # black paper, white ink, like MNIST
 
+# Inside the component: no toolbar; the canvas, its background layer and Fabric's wrapper scale down together
+# (their inline pixel sizes give way) to the box's width, staying square.
+CANVAS_CSS = """
+.dc-toolbar { display: none !important; }
+.dc-root { width: 100%; }
+.dc-container { max-width: 100%; height: auto !important; aspect-ratio: 1; }
+.dc-container canvas, .dc-container .canvas-container { width: 100% !important; height: 100% !important; }
+"""
 # The canvas component renders inside a shadow root that page CSS cannot reach; this script (run in the page, as
-# Streamlit's components v2 run theirs) adds the rule there, and again whenever a canvas is mounted anew. It also
+# Streamlit's components v2 run theirs) adds CANVAS_CSS there, and again whenever a canvas is mounted anew. It also
 # turns a click on the page's Undo or Clear into a press of the toolbar's Undo or Reset (see the module docstring);
 # `data.reset_clears` says whether Reset empties the canvas (its first drawing had no strokes).
 _CANVAS_HELPER_JS = """
@@ -31,13 +45,13 @@ export default function (component) {
     window.digitdnnCanvas = component.data || {};
     const canvasRoots = () => [...document.querySelectorAll(".st-key-canvas [data-testid=stBidiComponentIsolated]")]
         .map((host) => host.shadowRoot).filter((root) => root);
-    const hide = () => {
+    const style = () => {
         for (const root of canvasRoots()) {
             if (!root.querySelector("style[data-digitdnn]")) {
-                const style = document.createElement("style");
-                style.dataset.digitdnn = "no-toolbar";
-                style.textContent = ".dc-toolbar { display: none !important; }";
-                root.appendChild(style);
+                const sheet = document.createElement("style");
+                sheet.dataset.digitdnn = "canvas";
+                sheet.textContent = CANVAS_CSS;
+                root.appendChild(sheet);
             }
         }
     };
@@ -57,12 +71,12 @@ export default function (component) {
             tool.click();
         }, true);
     }
-    hide();
-    const observer = new MutationObserver(hide);
+    style();
+    const observer = new MutationObserver(style);
     observer.observe(document.body, { childList: true, subtree: true });
     return () => observer.disconnect();
 }
-"""
+""".replace("CANVAS_CSS", json.dumps(CANVAS_CSS))
 _canvas_helper = st.components.v2.component("digitdnn_canvas_helper", js=_CANVAS_HELPER_JS)
 
 
@@ -81,15 +95,16 @@ def _undo() -> None:
 
 
 def canvas_helper() -> None:
-    """Hide the canvas component's toolbar and route Undo and Clear to it (see the module docstring); an element
-    of no size."""
+    """Hide the canvas component's toolbar, fit the canvas to its box and route Undo and Clear to the canvas (see
+    the module docstring); an element of no size."""
     reset_clears = not st.session_state.get("canvas_reloaded_strokes")
     _canvas_helper(key="canvas_helper", data={"reset_clears": reset_clears}, width="content", height="content")
 
 
 def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
-    """Draw a size x size canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None while the canvas
-    has no stroke: its PNG is then not decoded) and its stroke count."""
+    """Draw a size x size canvas (shown smaller if its box is narrower) and its controls; return the drawing
+    (RGBA uint8 (H, W, 4), None while the canvas has no stroke: its PNG is then not decoded) and its stroke
+    count."""
     st.session_state.setdefault("brush", 20)
     result = st_canvas(
         stroke_width=st.session_state.brush,
@@ -106,9 +121,10 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     canvas_helper()
     strokes = list((result.json_data or {}).get("objects") or [])
     st.session_state.canvas_strokes = strokes
-    undo, clear = st.columns(2)
-    undo.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
-    clear.button("Clear", key="clear", on_click=_clear, width="stretch")
-    st.slider("Brush width", 6, 40, key="brush")
-    st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke; Clear starts again.")
+    with st.container(horizontal=True, gap="small", key="canvas_buttons"):  # one row, so the prediction stays near
+        st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
+        st.button("Clear", key="clear", on_click=_clear, width="stretch")
+        with st.popover("Pen", width="stretch", key="pen"):
+            st.slider("Brush width", 6, 40, key="brush")
+    st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke.")
     return (result.image_data if strokes else None), len(strokes)

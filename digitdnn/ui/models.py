@@ -1,6 +1,7 @@
 """Runs and models: the list, curves overlaid, the active model, download, save, open and upload."""
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from digitdnn.ui.sidebar import describe
 from digitdnn.ui.text import plain
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_LOG = logging.getLogger(__name__)
 
 
 def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
@@ -32,6 +34,7 @@ def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
             "epochs": len(entry.epochs) or None,
             "status": entry.history.get("status") or "",
             "test accuracy": entry.test_accuracy,
+            "weights": "in memory" if entry.classifier is not None else "released (record only)",
             "seconds": round(float(seconds), 1) if isinstance(seconds, (int, float)) else None,
             "train images": entry.metadata.get("train_images"),
         })
@@ -40,6 +43,8 @@ def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
 
 def model_file_bytes(entry: state.ModelEntry) -> bytes:
     """The entry's model as the bytes of a .keras file (written to a temporary folder and read back)."""
+    if entry.classifier is None:
+        raise ValueError(f"{entry.name}: its weights were released")
     with tempfile.TemporaryDirectory(prefix="digitdnn-download-") as folder:
         path = save_classifier(entry.classifier, Path(folder) / "model.keras", entry.metadata)
         resources.keep_tensorflow_out_of_gc()  # saving imported it, outside any page run
@@ -76,6 +81,7 @@ def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> 
     try:
         classifier = load()
     except ModelLoadError as exc:
+        _LOG.warning("%s refused: %s", name, exc, exc_info=True)
         state.notify("models", "error", f"{refused} {exc}")
         return
     state.add_model(state.ModelEntry(0, name, source, classifier, dict(classifier.metadata)))
@@ -90,8 +96,9 @@ def _on_save() -> None:
         name = file_name(st.session_state.get("save_name", ""))
         # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
         path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
-                               overwrite=False)
+                               overwrite=False, limits=resources.models_limits())
     except (ValueError, FileExistsError, SaveError) as exc:
+        _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
         return
     state.notify("models", "success", f"Saved “{entry.name}” as {path}.")
@@ -112,12 +119,13 @@ def models_panel() -> None:
     if not entries:
         st.info("No model yet: train one from the sidebar, or open or upload one below.")
     else:
-        st.caption("These runs live in this browser tab only: reloading or closing the page loses them. "
-                   "Save a model below to keep it.")
+        st.caption(f"These runs live in this browser tab only: reloading or closing the page loses them. "
+                   f"Save a model below to keep it. Only the {state.KEPT_WEIGHTS} newest models and the active one "
+                   "keep their weights; older ones stay listed as records.")
         st.dataframe(runs_frame(entries), hide_index=True,
                      column_config={"test accuracy": st.column_config.NumberColumn(
                          format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
-        names = {m.id: m.name for m in entries}
+        names = {m.id: m.name for m in entries if m.classifier is not None}
         st.radio("Active model (scores the drawing)", list(names), format_func=lambda i: plain(names[i]),
                  key="active_model")
         _overlay(entries)
@@ -146,7 +154,10 @@ def _overlay(entries: list[state.ModelEntry]) -> None:
 def _download(entry: state.ModelEntry | None) -> None:
     if entry is None:
         return
-    st.download_button(f"Download “{plain(entry.name)}” (.keras)", data=lambda: model_file_bytes(entry),
+    # Streamlit keeps this callable until the session is gone: it must not hold the weights itself.
+    models, wanted = state.models(), entry.id
+    st.download_button(f"Download “{plain(entry.name)}” (.keras)",
+                       data=lambda: model_file_bytes(next(m for m in models if m.id == wanted)),
                        file_name=f"digitdnn-{entry.source}-{entry.id}.keras", mime="application/octet-stream",
                        on_click="ignore", key="download")
 

@@ -12,9 +12,13 @@ from pathlib import Path
 import streamlit as st
 
 from digitdnn.jobs import DATA_LIMIT_ENV, MAX_SECONDS_ENV, SharedDataset, parse_data_limit, parse_max_seconds
+from digitdnn.sessions import ClosedSessionSweeper
+from digitdnn.store import MAX_UPLOAD_BYTES, FolderLimits
 from digitdnn.training_queue import SLOTS_ENV, TrainingQueue, default_slots, parse_slots
 
 MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
+MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB = "DIGITDNN_MODEL_MAX_MB", MAX_UPLOAD_BYTES // 2**20
+MODELS_MAX_MB_ENV, DEFAULT_MODELS_MAX_MB = "DIGITDNN_MODELS_MAX_MB", 1024
 DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
 _LOG = logging.getLogger(__name__)
 _FROZEN = threading.Event()     # keep_tensorflow_out_of_gc has run
@@ -148,9 +152,40 @@ def session_still_open() -> Callable[[], bool]:
     return lambda: runtime.is_active_session(session_id)
 
 
+@st.cache_resource(show_spinner=False)
+def session_sweeper() -> ClosedSessionSweeper:
+    """The server's sweeper: a session's models are released once its page has been closed a few seconds."""
+    return ClosedSessionSweeper()
+
+
+def session_id() -> str | None:
+    """This browser session's id (None outside a script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return None if ctx is None else ctx.session_id
+
+
 def models_dir() -> Path:
     """Where models saved from the page go: $DIGITDNN_MODELS_DIR, else ./models."""
     return Path(os.environ.get(MODELS_DIR_ENV) or "models")
+
+
+def models_limits() -> FolderLimits:
+    """Caps on the shared models folder: $DIGITDNN_MODEL_MAX_MB per saved model (default 64, the upload limit,
+    so that any saved model can be uploaded again) and $DIGITDNN_MODELS_MAX_MB for all of them (default 1024)."""
+    return FolderLimits(_megabytes_env(MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB) * 2**20,
+                        _megabytes_env(MODELS_MAX_MB_ENV, DEFAULT_MODELS_MAX_MB) * 2**20)
+
+
+def _megabytes_env(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        _LOG.warning("%s must be a whole number of megabytes, got %r; using %d", name, text, default)
+        return default
+    return int(text)
 
 
 @st.cache_resource(show_spinner=False)

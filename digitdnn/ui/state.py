@@ -2,12 +2,20 @@
 
 Everything lives in st.session_state, so one person's runs never touch another's.
 Keys: "models" (list of ModelEntry), "active_model" (its id; also the key of the
-picker widget), "job" (TrainingJob or None), "notice_<slot>" ((kind, text) or None).
+picker widget), "job" (TrainingJob or None), "evaluations" (the Mistakes tab's, per model),
+"notice_<slot>" ((kind, text) or None).
+
+What a session holds is bounded: besides the shared default model and the active one, only the
+KEPT_WEIGHTS newest models keep their weights; older ones stay listed as records (settings,
+curves, accuracy). When the session's page has been closed for a few seconds (see
+digitdnn.sessions), all its weights are released and its run stopped.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -17,8 +25,13 @@ from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
 from digitdnn.ui.text import plain
 
+_LOG = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
+    from digitdnn.jobs import TrainingJob
     from digitdnn.model import Classifier
+
+KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
 
 
 @dataclass
@@ -32,7 +45,7 @@ class ModelEntry:
     id: int
     name: str
     source: str                 # "default", "trained", "uploaded" or "opened"
-    classifier: "Classifier"
+    classifier: "Classifier | None"  # None: a record, its weights released to bound the session's memory
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -66,8 +79,36 @@ def init_session() -> None:
     state.setdefault("models", [])
     state.setdefault("job", None)
     state.setdefault("run_count", 0)
+    state.setdefault("evaluations", {})
     if not any(m.source == "default" for m in state.models):
         _add_default_model()
+    if active_model() is None and any(m.source == "default" for m in state.models):  # it was released
+        state.active_model = next(m.id for m in state.models if m.source == "default")
+    if not resources.session_sweeper().watching(resources.session_id()):
+        watch_session(None)
+
+
+def watch_session(job: "TrainingJob | None") -> None:
+    """Have this session's models (and `job`, its current run) released once its page has been closed a while."""
+    state = st.session_state
+    release = partial(release_session, state.models, state.evaluations, job)
+    resources.session_sweeper().watch(resources.session_id(), resources.session_still_open(), release)
+
+
+def release_session(models: list[ModelEntry], evaluations: dict, job: "TrainingJob | None") -> None:
+    """A closed session: stop its run and drop every model's weights (the shared default model stays)."""
+    if job is not None:
+        job.discard()
+    _release(models, evaluations, keep=lambda entry: entry.source == "default")
+
+
+def _release(models: list[ModelEntry], evaluations: dict, keep) -> None:
+    """Turn, in place, every entry with weights for which keep(entry) is False into a record."""
+    for index, entry in enumerate(models):
+        if entry.classifier is not None and not keep(entry):
+            models[index] = dataclasses.replace(entry, classifier=None)
+            for key in [key for key in evaluations if key[0] == entry.id]:
+                del evaluations[key]
 
 
 def _add_default_model() -> None:
@@ -77,6 +118,7 @@ def _add_default_model() -> None:
     try:
         classifier = resources.default_classifier(str(path))
     except ModelLoadError as exc:
+        _LOG.exception("the default model %s could not be loaded", path)
         st.session_state.default_model_error = f"No default model ({path}): {exc}"
         return
     st.session_state.pop("default_model_error", None)
@@ -90,8 +132,9 @@ def models() -> list[ModelEntry]:
 
 
 def active_model() -> ModelEntry | None:
+    """The entry that scores the drawing (never a record)."""
     wanted = st.session_state.get("active_model")
-    return next((m for m in st.session_state.models if m.id == wanted), None)
+    return next((m for m in st.session_state.models if m.id == wanted and m.classifier is not None), None)
 
 
 def add_model(entry: ModelEntry, activate: bool = True) -> ModelEntry:
@@ -103,7 +146,16 @@ def add_model(entry: ModelEntry, activate: bool = True) -> ModelEntry:
     st.session_state.models.append(entry)
     if activate:
         st.session_state.active_model = entry.id
+    _bound_weights()
     return entry
+
+
+def _bound_weights() -> None:
+    """Keep the weights of the default model, the active one and the KEPT_WEIGHTS newest others; release the rest."""
+    state = st.session_state
+    holding = [m.id for m in state.models if m.classifier is not None and m.source != "default"]
+    kept = set(holding[-KEPT_WEIGHTS:]) | {state.get("active_model")}
+    _release(state.models, state.evaluations, keep=lambda entry: entry.source == "default" or entry.id in kept)
 
 
 def notify(slot: str, kind: str, text: str) -> None:

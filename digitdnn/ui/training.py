@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from digitdnn.jobs import JobProgress, TrainingJob
-from digitdnn.ui import class_data, resources, state
+from digitdnn.ui import class_data, layout, resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
@@ -54,6 +54,7 @@ def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
                                        still_wanted=resources.session_still_open(),
                                        max_seconds=resources.max_training_seconds(), separate_process=True,
                                        initial=initial).start()
+    state.watch_session(st.session_state.job)
     st.session_state.seen_epoch = 0
     st.session_state.pop("notice_training", None)
     return st.session_state.job
@@ -75,6 +76,7 @@ def collect_finished_job() -> None:
     if not progress.done:
         return
     st.session_state.job = None
+    state.watch_session(None)  # the sweeper must not keep the finished job (and its weights) alive
     if progress.status == "failed":
         state.notify("training", "error", f"{job.name} failed: {progress.error}")
         return
@@ -196,6 +198,6 @@ def learning_curves() -> None:
     last = epochs[-1]
     st.markdown(f"**{plain(title)}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
                 f"train {last['train_accuracy']:.2%}")
-    accuracy, loss = st.columns(2)
+    accuracy, loss = layout.wrapping_row("curves", ["16rem", "16rem"])
     accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))
     loss.altair_chart(learning_curve(epochs, "loss", planned))

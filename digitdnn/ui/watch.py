@@ -2,7 +2,8 @@
 
 The running job scores the drawing it is told to watch after every epoch (TrainingJob.watch), so
 no epoch is missed however short; st.session_state["watch"] keeps the latest record as a
-WatchRecord, which stays on show after the run ends. A new run starts a new record; so does a new
+WatchRecord, which stays on show after the run ends (then holding the probabilities alone, not
+the job and its weights). A new run starts a new record; so does a new
 drawing while the run trains (the earlier epochs' weights are gone, so the lines start at the
 current epoch).
 """
@@ -22,29 +23,35 @@ from digitdnn.ui.prediction import Reading
 
 @dataclass(frozen=True)
 class WatchRecord:
-    """The drawing a run watches; its probabilities by epoch come from the run itself, so the
-    last epoch is there even when the run ended between two redraws."""
+    """The drawing a run watches; its probabilities by epoch come from the run itself while it
+    trains (so the last epoch is there even when the run ended between two redraws), and are
+    kept alone once it has ended (`ended`)."""
 
-    job: TrainingJob
+    job: TrainingJob | None     # None once the run has ended
     drawing: np.ndarray | None  # the 28x28 input followed
-
-    @property
-    def run(self) -> str:
-        return self.job.name
+    run: str = ""
+    watched: tuple = ()         # (epoch, ten probabilities) of an ended run
 
     @property
     def probabilities(self) -> dict[int, np.ndarray]:
-        return dict(self.job.progress().watched)
+        return dict(self.job.progress().watched if self.job is not None else self.watched)
+
+    def ended(self) -> "WatchRecord":
+        """The record without its job, once the run is over (the job holds the run's weights)."""
+        return WatchRecord(None, self.drawing, self.run, tuple(self.job.progress().watched))
 
 
 def record(reading: Reading) -> None:
     """Have this session's running job watch the drawing (the drawing fragment calls this on every rerun)."""
+    watched = st.session_state.get("watch")
+    if watched is not None and watched.job is not None and watched.job.progress().done:
+        st.session_state.watch = watched.ended()
     job = training.current_job()
     if job is None:
         return
     drawing = None if reading.steps is None else reading.steps.centred
     job.watch(drawing)
-    st.session_state.watch = WatchRecord(job, drawing)
+    st.session_state.watch = WatchRecord(job, drawing, job.name)
 
 
 def watch_panel() -> None:
