@@ -45,6 +45,7 @@ HELD_P95_SECONDS = 1.0            # a step holds its students while p95 pen-up t
 TARGET_STUDENTS = {0: 60, 2: 30}  # students the issue asks a 2-core laptop to hold, by trainings running
 PREDICTION = re.compile(r"Prediction: (\d)")
 RUN_OVER = re.compile(r"Run \d+ (completed|stopped|diverged|failed)")
+EPOCH = re.compile(r"Run \d+: epoch (\d+) of (\d+)")
 STROKE_GAP = (0.2, 0.6)           # seconds between a stroke's prediction and the next stroke
 ANSWER_TIMEOUT = 30.0             # seconds a run may take before it counts as an error
 
@@ -85,6 +86,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     runs_started: int = 0
     runs_ended: int = 0
+    epochs_seen: int = 0           # epochs the trainers' runs were seen training, all runs together
 
     def window(self, start: float, end: float) -> list[float]:
         return [seconds for sent, seconds in self.latencies if start <= sent < end]
@@ -162,10 +164,14 @@ async def trainer(index: int, url: str, stop: asyncio.Event, tally: Tally) -> No
         while not stop.is_set():
             await session.rerun(session.states(train=True))
             tally.runs_started += 1
-            ended = None
+            ended, epoch = None, 0
             while not stop.is_set() and ended is None:
                 await asyncio.sleep(0.5)
                 ended = next((m for m in map(RUN_OVER.search, session.run.texts) if m), None)
+                under_way = [int(m.group(1)) for m in map(EPOCH.search, session.run.texts) if m]
+                if under_way and max(under_way) > epoch:
+                    tally.epochs_seen += max(under_way) - epoch
+                    epoch = max(under_way)
             if ended is not None:
                 tally.runs_ended += 1
                 if ended.group(1) == "failed":
@@ -290,8 +296,9 @@ def run(quick: bool = False, model_path: str | None = None, steps: list[int] | N
               if facts["server_cores"] else "one core: nothing pinned")
     notes = [f"{pinned}; a digit every {period:g} s per student (1-2 strokes replayed from "
              f"{RECORDING.relative_to(ROOT)}, each waited for, then Clear); {seconds:g} s measured per step; "
-             f"trainers press Train again when a run ends ({tally.runs_started} runs started, {tally.runs_ended} "
-             f"ended); load average at the end {facts['load'][0]:.1f}"]
+             f"trainers press Train again when a run ends (the default preset on all of MNIST, in processes on the "
+             f"server's core: {tally.runs_started} runs started, {tally.runs_ended} ended, {tally.epochs_seen} epochs "
+             f"seen under way); load average at the end {facts['load'][0]:.1f}"]
     notes += [f"{s.students} students, {s.trainings} trainings: pen-up to prediction p50 {s.p50 * 1000:.0f} ms, "
               f"p95 {s.p95 * 1000:.0f} ms ({s.strokes} strokes, {s.digits} digits); server CPU {s.cpu_per_digit * 1000:.0f} "
               f"ms per digit named" for s in results]

@@ -70,3 +70,25 @@ def test_address_values_show_no_link_and_fetch_no_image(browser, server):
         assert not [url for url in requested if urlsplit(url).hostname == "ev.il" or urlsplit(url).path == "/p.png"]
     finally:
         page.close()
+
+
+def test_undo_and_clear_each_take_one_rerun_of_the_canvas(browser, server):
+    from benchmarks.record_canvas import SentFrames, canvas_strokes
+
+    page = open_page(browser, server)
+    try:
+        draw(page, [ONE_FROM_THE_CORNER, CORNER_TAP])
+        predicted_digit(page, 2)
+        frames = SentFrames(page)
+        for button, strokes_left, shown in (("undo", 1, r"· 1 stroke ·"), ("clear", 0, "Draw a digit")):
+            frames.reruns.clear()
+            page.locator(f".st-key-{button} button").click()
+            wait_for_text(page, PREDICTION, shown)
+            page.wait_for_timeout(1000)  # a second rerun, if any, would be sent by now
+            # One rerun, sent by the canvas itself with its new drawing: no button press reached the server.
+            assert [canvas_strokes(message) for message in frames.reruns] == [strokes_left]
+            pressed = [w.id for m in frames.reruns for w in m.rerun_script.widget_states.widgets
+                       if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
+            assert pressed == []
+    finally:
+        page.close()
