@@ -217,20 +217,26 @@ def test_a_model_larger_than_a_saved_model_may_be_is_refused_plainly(page_env, m
     assert not page_env.exists() or list(page_env.iterdir()) == []
 
 
-def test_a_released_run_leaves_no_weights_behind(page_env):
+def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     import gc
     import weakref
 
-    from digitdnn.ui.state import release_session
+    from digitdnn.ui import resources
 
+    page = {"open": True}
+    monkeypatch.setattr(resources, "session_still_open", lambda: lambda: page["open"])
     at = opened_page({"units": "16", "epochs": "1"})
     at.button(key="train").click()
     at.run()
+    stale = at.session_state["watch"]  # as Streamlit keeps a session's earlier values until its next run
     rerun_until(at, lambda at: at.session_state["job"] is None)
     (run,) = [m for m in at.session_state["models"] if m.source == "trained"]
     weights = weakref.ref(run.classifier)
     del run
-    release_session(at.session_state["models"], at.session_state["evaluations"], None)  # as for a closed tab
-    at.run()
+    page["open"] = False
+    sweeper = resources.session_sweeper()
+    monkeypatch.setattr(sweeper, "after", 0.0)
+    sweeper.sweep()
     gc.collect()
-    assert weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]
+    assert stale.job is not None and weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]
+    assert [m.classifier is None for m in at.session_state["models"]] == [False, True]  # the shared default kept

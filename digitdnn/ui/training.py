@@ -76,7 +76,9 @@ def collect_finished_job() -> None:
     if not progress.done:
         return
     st.session_state.job = None
-    state.watch_session(None)  # the sweeper must not keep the finished job (and its weights) alive
+    # Streamlit keeps a session's previous values until its next run, so a closed page can keep referring to this
+    # job (and the weights it returned) for good: it stays watched, to be discarded with the session's models.
+    state.watch_session(job)
     if progress.status == "failed":
         state.notify("training", "error", f"{job.name} failed: {progress.error}")
         return
