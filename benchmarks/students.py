@@ -13,8 +13,9 @@ Trainers are extra sessions that press Train (the page's default preset, full MN
 again when their run ends, polling the progress as a browser does (`auto_rerun`).
 
 Students are added step by step (--students, cumulative); after each step has drawn for --seconds it
-reports the pen-up to prediction latency (the stroke's rerun request sent to the delta naming the
-digit received), p50 and p95, of the strokes sent in that window. "Students held" is the largest step
+reports the pen-up to prediction latency, p50 and p95, of the strokes sent in that window: from the
+stroke's rerun request sent to the delta naming the digit received, plus the 200 ms the canvas
+component waits after a stroke before it sends it (its debounce, CANVAS_SEND_DELAY). "Students held" is the largest step
 whose p95 is at most 1 s. The ramp stops at the first step past 1 s.
 """
 from __future__ import annotations
@@ -48,6 +49,7 @@ RUN_OVER = re.compile(r"Run \d+ (completed|stopped|diverged|failed)")
 EPOCH = re.compile(r"Run \d+: epoch (\d+) of (\d+)")
 STROKE_GAP = (0.2, 0.6)           # seconds between a stroke's prediction and the next stroke
 ANSWER_TIMEOUT = 30.0             # seconds a run may take before it counts as an error
+CANVAS_SEND_DELAY = 0.2           # the canvas sends a stroke this long after the pen lifts (a 200 ms debounce)
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ async def student(index: int, url: str, recording: Recording, period: float, sto
             for stroke in drawing.strokes:
                 sent = time.perf_counter()
                 seconds, heading = await ask(session, replayed(session, stroke), PREDICTION)
-                tally.latencies.append((sent, seconds))
+                tally.latencies.append((sent, CANVAS_SEND_DELAY + seconds))
                 await asyncio.sleep(rng.uniform(*STROKE_GAP))
             tally.digits += 1
             named = int(PREDICTION.search(heading).group(1))
