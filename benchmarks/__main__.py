@@ -20,10 +20,12 @@ from benchmarks.report import Report, format_table
 # name -> module with run(quick: bool, model_path) -> Report; the order of the table.
 PARTS = {
     "speed": "benchmarks.speed",   # training epochs vs model.fit and GEMM, one drawing, time to 98%
-    "page": "benchmarks.page",     # the page in headless Chromium: latency, startup, memory
+    "best": "benchmarks.best",     # the "Best ..." preset: last-epoch accuracy, training time, time to 99%
+    "page": "benchmarks.page",     # the page in headless Chromium: latency, server CPU per digit, startup, memory
     "soak": "benchmarks.soak",     # 50 training runs in one server process: memory growth
     "sessions": "benchmarks.sessions",  # sessions train big networks and close: server memory given back
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
+    "students": "benchmarks.students",  # students over the websocket protocol, server on its own core: held at p95 <= 1 s
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
 }
 
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small data slices and few samples (a smoke run)")
     parser.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), metavar="PART",
                         help=f"run only these parts ({', '.join(PARTS)})")
-    parser.add_argument("--model", default=None, help="the page's default model (default: assets/)")
+    parser.add_argument("--model", default=None, help="the page's default model (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"machine: {machine()}", flush=True)

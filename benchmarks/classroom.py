@@ -157,8 +157,9 @@ def run(quick: bool = False, model_path=None) -> Report:
                          f"{outcome.mnist_after:.2%}; fine-tune {outcome.seconds:.1f} s wall, "
                          f"{outcome.cpu_seconds:.1f} s CPU; one store.add {outcome.add_ms:.1f} ms")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    notes.append(f"model {model_path or 'default (assets/)'}; the class: pen-digit writers held out of training, "
-                 f"by lab; {'quick: one group, ' + str(QUICK) if quick else f'{STORED} drawings stored per group'}; "
+    notes.append(f"model {model_path or 'default (digitdnn/assets/)'}; the class: pen-digit writers held out of "
+                 f"training, by lab; "
+                 f"{'quick: one group, ' + str(QUICK) if quick else f'{STORED} drawings stored per group'}; "
                  f"fine_tune's defaults; load average {load:.1f} at the end (the wall times share the machine)")
     return Report(report_rows, notes)
 
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
     """Run the benchmark, print its table; 1 if a target is missed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one group, 60 drawings stored, one epoch, a slice of MNIST")
-    parser.add_argument("--model", default=None, help="the model to fine-tune (default: assets/)")
+    parser.add_argument("--model", default=None, help="the model to fine-tune (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     report = run(quick=args.quick, model_path=args.model)

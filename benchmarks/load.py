@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_LIMIT = "3000,500"          # trainers' runs last ~10-20 s on 2 cores, so that several end within a minute
 TRAIN_PRESET_EPOCHS = 15         # the page's default preset
 MAX_SHIFT = 20.0                 # px each way from where the browser tests draw (180 px high, left 60, top 50)
-CANVAS = ".st-key-canvas canvas.upper-canvas"
 OPENING_AT_ONCE = 4              # pages opened concurrently before the test (then all draw at once)
 SIDEBAR = "[data-testid=stSidebar]"
 PLACE = re.compile(r"waiting: place (\d+) of (\d+) in the queue")
@@ -87,14 +86,8 @@ async def open_page(browser, url: str, driver):
 
 async def draw_and_read(page, driver, digit: int, shift: tuple[float, float]) -> tuple[int, float]:
     """Clear, draw `digit`, and return (the digit the page names, seconds from the last mouse-up)."""
-    old_canvas = await page.locator(CANVAS).element_handle()
-    await page.locator(".st-key-clear button").click()
+    await page.locator(".st-key-clear button").click()  # the canvas empties itself (digitdnn/ui/drawing.py)
     await driver.wait_for_text_async(page, driver.PREDICTION, "Draw a digit")
-    try:  # Clear gives the canvas a new initial drawing: wait until the old one is gone before drawing on it
-        await page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas, timeout=15_000)
-    except Exception:  # kept (and emptied) in place: fine to draw now
-        pass
-    await page.locator(CANVAS).wait_for()
     strokes = driver.digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
     await driver.draw_async(page, strokes)
     drawn = time.perf_counter()
@@ -206,7 +199,7 @@ def percentile(values: list[float], q: float) -> float:
 def measure(sessions: int, trainers: int, seconds: float, model_path: str | None = None,
             pause: float = 2.0) -> tuple[Tally, dict]:
     driver = pagedriver()
-    model = Path(model_path) if model_path else ROOT / "assets" / "default.keras"
+    model = Path(model_path) if model_path else ROOT / "digitdnn" / "assets" / "default.keras"
     with tempfile.TemporaryDirectory(prefix="digitdnn-load-") as folder:
         port = driver.free_port()
         process, log_path = driver.start_server(Path(folder), port, DIGITDNN_DEFAULT_MODEL=str(model),
@@ -269,7 +262,7 @@ def main(argv=None) -> Report:
     parser.add_argument("--seconds", type=float, help="how long they draw (default 90, --quick 30)")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between a digit named and the next (2)")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--model", help="the default model the server opens with (default assets/default.keras)")
+    parser.add_argument("--model", help="the default model the server opens with (default: the shipped one)")
     args = parser.parse_args(argv)
     report = run(args.quick, args.model, args.sessions, args.trainers, args.seconds, args.pause)
     print(format_table(report))

@@ -176,7 +176,7 @@ def drawing_rows(model_path, quick: bool, notes: list[str]) -> list[Row]:
     ours = median_ms(name_drawing, canvas, 50 if quick else 300)
     theirs = median_ms(keras_predict, image, 10 if quick else 50)
     widths = [w.shape[0] for w, _, _ in classifier.layers] + [10]
-    notes.append(f"drawing: model {model_path or 'default (assets/)'} ({'-'.join(map(str, widths))}); "
+    notes.append(f"drawing: model {model_path or 'default (digitdnn/assets/)'} ({'-'.join(map(str, widths))}); "
                  f"to_mnist + predict_proba {ours:.2f} ms, model.predict on the 28x28 image alone {theirs:.1f} ms "
                  f"({theirs / ours:.0f}x slower)")
     return [
@@ -225,7 +225,7 @@ def main(argv=None) -> Report:
     parser = argparse.ArgumentParser(description="Training and prediction speed against plain Keras.")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_SLICE[0]:,} training / {QUICK_SLICE[1]:,} test images, 2 epochs each")
-    parser.add_argument("--model", default=None, help="model for the drawing figures (default: assets/)")
+    parser.add_argument("--model", default=None, help="model for the drawing figures (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     report = run(quick=args.quick, model_path=args.model)

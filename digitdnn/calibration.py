@@ -12,6 +12,7 @@ import numpy as np
 
 from digitdnn.model import Classifier, load_layers
 
+UNSURE_BELOW = 0.6   # below this top probability the page says it is not sure and names the runner-up
 ECE_BINS = 15
 TEMPERATURES = np.exp(np.linspace(np.log(0.5), np.log(5.0), 200))  # the grid fit_temperature searches
 

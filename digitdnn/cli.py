@@ -1,4 +1,4 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune` and `bench`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve` and `bench`.
 
 TensorFlow is imported only by the commands that need it, so `digitdnn data`
 and `--help` stay fast.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import shlex
 import signal
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn.config import ACTIVATIONS, OPTIMIZERS, TrainConfig
+from digitdnn.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
 from digitdnn.data import MnistData, MnistUnavailable, cache_path, load_mnist
+from digitdnn.serve import DEFAULT_PORT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +36,8 @@ class _UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run one `digitdnn` command; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The commands say in plain lines what went wrong; the log's warnings and tracebacks are the page's server log.
+    logging.basicConfig(level=logging.ERROR, format="digitdnn: %(levelname)s: %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args, passed_on = parser.parse_known_args(argv)
@@ -107,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_drawings_commands(commands)
 
+    serve = commands.add_parser("serve", help="serve the page (Streamlit) from this installation",
+                                description="Start the page with the class-server settings; Ctrl-C stops it.")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                       help=f"the port to listen on (default {DEFAULT_PORT})")
+    serve.add_argument("--address", help="the address to listen on, e.g. 127.0.0.1 for this machine only "
+                                         "(default: every address of this machine, as `streamlit run`)")
+    serve.set_defaults(run=run_serve)
+
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
                                 description="Run `python -m benchmarks` from the source checkout; options pass on "
                                             "(e.g. --quick, --only speed page).", add_help=False)
@@ -121,6 +133,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
     return value
 
 
@@ -147,6 +166,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help=f"(default {defaults.seed})")
     group.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help=f"randomly shift/scale/rotate training images (default {defaults.augment})")
+    group.add_argument("--schedule", choices=SCHEDULES,
+                       help=f"learning rate over the run: constant, or cosine decay to 0 (default {defaults.schedule})")
     group.add_argument("--momentum", type=float, help=f"for momentum and nesterov (default {defaults.momentum})")
 
 
@@ -482,6 +503,13 @@ def run_finetune(args: argparse.Namespace) -> int:
     print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
     print(f"saved {saved}")
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the page until stopped (the process becomes the Streamlit server)."""
+    from digitdnn.serve import serve
+
+    return serve(args.port, args.address)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+SCHEDULES = ("constant", "cosine")  # the learning rate over the run: kept, or cosine-decayed to 0 at the last step
 
 MAX_LAYERS = 4
 MAX_UNITS = 4096
@@ -27,6 +28,7 @@ class TrainConfig:
     l2: float = 0.0                             # L2 weight penalty on the kernels
     seed: int = 42                              # same seed and config -> same history
     augment: bool = False                       # random shift/scale/rotate/thickness/elastic
+    schedule: str = "constant"                  # learning rate over the run: constant or cosine (to 0 at the end)
     momentum: float = field(default=0.9, repr=False)  # used by momentum and nesterov
 
     def __post_init__(self) -> None:
@@ -46,6 +48,8 @@ class TrainConfig:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         _check_number("learning_rate", self.learning_rate, low=0.0, high=10.0, low_open=True)
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)

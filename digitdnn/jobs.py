@@ -8,6 +8,7 @@ itself and gives its place up. Nothing here knows about Streamlit.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +20,12 @@ import numpy as np
 from digitdnn.config import TrainConfig
 from digitdnn.training_queue import TrainingQueue
 
+_LOG = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from digitdnn.data import MnistData
     from digitdnn.model import Classifier
-    from digitdnn.training import EpochReport, TrainResult
+    from digitdnn.history import EpochReport, TrainResult
 
 # A loader receives a `report(message)` function for progress messages and returns the data.
 DataLoader = Callable[[Callable[[str], None]], "MnistData"]
@@ -98,6 +101,7 @@ class TrainingJob:
     _training_since: float | None = field(default=None, init=False, repr=False)
     _stop_reason: str | None = field(default=None, init=False, repr=False)
     _watched_image: np.ndarray | None = field(default=None, init=False, repr=False)
+    _check_failed: bool = field(default=False, init=False, repr=False)
     _discarded: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -152,7 +156,10 @@ class TrainingJob:
             return False
         try:
             wanted = bool(self.still_wanted())
-        except Exception:  # a broken check must not end the run
+        except Exception:  # a broken check must not end the run (logged once, it is polled often)
+            if not self._check_failed:
+                _LOG.warning("run %r: its still-wanted check failed; it goes on as if wanted", self.name, exc_info=True)
+            self._check_failed = True
             wanted = True
         if wanted:
             self._unwanted_since = None
@@ -207,8 +214,10 @@ class TrainingJob:
                     self.queue.leave(ticket)
         except Exception as exc:  # reported to the page, which shows the message
             if self.abandoned:  # its child process was ended without waiting for a result
+                _LOG.info("run %r was abandoned (%s)", self.name, exc)
                 self._update(status="stopped", message=ABANDONED_MESSAGE, seconds_left=None)
             else:
+                _LOG.exception("run %r (%s) failed", self.name, self.config.to_dict())
                 self._update(status="failed", error=str(exc) or type(exc).__name__, seconds_left=None)
             return
         history = result.history
@@ -323,6 +332,11 @@ class SharedDataset:
         self._load = load
         self._data = None
         self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the data is in memory (a call then returns at once)."""
+        return self._data is not None
 
     def __call__(self, report: Callable[[str], None] = lambda message: None) -> "MnistData":
         with self._lock:  # a second caller waits for the first load instead of fetching twice

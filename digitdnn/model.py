@@ -64,6 +64,19 @@ def build_model(cfg: TrainConfig):
     return keras.Model(inputs, outputs, name="digitdnn")
 
 
+def keras_model_for(layers) -> "keras.Model":
+    """A Keras model that can hold these (W, b, activation) layers: 28x28 input, Flatten, one Dense per layer
+    (weights not set: see load_layers)."""
+    import keras
+
+    inputs = keras.Input(shape=IMAGE_SHAPE, dtype="float32", name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, (w, _, activation) in enumerate(layers[:-1], start=1):
+        x = keras.layers.Dense(w.shape[1], activation=activation, name=f"hidden_{i}")(x)
+    outputs = keras.layers.Dense(N_CLASSES, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="digitdnn")
+
+
 def dense_layers(model) -> list[tuple[object, str]]:
     """The model's Dense layers with their activation names; ValueError if it is not our architecture."""
     found = []
@@ -130,7 +143,7 @@ class Classifier:
     ``layers`` is a list of (W, b, activation) numpy copies, hidden layers first, softmax last.
     They are taken when the Classifier is made; call ``refresh()`` after the model changes.
     ``Classifier.snapshot(model)`` copies the weights now and leaves ``model`` free to keep training.
-    ``Classifier.from_layers(layers, config)`` holds the weights alone, no Keras model.
+    ``Classifier.from_layers(layers, config)`` holds the weights alone, no Keras model (nor TensorFlow).
     """
 
     def __init__(self, model, metadata: dict | None = None):
@@ -150,11 +163,12 @@ class Classifier:
         return clf
 
     @classmethod
-    def from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray, str]], config: TrainConfig,
+    def from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray, str]], config: TrainConfig | None = None,
                     metadata: dict | None = None) -> "Classifier":
-        """A Classifier of these weights that holds no Keras model: ``model`` builds one for `config` each time
-        it is asked for (to save it) and keeps none. TensorFlow never gives back memory it once allocated, so a
-        server that holds many models (the page's sessions) holds them this way, as numpy arrays only."""
+        """A Classifier of these weights that holds no Keras model: ``model`` builds one for `config` (without one:
+        Flatten and one Dense per layer, see keras_model_for) each time it is asked for (to save it) and keeps
+        none. TensorFlow never gives back memory it once allocated, so a server that holds many models (the
+        page's sessions) holds them this way, as numpy arrays only; and it needs no TensorFlow to predict."""
         clf = cls.__new__(cls)
         clf._model, clf._source, clf._config = None, None, config
         clf.metadata = dict(metadata or {})
@@ -165,7 +179,7 @@ class Classifier:
     def model(self):
         """The Keras model whose weights equal ``layers`` (for saving and Keras-side evaluation)."""
         if self._model is None and self._source is None:  # from_layers: built now, not kept
-            model = build_model(self._config)
+            model = keras_model_for(self.layers) if self._config is None else build_model(self._config)
             load_layers(model, self.layers)
             return model
         if self._model is None:

@@ -91,8 +91,10 @@ def training_drawings(pen: PenDigits, *, copies: int, seed: int = 0, cache_dir: 
             x, y = stored["x"], stored["y"]
         if x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y):
             return x, y
+    except FileNotFoundError:
+        pass  # not drawn yet
     except (OSError, ValueError, KeyError):
-        pass  # not drawn yet, or damaged: draw again
+        _LOG.warning("the kept pen-digit drawings %s are unreadable; drawing them again", cache, exc_info=True)
     train_indices, _ = split_by_writer(pen)
     x, y, _ = draw_pen_digits(pen, train_indices, copies=copies, seed=seed, progress=progress)
     try:
@@ -120,7 +122,7 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
     return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
             "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
             "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.pendigits.split_by_writer ({SPLIT_SALT})",
-            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (assets/pen-digits/README.md)"}
+            "licence": "UNIPEN train_r01_v07, CC BY 4.0 (digitdnn/assets/pen-digits/README.md)"}
 
 
 def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:

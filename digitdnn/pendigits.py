@@ -1,6 +1,6 @@
 """Digits written by real people with a pen (UNIPEN), as trajectories: load, split by writer, draw on a canvas.
 
-The set (`assets/pen-digits/`, see its README for the source and licence) holds about 10,000
+The set (`digitdnn/assets/pen-digits/`, see its README for the source and licence) holds about 10,000
 digits from five labs and about 330 writers, as pen-down points with y pointing down. A digit is
 drawn the way the page's canvas would show it: its strokes scaled so that the longer side of its
 box is 30%-85% of the canvas, put anywhere fully on it, painted with a round brush of 8-35 px
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from digitdnn.bundled import bundled_path
 from digitdnn.strokes import CANVAS, render
 
 PEN_DIGITS_ENV = "DIGITDNN_PEN_DIGITS"
-BUNDLED = Path(__file__).resolve().parent.parent / "assets" / "pen-digits" / "pen-digits-dev.npz"
+BUNDLED = bundled_path("pen-digits", "pen-digits-dev.npz")
 ARRAYS = ("points", "stroke_starts", "sample_starts", "label", "lab", "writer", "checked")
 HELD_OUT_SHARE = 0.3       # writers kept out of training, to measure on
 CALIBRATION_SHARE = 0.1    # further writers kept out of training, to fit the temperature on
@@ -70,7 +71,7 @@ class PenDigits:
 
 
 def load_pen_digits(path: str | Path | None = None) -> PenDigits:
-    """Read the pen digits from `path`, `$DIGITDNN_PEN_DIGITS` or the copy in assets/; PenDigitsError if bad."""
+    """Read the pen digits from `path`, `$DIGITDNN_PEN_DIGITS` or the shipped copy; PenDigitsError if bad."""
     path = Path(path or os.environ.get(PEN_DIGITS_ENV) or BUNDLED)
     try:
         with np.load(path, allow_pickle=False) as data:

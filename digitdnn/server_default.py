@@ -1,18 +1,20 @@
 """The model new page sessions start with when a teacher chose one: a small file in the models folder names it.
 
-The shipped default (assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
+The shipped default (digitdnn/assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
 model writes POINTER_FILE (JSON: {"model": "NAME.keras"}) beside the saved models, and forgetting
 the choice removes it. Only a plain file name inside the same folder is followed.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 POINTER_FILE = "server-default.json"
 MAX_POINTER_BYTES = 4096
+_LOG = logging.getLogger(__name__)
 
 
 def chosen_default(models_dir: str | os.PathLike) -> Path | None:
@@ -22,7 +24,11 @@ def chosen_default(models_dir: str | os.PathLike) -> Path | None:
         if pointer.stat().st_size > MAX_POINTER_BYTES:
             return None
         name = json.loads(pointer.read_text(encoding="utf-8")).get("model")
+    except FileNotFoundError:  # no teacher's choice
+        return None
     except (OSError, ValueError, AttributeError):
+        _LOG.warning("the server's default model choice %s is unreadable; using the shipped default", pointer,
+                     exc_info=True)
         return None
     if not isinstance(name, str) or Path(name).name != name or not name.endswith(".keras"):
         return None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, TrainConfig
+from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, SCHEDULES, TrainConfig
 from digitdnn.presets import PAGE_DEFAULT
 
 # What the sidebar offers (digitdnn/ui/sidebar.py draws its widgets from these).
@@ -55,6 +55,7 @@ def _all_parameters(cfg: TrainConfig) -> dict[str, str]:
         "activation": cfg.activation,
         "optimizer": cfg.optimizer,
         "lr": f"{cfg.learning_rate:g}",
+        "schedule": cfg.schedule,
         "batch": str(cfg.batch_size),
         "epochs": str(cfg.epochs),
         "dropout": f"{cfg.dropout:g}",
@@ -200,6 +201,7 @@ _READERS: dict[str, Callable[[str], tuple]] = {
     "activation": _read_choice(ACTIVATIONS),
     "optimizer": _read_choice(OPTIMIZERS),
     "lr": _read_option(LEARNING_RATES, integer=False),
+    "schedule": _read_choice(SCHEDULES),
     "batch": _read_option(BATCH_SIZES, integer=True),
     "epochs": _read_epochs,
     "dropout": _read_dropout,
@@ -209,6 +211,6 @@ _READERS: dict[str, Callable[[str], tuple]] = {
     "presenter": _read_switch(empty_means_on=True),
 }
 _FIELDS = {"units": "hidden_units", "activation": "activation", "optimizer": "optimizer", "lr": "learning_rate",
-           "batch": "batch_size", "epochs": "epochs", "dropout": "dropout", "l2": "l2", "augment": "augment",
+           "schedule": "schedule", "batch": "batch_size", "epochs": "epochs", "dropout": "dropout", "l2": "l2", "augment": "augment",
            "seed": "seed"}
 PARAMETERS = tuple(_READERS)  # every query parameter a shared link may carry

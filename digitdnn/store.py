@@ -4,11 +4,13 @@ A model file is never trusted: before Keras sees it, the zip archive is checked 
 integrity) and every object in its config.json is matched against a whitelist, so files with
 code (Lambda layers, custom or registered classes, functions, modules outside Keras) are refused
 without running anything. Only the layers the numpy ``Classifier`` understands are admitted:
-InputLayer, Flatten, Dense (relu/elu/tanh/sigmoid hidden, softmax output) and Dropout. Keras then
-loads a private copy of the checked bytes with ``safe_mode=True, compile=False`` (Keras itself
-refuses HDF5 external links and virtual datasets in the weights), and the loaded network must
-take 28x28 (or 784) inputs, give 10 classes, hold finite weights, and give the same answer in the
-numpy forward pass as in Keras. Anything else raises ``ModelLoadError`` with a one-sentence message.
+InputLayer, Flatten, Dense (relu/elu/tanh/sigmoid hidden, softmax output) and Dropout, connected
+one after the other. The weights are then read from the archive's HDF5 file as numpy arrays (as
+Keras reads them: no links, external or virtual datasets; every array of the shape its layer
+declares), so loading needs neither Keras nor TensorFlow: the network must take 28x28 (or 784)
+inputs, give 10 classes and hold finite weights. A Keras model of the same layers is built only
+when it is asked for (to save the classifier: see Classifier.from_layers). Anything else raises
+``ModelLoadError`` with a one-sentence message.
 
 Next to ``NAME.keras`` lives ``NAME.json`` (the sidecar): format, config, history, test_accuracy,
 data_fingerprint, created, versions, command, plus ``model_sha256``, which ties it to the exact
@@ -23,6 +25,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -36,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from digitdnn import __version__
+from digitdnn.bundled import bundled_path
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
@@ -50,6 +54,7 @@ MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
 STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
+_LOG = logging.getLogger(__name__)
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
 _ALLOWED_ENTRIES = frozenset(_REQUIRED_ENTRIES + ("metadata.json",))
@@ -94,11 +99,11 @@ class ModelEntry(NamedTuple):
 
 
 def default_model_path() -> Path:
-    """$DIGITDNN_DEFAULT_MODEL, or assets/default.keras in the repository."""
+    """$DIGITDNN_DEFAULT_MODEL, or the default model shipped in the package (digitdnn/assets/default.keras)."""
     override = os.environ.get(DEFAULT_MODEL_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "assets" / "default.keras"
+    return bundled_path("default.keras")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -310,22 +315,18 @@ def load_classifier_bytes(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BY
 
 
 def _classifier_from_bytes(data: bytes, name: str, metadata: dict) -> Classifier:
-    import keras
-
     config = _read_archive(data, name)
     _check_config(config, name)
-    # Keras loads a private copy of the checked bytes, so the file cannot change in between.
-    try:
-        with tempfile.TemporaryDirectory(prefix="digitdnn-load-") as private:
-            copy = Path(private) / "model.keras"
-            copy.write_bytes(data)
-            try:
-                model = keras.saving.load_model(copy, safe_mode=True, compile=False)
-            except Exception as exc:  # Keras and h5py raise many types for a damaged file
-                raise ModelLoadError(f"Cannot load {name}: Keras could not rebuild the model from it.") from exc
-    except OSError as exc:
-        raise ModelLoadError(f"Cannot load {name}: the temporary folder is not writable ({_os_reason(exc)}).") from exc
-    return _checked_classifier(model, name, metadata)
+    activations = _dense_chain(config, name)
+    layers = _read_weights(data, activations, name)
+    if not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b, _ in layers):
+        raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
+    classifier = Classifier.from_layers(layers, None, metadata)
+    with np.errstate(all="ignore"):
+        probe = classifier.predict_proba(np.random.default_rng(0).random((4, N_PIXELS), dtype=np.float32))
+    if not np.isfinite(probe).all():
+        raise ModelLoadError(f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
+    return classifier
 
 
 def _megabytes(n_bytes: int) -> str:
@@ -451,36 +452,103 @@ def _check_dense(config, name: str) -> None:
             raise ModelLoadError(f"Cannot load {name}: a Dense layer gives {key} by name, which digitdnn does not allow.")
 
 
-# ------------------------------------------------------------------------------- checks after Keras
+# ------------------------------------------------------------------------------ the layers and their weights
 
 
-def _checked_classifier(model, name: str, metadata: dict) -> Classifier:
-    """Wrap a loaded Keras model, refusing wrong shapes, unsupported structure and non-finite weights."""
+def _dense_chain(config: dict, name: str) -> list[str]:
+    """The activations of the Dense layers, input to output, once the checked config is known to be one chain:
+    an input of 28x28 (then flattened before the first Dense) or 784 values, each layer fed by the one before
+    it only, Dense layers with a bias, the last one softmax with 10 units."""
     try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError) as exc:  # a Sequential model that was never built
-        raise ModelLoadError(f"Cannot load {name}: it does not declare the shape of its input.") from exc
-    if len(inputs) != 1 or len(outputs) != 1:
+        body = config["config"]
+        layers = body["layers"]
+        if layers[0]["class_name"] != "InputLayer":
+            raise ModelLoadError(f"Cannot load {name}: it does not declare the shape of its input.")
+        shape = tuple(layers[0]["config"]["batch_shape"][1:])
+        if config["class_name"] == "Functional":
+            _check_links(body, layers, name)
+        flat = shape == (N_PIXELS,)
+        if not flat and shape != IMAGE_SHAPE:
+            raise ModelLoadError(f"Cannot load {name}: it takes inputs of shape {shape}, not 28x28 images.")
+        dense = []
+        for layer in layers[1:]:
+            kind, layer_config = layer["class_name"], layer["config"]
+            if kind == "InputLayer" or (kind == "Flatten" and (flat or dense)) or (kind == "Dense" and not flat):
+                raise ModelLoadError(f"Cannot load {name}: its layers are connected in a way digitdnn cannot run.")
+            flat = flat or kind == "Flatten"
+            if kind == "Dense":
+                if layer_config.get("use_bias") is False:
+                    raise ModelLoadError(f"Cannot load {name}: a Dense layer has no bias.")
+                dense.append((layer_config["units"], layer_config["activation"]))
+    except ModelLoadError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ModelLoadError(f"Cannot load {name}: its config.json does not describe a model digitdnn can run.") \
+            from exc
+    if not dense:
+        raise ModelLoadError(f"Cannot load {name}: it has no Dense layer.")
+    *hidden, (units, activation) = dense
+    if units != N_CLASSES:
+        raise ModelLoadError(f"Cannot load {name}: it gives outputs of shape ({units},), not {N_CLASSES} classes.")
+    if activation != "softmax" or any(a not in ACTIVATIONS for _, a in hidden):
+        raise ModelLoadError(f"Cannot load {name}: its last layer must be softmax and only it.")
+    return [a for _, a in dense]
+
+
+def _check_links(body: dict, layers: list, name: str) -> None:
+    """A functional model's graph: one input, one output (the last layer), each layer called once on the one
+    before it (a shared or skipped layer would be misread by the numpy forward pass)."""
+    names = [layer["config"]["name"] for layer in layers]
+    ends = [body["input_layers"], body["output_layers"]]
+    ends = [end[0] if end and isinstance(end[0], list) and len(end) == 1 else end for end in ends]
+    if ends != [[names[0], 0, 0], [names[-1], 0, 0]] or len(set(names)) != len(names):
         raise ModelLoadError(f"Cannot load {name}: it has several inputs or outputs, not one image in and 10 classes out.")
-    input_shape = tuple(inputs[0].shape[1:])
-    if input_shape not in (IMAGE_SHAPE, (N_PIXELS,)):
-        raise ModelLoadError(f"Cannot load {name}: it takes inputs of shape {input_shape}, not 28x28 images.")
-    output_shape = tuple(outputs[0].shape[1:])
-    if output_shape != (N_CLASSES,):
-        raise ModelLoadError(f"Cannot load {name}: it gives outputs of shape {output_shape}, not {N_CLASSES} classes.")
+    for previous, layer in zip(names, layers[1:]):
+        nodes = layer["inbound_nodes"]
+        if len(nodes) != 1 or len(nodes[0]["args"]) != 1 or \
+                nodes[0]["args"][0]["config"]["keras_history"][0] != previous:
+            raise ModelLoadError(f"Cannot load {name}: its layers are connected in a way digitdnn cannot run.")
+
+
+def _read_weights(data: bytes, activations: list[str], name: str) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """(W, b, activation) of each Dense layer from model.weights.h5, where Keras keeps them ("layers/dense",
+    "layers/dense_1", ... in order), each checked to be a plain dataset of the shape the chain gives it."""
+    import h5py
+
     try:
-        clf = Classifier(model, metadata)
-    except ValueError as exc:
-        raise ModelLoadError(f"Cannot load {name}: {exc}.") from exc
-    if not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b, _ in clf.layers):
-        raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
-    probe = np.random.default_rng(0).random((4, *input_shape), dtype=np.float32)
-    expected = np.asarray(model(probe, training=False))
-    if not np.isfinite(expected).all():
-        raise ModelLoadError(f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
-    if not np.allclose(clf.predict_proba(probe), expected, atol=1e-4):
-        raise ModelLoadError(f"Cannot load {name}: its layers are connected in a way digitdnn cannot run.")
-    return clf
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")),
+                                                                     "r") as weights:
+            layers, fan_in = [], N_PIXELS
+            for index, activation in enumerate(activations):
+                group = f"layers/dense{f'_{index}' if index else ''}/vars"
+                kernel = _dataset(weights, f"{group}/0", name)
+                units = kernel.shape[1] if len(kernel.shape) == 2 else -1
+                bias = _dataset(weights, f"{group}/1", name)
+                if kernel.shape != (fan_in, units) or bias.shape != (units,) or \
+                        (index == len(activations) - 1 and units != N_CLASSES):
+                    raise ModelLoadError(f"Cannot load {name}: its weights do not fit its layers.")
+                layers.append((np.asarray(kernel[()], np.float32), np.asarray(bias[()], np.float32), activation))
+                fan_in = units
+            return layers
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, TypeError for damaged files
+        raise ModelLoadError(f"Cannot load {name}: its weights cannot be read.") from exc
+
+
+def _dataset(weights, path: str, name: str):
+    """The HDF5 dataset at `path`, refused if any step is a link, or it is external or virtual, or not numbers."""
+    import h5py
+
+    node = weights
+    for part in path.split("/"):
+        if part not in node or node.get(part, getlink=True).__class__ is not h5py.HardLink:
+            raise ModelLoadError(f"Cannot load {name}: its weights file lacks {path} or links elsewhere.")
+        node = node[part]
+    if not isinstance(node, h5py.Dataset) or node.external or node.is_virtual or node.dtype.kind != "f" \
+            or node.size > MAX_UNITS * MAX_FEATURES:
+        raise ModelLoadError(f"Cannot load {name}: its weights file holds {path} in a form digitdnn does not read.")
+    return node
 
 
 # ------------------------------------------------------------------------------------------ metadata
@@ -534,8 +602,10 @@ def _read_sidecar(path: Path, model_sha256: str | None) -> dict:
     except FileNotFoundError:
         return {}
     except OSError as exc:
+        _LOG.warning("the sidecar %s cannot be read", path, exc_info=True)
         return {"damaged": f"{path.name} cannot be read ({_os_reason(exc)})."}
     except (ValueError, RecursionError):  # includes UnicodeDecodeError and JSONDecodeError
+        _LOG.warning("the sidecar %s is not valid JSON", path, exc_info=True)
         return {"damaged": f"{path.name} is not valid JSON."}
     if not isinstance(metadata, dict):
         return {"damaged": f"{path.name} does not hold a JSON object."}

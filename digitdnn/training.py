@@ -17,12 +17,11 @@ dropout five to ten times slower than one without.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from dataclasses import dataclass
+from typing import Callable
 
 import keras
 import numpy as np
@@ -30,6 +29,7 @@ import tensorflow as tf
 
 from digitdnn.augment import augment_batch, random_parameters
 from digitdnn.config import TrainConfig
+from digitdnn.history import EpochReport, History, TrainResult
 from digitdnn.model import N_PIXELS, Classifier, build_model, load_layers
 
 MAX_CHUNK_BATCHES = 50        # steps per compiled call at most (should_stop is polled between calls)
@@ -40,77 +40,14 @@ SEEDS_PER_EPOCH = 8           # dropout seeds (epoch, layer) -> 8 * epoch + the 
 AUGMENTED_SHARE = 0.5         # with cfg.augment, this share of every batch is distorted, the rest kept clean
 
 
-@dataclass
-class EpochReport:
-    """Accuracy, loss and timing after one epoch.
-
-    Train accuracy and loss are running means over the epoch's batches (as trained, with dropout
-    and augmentation active); test figures are measured after the epoch. Losses are the
-    cross-entropy alone, without the L2 penalty.
-    """
-
-    epoch: int                 # 1-based
-    epochs: int                # planned in total
-    train_accuracy: float
-    train_loss: float
-    test_accuracy: float
-    test_loss: float
-    seconds: float             # training time of this epoch (the first one includes compiling)
-    eval_seconds: float        # time spent measuring test accuracy and loss
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class History:
-    """A run: its config, one report per finished epoch, and how it ended."""
-
-    config: TrainConfig
-    epochs: list[EpochReport] = field(default_factory=list)
-    status: str = "running"    # running | completed | stopped | diverged
-    message: str = ""
-    initial_test_accuracy: float | None = None  # of the starting weights, for a warm start (fine-tuning)
-
-    @property
-    def best_test_accuracy(self) -> float | None:
-        """The best epoch's test accuracy (a curve's peak, not necessarily the weights returned)."""
-        return max((r.test_accuracy for r in self.epochs), default=None)
-
-    @property
-    def test_accuracy(self) -> float | None:
-        """Test accuracy of the weights the run returns: its last finished epoch's, as `train` keeps them.
-
-        A run that finished no epoch returns its starting weights: the warm start's accuracy, or None.
-        """
-        return self.epochs[-1].test_accuracy if self.epochs else self.initial_test_accuracy
-
-    @property
-    def total_seconds(self) -> float:
-        return sum(r.seconds + r.eval_seconds for r in self.epochs)
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict."""
-        return {
-            "config": self.config.to_dict(),
-            "epochs": [r.to_dict() for r in self.epochs],
-            "status": self.status,
-            "message": self.message,
-            "best_test_accuracy": self.best_test_accuracy,
-            "test_accuracy": self.test_accuracy,
-            "initial_test_accuracy": self.initial_test_accuracy,
-            "total_seconds": self.total_seconds,
-        }
-
-
-class TrainResult(NamedTuple):
-    classifier: Classifier
-    history: History
-
-
-def make_optimizer(cfg: TrainConfig) -> keras.optimizers.Optimizer:
-    """The Keras optimizer named by `cfg.optimizer`, at `cfg.learning_rate`."""
+def make_optimizer(cfg: TrainConfig, total_steps: int | None = None) -> keras.optimizers.Optimizer:
+    """The Keras optimizer named by `cfg.optimizer`, at `cfg.learning_rate`; with `cfg.schedule` "cosine" the rate
+    falls along a half cosine to 0 over `total_steps` (the run's batches), then stays there."""
     lr = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        if not total_steps:
+            raise ValueError("a cosine schedule needs the run's number of steps")
+        lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=total_steps)
     if cfg.optimizer == "sgd":
         return keras.optimizers.SGD(lr)
     if cfg.optimizer == "momentum":
@@ -140,13 +77,13 @@ class _Trainer:
     def __init__(self, model: keras.Model, cfg: TrainConfig, data):
         self.model = model
         self.cfg = cfg
-        self.optimizer = make_optimizer(cfg)
-        self.optimizer.build(model.trainable_variables)
         self.x_train = tf.constant(data.x_train)
         self.y_train = tf.constant(data.y_train, tf.int32)
         self.x_test, self.y_test = data.x_test, np.asarray(data.y_test, np.int32)
         self.n_train = len(data.x_train)
         self.batch_size = min(cfg.batch_size, self.n_train)
+        self.optimizer = make_optimizer(cfg, cfg.epochs * math.ceil(self.n_train / self.batch_size))
+        self.optimizer.build(model.trainable_variables)
         *self.body, self.output = [l for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Dropout))]
         self.dropout_seed = int(np.random.SeedSequence([cfg.seed, 2]).generate_state(1)[0] % 2**30)
         self.shuffle_rng = np.random.default_rng(cfg.seed)

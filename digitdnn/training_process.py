@@ -13,6 +13,7 @@ because multiprocessing re-imports the parent's main module, which under Streaml
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import queue
@@ -29,6 +30,7 @@ POLL_SECONDS = 0.1      # how often the parent checks should_stop while waiting 
 EXIT_SECONDS = 10.0     # how long an ending child may take to exit before it is killed
 NICENESS = 10           # the child yields the CPU to the server, so that pages stay quick while others train
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+_LOG = logging.getLogger(__name__)
 
 
 class RunAbandoned(RuntimeError):
@@ -80,7 +82,7 @@ def train_in_child(
                 report, layers, metadata = payload
                 on_epoch_end(report, rebuild(layers, metadata))
             elif kind == "done":
-                from digitdnn.training import TrainResult
+                from digitdnn.history import TrainResult
 
                 history, layers, metadata = payload
                 return TrainResult(rebuild(layers, metadata), history)
@@ -101,8 +103,11 @@ def _read_messages(stream, news: queue.Queue) -> None:
     try:
         while True:
             news.put(pickle.load(stream))
-    except (EOFError, OSError, pickle.UnpicklingError):
-        news.put(("gone",))
+    except EOFError:  # the child closed its stdout: it has ended
+        pass
+    except (OSError, pickle.UnpicklingError):
+        _LOG.warning("the training process's messages could not be read", exc_info=True)
+    news.put(("gone",))
 
 
 def _end(child: subprocess.Popen) -> None:
@@ -132,6 +137,7 @@ def _child_main() -> None:
     messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
     stop = threading.Event()
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s (training process %(process)d): %(message)s")
     if hasattr(os, "nice"):
         os.nice(NICENESS)
 
@@ -157,7 +163,9 @@ def _child_main() -> None:
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),
         )
         send("done", result.history, result.classifier.layers, result.classifier.metadata)
-    except BaseException as exc:  # reported to the parent as the run's error
+    except BaseException as exc:  # reported to the parent as the run's error; its traceback goes to our stderr
+        if isinstance(exc, Exception):
+            _LOG.exception("training failed")
         try:
             send("error", str(exc) or type(exc).__name__)
         except OSError:  # the parent has gone

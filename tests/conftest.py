@@ -22,7 +22,7 @@ def small_mnist(mnist):
 
 @pytest.fixture(scope="session")
 def default_model(mnist, tmp_path_factory):
-    """The model the page opens with in tests: the real default (assets/default.keras or
+    """The model the page opens with in tests: the real default (digitdnn/assets/default.keras or
     $DIGITDNN_DEFAULT_MODEL) when it exists, else a small stand-in trained once for the session."""
     from digitdnn.presets import PRESETS
     from digitdnn.store import default_model_path, save_classifier

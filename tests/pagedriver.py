@@ -1,9 +1,10 @@
-"""Driving the page in a real browser: start `streamlit run app.py`, draw with the mouse, read the page.
+"""Driving the page in a real browser: start `streamlit run app.py`, draw with the mouse or a finger, read the page.
 
 Shared by the browser tests and `python -m benchmarks.page`.
 """
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 STYLES = {0: "oval_counterclockwise", 1: "stick", 2: "plain", 3: "round", 4: "open",
           5: "two_strokes", 6: "straight_stem", 7: "plain", 8: "two_circles", 9: "straight_tail"}
 PREDICTION = ".st-key-prediction"
+CANVAS = ".st-key-canvas canvas.upper-canvas"  # the canvas's drawing layer (Playwright looks inside its shadow root)
 
 
 def free_port() -> int:
@@ -31,8 +33,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.Popen, Path]:
-    """`streamlit run app.py` as `make run` runs it, on `port`, with extra environment variables; log in `folder`."""
+def start_server(folder: Path, port: int, cpus: set[int] | None = None,
+                 **env_vars: str) -> tuple[subprocess.Popen, Path]:
+    """`streamlit run app.py` as `make run` runs it, on `port`, with extra environment variables; log in `folder`.
+    `cpus`: the cores it (and the processes it starts) may run on, as `taskset` would pin it."""
     env = dict(os.environ, DIGITDNN_MODELS_DIR=str(folder / "models"), TF_CPP_MIN_LOG_LEVEL="2", **env_vars)
     log_path = folder / "streamlit.log"
     with open(log_path, "wb") as log:
@@ -40,7 +44,8 @@ def start_server(folder: Path, port: int, **env_vars: str) -> tuple[subprocess.P
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
              "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     return process, log_path
 
 
@@ -105,7 +110,7 @@ def open_page(browser, url: str):
     page.set_default_timeout(30_000)
     page.goto(url)
     page.locator(PREDICTION).wait_for()
-    page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
+    page.locator(CANVAS).wait_for()
     return page
 
 
@@ -116,8 +121,8 @@ def digit_strokes(digit: int, height: float = 180, left: float = 60, top: float 
 
 
 def draw(page, strokes) -> None:
-    """Draw polylines on the canvas with the mouse: press, move along each, release."""
-    box = page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
+    """Draw polylines on the canvas with the mouse: press, move along each, release (page pixels from its corner)."""
+    box = page.locator(CANVAS).bounding_box()
     for line in strokes:
         page.mouse.move(box["x"] + line[0][0], box["y"] + line[0][1])
         page.mouse.down()
@@ -126,9 +131,29 @@ def draw(page, strokes) -> None:
         page.mouse.up()
 
 
+def touch_draw(page, strokes) -> None:
+    """Draw polylines with touch events (start, moves, end), as a finger on a touch screen does; the page's
+    context needs has_touch=True."""
+    box = page.locator(CANVAS).bounding_box()
+    session = page.context.new_cdp_session(page)
+    for line in strokes:
+        points = [{"x": box["x"] + x, "y": box["y"] + y} for x, y in line]
+        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
+        for point in points[1:]:
+            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+
+
 def clear(page) -> None:
     page.locator(".st-key-clear button").click()
     wait_for_text(page, PREDICTION, "Draw a digit")
+
+
+def predicted_digit(page, strokes: int) -> int:
+    """The digit the prediction container names once the whole drawing (`strokes` strokes) was scored."""
+    text = wait_for_text(page, PREDICTION, rf"Prediction: \d[\s\S]*· {strokes} strokes? ·")
+    return int(re.search(r"Prediction: (\d)", text).group(1))
 
 
 def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) -> str:
@@ -144,7 +169,7 @@ def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) ->
 
 async def draw_async(page, strokes) -> None:
     """`draw` for an async Playwright page."""
-    box = await page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
+    box = await page.locator(CANVAS).bounding_box()
     for line in strokes:
         await page.mouse.move(box["x"] + line[0][0], box["y"] + line[0][1])
         await page.mouse.down()

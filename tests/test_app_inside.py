@@ -91,13 +91,16 @@ def test_hostile_addresses_are_clamped_or_refused_with_a_message(environment):
     assert not at.sidebar.warning  # the settings changed: the message has done its job
 
 
+PRESENTER_HEADING = "--digitdnn-heading: 3.6rem"  # presenter mode's larger prediction (digitdnn/ui/share.py)
+
+
 def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(environment):
     at = open_page(presenter="1", optimizer="adam")
     assert at.toggle(key="presenter").value is True
     keys = sidebar_keys(at)
     assert {"preset", "epochs"} <= keys and not keys & set(ADVANCED_KEYS)
     assert at.query_params == {"optimizer": "adam", "presenter": "1"}
-    assert any(".st-key-prediction h1" in str(h.proto.body) for h in at.get("html"))
+    assert any(PRESENTER_HEADING in str(h.proto.body) for h in at.get("html"))
     at.slider(key="epochs").set_value(2).run()
     at.run()
     assert config_from_state(at.session_state) == PAGE_DEFAULT.replace(optimizer="adam", epochs=2)
@@ -106,7 +109,7 @@ def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(envir
     assert set(ADVANCED_KEYS) <= sidebar_keys(at)
     assert at.selectbox(key="optimizer").value == "adam"
     assert at.query_params == {"optimizer": "adam", "epochs": "2"}
-    assert not any(".st-key-prediction" in str(h.proto.body) for h in at.get("html"))
+    assert not any(PRESENTER_HEADING in str(h.proto.body) for h in at.get("html"))
 
 
 PANELS_OPEN = {"inside_open": True, "fool_open": True}  # the expanders' state keys: their content is made when open

@@ -8,7 +8,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.strokes import render
-from digitdnn.ui.charts import LITERATURE
+from digitdnn.ui.charts import LITERATURE, probability_bars
 from digitdnn.ui.dataset import pixels_as_text, pixels_from_text
 from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
 from pagedriver import digit_strokes
@@ -117,6 +117,20 @@ def test_bad_numbers_are_refused_in_plain_words(text, problem):
         pixels_from_text(text)
 
 
+def test_the_data_tab_shows_each_step_of_loading_mnist(page, mnist, tmp_path, monkeypatch):
+    copy = tmp_path / "mnist.npz"
+    np.savez(copy, **{name: getattr(mnist, name) for name in ("x_train", "y_train", "x_test", "y_test")})
+    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "1996,496")  # a loader of its own, not the one loaded already
+    monkeypatch.setenv("DIGITDNN_MNIST", str(copy))
+    open_tab(page, "MNIST data")
+    assert not page.exception
+    (status,) = page.status
+    assert status.label == "MNIST loaded: 1,996 training and 496 test images" and status.state == "complete"
+    assert f"verified the MNIST fingerprints: file {copy}" in texts(status)
+    open_tab(page, "Mistakes")  # loaded now: no second status
+    assert not page.status
+
+
 def test_unavailable_mnist_is_said_in_the_data_and_mistakes_tabs(page, tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "1997,497")  # a loader of its own, not the cached one
     monkeypatch.setenv("DIGITDNN_MNIST", str(tmp_path / "nowhere.npz"))
@@ -147,6 +161,30 @@ def test_accuracy_charts_carry_the_literature_lines(page):
     assert (lecun, simard, srivastava) == (0.9695, 0.984, 0.9905)
     assert "LeCun et al. 1998, 300-100" in lecun_ref and "Simard et al. 2003, 800" in simard_ref
     assert "Srivastava et al. 2014, dropout and max-norm" in srivastava_ref
+
+
+def test_every_chart_is_described_for_screen_readers(page):
+    specs = chart_specs(page)  # the learning curves (the first tab) and the runs compared
+    specs += chart_specs(open_tab(page, "Mistakes")) + [probability_bars(np.eye(10)[3] * 0.9 + 0.01)]
+    titles = {s.get("title") for s in specs}
+    assert {"Accuracy per epoch", "Loss per epoch", None} <= titles and any(s.get("params") for s in specs)
+    for spec in specs:
+        assert len(spec.get("description", "")) > 40, spec.get("title")
+    accuracy = next(s for s in specs if s.get("title") == "Accuracy per epoch")["description"]
+    assert "test" in accuracy and "Dashed lines: published results" in accuracy and "LeCun" in accuracy
+    assert "the highest is 3 (91%)" in specs[-1]["description"]
+
+
+def test_every_hyperparameter_control_says_what_it_does(page):
+    widgets = [page.selectbox(key="preset"), page.slider(key="layers"), page.number_input(key="units_1"),
+               page.number_input(key="units_2"), page.selectbox(key="activation"), page.selectbox(key="optimizer"),
+               page.select_slider(key="learning_rate"), page.select_slider(key="batch_size"),
+               page.slider(key="epochs"), page.slider(key="dropout"), page.checkbox(key="augment"),
+               page.select_slider(key="l2"), page.number_input(key="seed")]
+    for widget in widgets:
+        assert widget.help and len(widget.help) > 60, widget.key
+    raising = [w.help for w in widgets if w.key not in ("preset", "activation", "optimizer", "augment", "seed")]
+    assert all(any(word in text for word in ("Raising", "More", "raise")) for text in raising)
 
 
 def drawn_canvas(digit: int):

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, served,
-                        wait_for_text)
+from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, predicted_digit,
+                        served, wait_for_text)
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DATA_LIMIT = "6000,1000"   # enough for one epoch to take a few seconds, small enough to stay quick
 SIDEBAR = "[data-testid=stSidebar]"
-SHIPPED_MODEL = ROOT / "assets" / "default.keras"
+SHIPPED_MODEL = ROOT / "digitdnn" / "assets" / "default.keras"
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +46,6 @@ def page(browser, server):
     page = open_page(browser, server)
     yield page
     page.close()
-
-
-def predicted_digit(page, strokes: int) -> int:
-    """The digit the prediction container names once the whole drawing (`strokes` strokes) was scored."""
-    text = wait_for_text(page, PREDICTION, rf"Prediction: \d[\s\S]*· {strokes} strokes? ·")
-    return int(re.search(r"Prediction: (\d)", text).group(1))
 
 
 def bright_share(png: bytes) -> float:
@@ -127,8 +121,8 @@ def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
     wait_for_text(page, SIDEBAR, r"· 1 epoch\b")
     page.locator(".st-key-train button").click()
     wait_for_text(page, SIDEBAR, r"Run 1 completed", timeout=90_000)
-    tabs = page.locator("[data-testid=stTabs]")
-    wait_for_text(page, "[data-testid=stTabs]", r"Run 1: 784-300-100-10 Nesterov 0.05 · epoch 1: test accuracy")
+    tabs = page.locator(".st-key-tab")  # the tabs under the drawing
+    wait_for_text(page, ".st-key-tab", r"Run 1: 784-300-100-10 Nesterov 0.05 · epoch 1: test accuracy")
     # Accuracy and loss charts: wait for the second one to be drawn (charts render after the text).
     tabs.locator("[data-testid=stVegaLiteChart]").nth(1).wait_for(state="visible", timeout=15_000)
     page.get_by_role("tab", name="Runs and models").click()

@@ -1,15 +1,14 @@
 """Every point of the canvas draws (no hidden toolbar over it), with the mouse and with touch; Undo and Clear are
 page buttons; address values show no link and fetch no image. Headless Chromium against `streamlit run app.py`."""
-import re
 from urllib.parse import urlsplit
 
 import pytest
 
-from pagedriver import PREDICTION, draw, launched_chromium, open_page, served, wait_for_text
+from pagedriver import (CANVAS, PREDICTION, draw, launched_chromium, open_page, predicted_digit, served, touch_draw,
+                        wait_for_text)
 
 pytestmark = pytest.mark.browser
 
-CANVAS = ".st-key-canvas canvas.upper-canvas"
 # A "1" whose only stroke starts in the canvas's top-right corner, where the canvas toolbar used to lie unseen.
 ONE_FROM_THE_CORNER = [(262.0 - 3 * i, 6.0 + 11 * i) for i in range(25)]
 CORNER_TAP = [(268.0, 14.0), (270.0, 16.0)]
@@ -27,34 +26,15 @@ def browser():
         yield chromium
 
 
-def named(page, strokes: int) -> int:
-    """The digit named once a drawing of `strokes` strokes was scored."""
-    text = wait_for_text(page, PREDICTION, rf"Prediction: \d[\s\S]*· {strokes} strokes? ·")
-    return int(re.search(r"Prediction: (\d)", text).group(1))
-
-
-def touch_draw(page, strokes) -> None:
-    """Draw polylines with touch events (start, moves, end), as a finger on a touch screen does."""
-    box = page.locator(CANVAS).bounding_box()
-    session = page.context.new_cdp_session(page)
-    for line in strokes:
-        points = [{"x": box["x"] + x, "y": box["y"] + y} for x, y in line]
-        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
-        for point in points[1:]:
-            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
-        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    session.detach()
-
-
 def test_a_mouse_stroke_starting_in_the_top_right_corner_is_drawn_then_undone(browser, server):
     page = open_page(browser, server)
     try:
         draw(page, [ONE_FROM_THE_CORNER])
-        assert named(page, 1) == 1
+        assert predicted_digit(page, 1) == 1
         draw(page, [CORNER_TAP])
-        named(page, 2)
+        predicted_digit(page, 2)
         page.locator(".st-key-undo button").click()
-        assert named(page, 1) == 1  # the tap undone, the 1 kept
+        assert predicted_digit(page, 1) == 1  # the tap undone, the 1 kept
         page.locator(".st-key-clear button").click()
         wait_for_text(page, PREDICTION, "Draw a digit")
     finally:
@@ -69,9 +49,9 @@ def test_a_finger_stroke_and_tap_in_the_top_right_corner_draw(browser, server):
         page.goto(server)
         page.locator(CANVAS).wait_for()
         touch_draw(page, [ONE_FROM_THE_CORNER])
-        assert named(page, 1) == 1
+        assert predicted_digit(page, 1) == 1
         touch_draw(page, [CORNER_TAP])  # on the old page this hit the unseen "Reset canvas" button
-        assert named(page, 2) == 1
+        assert predicted_digit(page, 2) == 1
     finally:
         context.close()
 
@@ -88,5 +68,27 @@ def test_address_values_show_no_link_and_fetch_no_image(browser, server):
         assert "“[Log in here](http://ev.il)” is not one of" in sidebar.inner_text().replace("\u2060", "")  # word joiners
         assert sidebar.locator("a[href*='ev.il'], img[src*='p.png']").count() == 0
         assert not [url for url in requested if urlsplit(url).hostname == "ev.il" or urlsplit(url).path == "/p.png"]
+    finally:
+        page.close()
+
+
+def test_undo_and_clear_each_take_one_rerun_of_the_canvas(browser, server):
+    from benchmarks.record_canvas import SentFrames, canvas_strokes
+
+    page = open_page(browser, server)
+    try:
+        draw(page, [ONE_FROM_THE_CORNER, CORNER_TAP])
+        predicted_digit(page, 2)
+        frames = SentFrames(page)
+        for button, strokes_left, shown in (("undo", 1, r"· 1 stroke ·"), ("clear", 0, "Draw a digit")):
+            frames.reruns.clear()
+            page.locator(f".st-key-{button} button").click()
+            wait_for_text(page, PREDICTION, shown)
+            page.wait_for_timeout(1000)  # a second rerun, if any, would be sent by now
+            # One rerun, sent by the canvas itself with its new drawing: no button press reached the server.
+            assert [canvas_strokes(message) for message in frames.reruns] == [strokes_left]
+            pressed = [w.id for m in frames.reruns for w in m.rerun_script.widget_states.widgets
+                       if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
+            assert pressed == []
     finally:
         page.close()

@@ -18,7 +18,7 @@ from test_browser import ARTIFACTS, SIDEBAR, browser, page, server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-TABS = "[data-testid=stTabs]"
+TABS = ".st-key-tab"  # the tabs under the drawing (the drawing has its own: Draw, Photo or file)
 VIEWS = ROOT / "assets" / "views"
 CHART = ".st-key-confusion_chart"
 CELL = ".st-key-mistakes_cell"
@@ -30,7 +30,7 @@ def save_view(page, name: str, locator=None) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.mouse.move(1390, 990)  # no hover controls in the picture
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stTabs] img')]"
+    page.wait_for_function("() => [...document.querySelectorAll('.st-key-tab img')]"
                            ".filter(i => i.offsetParent !== null).every(i => i.complete && i.naturalWidth > 0)")
     target = ARTIFACTS / name
     (locator or page).screenshot(path=target)

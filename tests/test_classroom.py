@@ -125,6 +125,7 @@ def test_sessions_wait_their_turn_in_the_queue_and_see_their_place(classroom, mo
                   and "waiting: place 1 of 1 in the queue" in sidebar_text(third))
     assert trained(second) == [] and "stopped before training began" in sidebar_text(second)
 
+    run_all_until([first], lambda: job(first).progress().epoch >= 1)  # a run stopped before any epoch is not kept
     first.button(key="stop").click().run()  # frees the slot: the third trains
     run_all_until([first, third], lambda: job(first) is None and job(third) is None)
     assert trained(first)[0].history["status"] == "stopped"

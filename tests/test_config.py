@@ -30,6 +30,7 @@ def test_defaults_are_the_tutorials_network():
         ({"l2": -1e-4}, "l2"),
         ({"seed": -1}, "seed"),
         ({"augment": "yes"}, "augment"),
+        ({"schedule": "step"}, "schedule"),
     ],
 )
 def test_invalid_values_raise_value_error_naming_the_field(changes, field):

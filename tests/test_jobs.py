@@ -429,3 +429,27 @@ def test_a_warm_start_in_a_child_process_continues_from_the_given_weights(small_
     fresh = watch(TrainingJob(frozen, small_mnist, separate_process=True).start())[-1]  # from scratch: near chance
     assert fresh.result.history.initial_test_accuracy is None
     assert accuracy(fresh.classifier, small_mnist) < accuracy(initial, small_mnist) - 0.3
+
+
+def test_a_run_in_a_child_process_leaves_tensorflow_out_of_the_parent(mnist):
+    """The page's server receives epochs, reports and weights without importing TensorFlow (it would make every
+    page run slower: Streamlit then clears Keras's session after each one)."""
+    import subprocess
+    import sys
+
+    script = """if True:
+        import sys
+        from digitdnn.config import TrainConfig
+        from digitdnn.data import load_mnist
+        from digitdnn.jobs import TrainingJob
+        job = TrainingJob(TrainConfig(hidden_units=(16,), epochs=2), load_mnist().head(500, 100),
+                          separate_process=True).start()
+        job.join(120)
+        progress = job.progress()
+        import numpy as np
+        print(progress.status, len(progress.reports),
+              progress.result.classifier.predict_proba(np.zeros((1, 28, 28), np.float32)).shape,
+              sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
+    """
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    assert out.stdout.split() == ["completed", "2", "(1,", "10)", "[]"], out.stdout + out.stderr[-2000:]

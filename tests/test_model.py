@@ -165,6 +165,17 @@ def test_snapshot_keeps_its_weights_and_builds_a_matching_model():
     assert snap.metadata == {"epoch": 1}
 
 
+def test_from_layers_without_a_config_builds_a_plain_keras_model_of_its_layers():
+    model = build_model(TrainConfig(hidden_units=(16, 8), activation="elu", dropout=0.3))
+    randomise_biases(model)
+    clf = Classifier.from_layers(Classifier(model).layers, metadata={"epoch": 2})
+    x = np.random.default_rng(5).random((4, 28, 28)).astype(np.float32)
+    built = clf.model
+    np.testing.assert_allclose(built(x).numpy(), model(x).numpy(), atol=1e-5)
+    assert [type(layer).__name__ for layer in built.layers] == ["InputLayer", "Flatten", "Dense", "Dense", "Dense"]
+    assert clf.metadata == {"epoch": 2} and clf.model is not built  # built when asked for, never kept
+
+
 def test_rejects_models_of_another_architecture():
     inputs = keras.Input((28, 28))
     x = keras.layers.Flatten()(inputs)

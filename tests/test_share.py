@@ -54,6 +54,7 @@ def test_the_sidebar_offers_the_options_the_address_accepts():
     ({"optimizer": "sgdd"}, "optimizer", DEFAULT.optimizer, ["optimizer", "not one of sgd, momentum"]),
     ({"activation": "<script>"}, "activation", DEFAULT.activation, ["activation", "<script>"]),
     ({"lr": "0.003"}, "learning_rate", 0.002, ["lr", "nearest, 0.002"]),
+    ({"schedule": "step"}, "schedule", DEFAULT.schedule, ["schedule", "not one of constant, cosine"]),
     ({"lr": "-1"}, "learning_rate", DEFAULT.learning_rate, ["lr", "positive"]),
     ({"lr": "0"}, "learning_rate", DEFAULT.learning_rate, ["lr", "positive"]),
     ({"lr": "1e308"}, "learning_rate", 1.0, ["lr", "nearest, 1"]),

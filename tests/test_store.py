@@ -3,6 +3,7 @@ import datetime
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -208,10 +209,11 @@ def test_default_model_is_loaded_from_the_environment_path(clf, tmp_path, monkey
     np.testing.assert_array_equal(store.load_classifier().predict(IMAGES), clf.predict(IMAGES))
 
 
-def test_default_model_path_is_in_the_repository_assets(monkeypatch):
+def test_default_model_path_is_package_data(monkeypatch):
     monkeypatch.delenv(store.DEFAULT_MODEL_ENV, raising=False)
     path = store.default_model_path()
-    assert path.name == "default.keras" and (path.parent.parent / "digitdnn" / "store.py").is_file()
+    assert path == Path(store.__file__).parent / "assets" / "default.keras" and path.is_file()
+    assert store.sidecar_path(path).is_file()
 
 
 def test_truncated_garbage_png_and_text_files(saved, tmp_path):
@@ -254,7 +256,7 @@ def test_weights_that_are_not_hdf5(saved, tmp_path):
     with zipfile.ZipFile(saved) as src, zipfile.ZipFile(bad, "w") as dst:
         dst.writestr("config.json", src.read("config.json"))
         dst.writestr("model.weights.h5", b"not hdf5 at all")
-    assert "Keras could not rebuild" in refusal(bad)
+    assert "its weights cannot be read" in refusal(bad)
 
 
 def test_zip_bomb_is_refused_without_unpacking(tmp_path):
@@ -488,3 +490,70 @@ def test_weights_so_large_that_outputs_overflow_are_called_unusable(tmp_path):
         layer.kernel.assign(np.full(layer.kernel.shape, 3e38, dtype=np.float32))
     keras.saving.save_model(model, tmp_path / "huge.keras")
     assert "weights are unusable" in refusal(tmp_path / "huge.keras")
+
+
+# ------------------------------------------------------------------------------ loading without Keras
+
+
+def test_loading_imports_neither_keras_nor_tensorflow(saved):
+    import subprocess
+    import sys
+
+    script = ("import sys; from digitdnn.store import load_classifier; load_classifier(sys.argv[1]); "
+              "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script, str(saved)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_loaded_classifier_builds_its_keras_model_when_saved(clf, saved, tmp_path):
+    loaded = store.load_classifier(saved)
+    np.testing.assert_allclose(loaded.model(IMAGES).numpy(), clf.predict_proba(IMAGES), atol=1e-5)
+    again = store.load_classifier(store.save_classifier(loaded, tmp_path / "again.keras"))
+    np.testing.assert_array_equal(again.predict_proba(IMAGES), loaded.predict_proba(IMAGES))
+
+
+def _with_weights(src, dst, edit):
+    """Copy a .keras file, changing its weights file with edit(h5py.File)."""
+    import h5py
+
+    with zipfile.ZipFile(src) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    weights = dst.with_suffix(".h5")
+    weights.write_bytes(entries["model.weights.h5"])
+    with h5py.File(weights, "r+") as file:
+        edit(file)
+    entries["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(dst, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return dst
+
+
+def test_weights_that_link_to_another_file_are_refused(saved, tmp_path):
+    import h5py
+
+    secret = tmp_path / "secret.h5"
+    with h5py.File(secret, "w") as file:
+        file["kernel"] = np.zeros((784, 300), np.float32)
+
+    def link_out(file):
+        del file["layers/dense/vars/0"]
+        file["layers/dense/vars/0"] = h5py.ExternalLink(str(secret), "kernel")
+
+    assert "links elsewhere" in refusal(_with_weights(saved, tmp_path / "linked.keras", link_out))
+
+
+def test_weights_of_the_wrong_shape_are_refused(saved, tmp_path):
+    def shrink(file):
+        del file["layers/dense_1/vars/1"]
+        file["layers/dense_1/vars/1"] = np.zeros(99, np.float32)
+
+    assert "do not fit its layers" in refusal(_with_weights(saved, tmp_path / "shrunk.keras", shrink))
+
+
+def test_a_layer_fed_by_another_than_the_one_before_is_refused(saved, tmp_path):
+    def skip_the_hidden_layers(config):
+        layers = config["config"]["layers"]
+        layers[-1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = layers[1]["config"]["name"]
+
+    assert "cannot run" in refusal(rewrite_config(saved, tmp_path / "skip.keras", skip_the_hidden_layers))

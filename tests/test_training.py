@@ -8,6 +8,7 @@ import pytest
 
 from digitdnn.config import OPTIMIZERS, TrainConfig
 from digitdnn.model import build_model
+from digitdnn import training
 from digitdnn.training import EpochReport, History, TrainResult, make_optimizer, train
 
 ADAM = TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=32, epochs=1)
@@ -171,6 +172,32 @@ def test_optimizers_are_configured_as_named():
     assert isinstance(make_optimizer(cfg.replace(optimizer="adam")), keras.optimizers.Adam)
     assert isinstance(make_optimizer(cfg.replace(optimizer="rmsprop")), keras.optimizers.RMSprop)
     assert float(make_optimizer(cfg.replace(optimizer="adam")).learning_rate) == pytest.approx(0.05)
+
+
+def test_a_cosine_schedule_falls_from_the_rate_to_zero_over_the_given_steps():
+    cfg = TrainConfig(optimizer="adam", learning_rate=0.01, schedule="cosine")
+    optimizer = make_optimizer(cfg, total_steps=10)
+    rates = []
+    for step in (0, 5, 10, 12):
+        optimizer.iterations.assign(step)
+        rates.append(float(optimizer.learning_rate))
+    assert rates == pytest.approx([0.01, 0.005, 0.0, 0.0], abs=1e-7)
+    with pytest.raises(ValueError, match="steps"):
+        make_optimizer(cfg)
+
+
+def test_a_cosine_run_ends_at_a_learning_rate_of_zero(tiny_mnist, monkeypatch):
+    made = []
+
+    def recording(cfg, total_steps=None):
+        made.append(make_optimizer(cfg, total_steps))
+        return made[-1]
+
+    monkeypatch.setattr(training, "make_optimizer", recording)
+    cfg = TrainConfig(optimizer="adam", learning_rate=0.01, batch_size=64, epochs=2, schedule="cosine")
+    result = train(cfg, data=tiny_mnist.head(300, 100))  # 5 batches an epoch, the last one short
+    assert result.history.status == "completed"
+    assert int(made[0].iterations) == 10 and float(made[0].learning_rate) == pytest.approx(0.0, abs=1e-7)
 
 
 def test_rejects_data_that_is_not_uint8_images(tiny_mnist):

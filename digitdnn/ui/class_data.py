@@ -2,6 +2,8 @@
 retrain, as digitdnn.finetune mixes them."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import streamlit as st
 
@@ -9,6 +11,7 @@ from digitdnn.jobs import DataLoader
 from digitdnn.ui import pen_data, resources
 
 INCLUDE = "with_class_drawings"  # the sidebar checkbox
+_LOG = logging.getLogger(__name__)
 
 
 def include_checkbox() -> None:
@@ -26,6 +29,7 @@ def class_drawings() -> tuple[np.ndarray, np.ndarray]:
     try:
         x, y = resources.drawing_store().arrays()
     except DrawingStoreError as exc:
+        _LOG.warning("the class drawings cannot be read", exc_info=True)
         raise ValueError(f"the class drawings cannot be read: {exc}") from exc
     if not len(y):
         raise ValueError("the class has stored no drawings yet")

@@ -2,6 +2,8 @@
 a gallery by label, retraining on it, and the teacher's controls."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,6 +17,7 @@ GALLERY_SIZE = 40
 THUMBNAIL = 84
 ALL_LABELS = "all"
 GALLERY_LABEL = "class_gallery_label"
+_LOG = logging.getLogger(__name__)
 
 
 def class_drawings_panel() -> None:
@@ -26,6 +29,7 @@ def class_drawings_panel() -> None:
         counts = store.counts()
         x, y = store.arrays()
     except DrawingStoreError as exc:
+        _LOG.warning("the class's drawings cannot be read", exc_info=True)
         st.error(f"The class's drawings cannot be read: {exc}")
         return
     if store.notice:

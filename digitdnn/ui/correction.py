@@ -8,7 +8,7 @@ while the same drawing is on the canvas; the same drawing is stored once.
 from __future__ import annotations
 
 import hashlib
-import io
+import logging
 import uuid
 
 import numpy as np
@@ -16,11 +16,13 @@ import streamlit as st
 from PIL import Image
 
 from digitdnn.ui import resources
+from digitdnn.ui.images import png
 from digitdnn.ui.prediction import Reading
 
 SESSION_ID = "drawer_id"        # session_state: the anonymous id stored with this session's drawings
 NOTICE = "correction_notice"   # session_state: (drawing key, kind, text) of the last press
 STORED = "correction_stored"   # session_state: {drawing key: label} of the drawings this session stored
+_LOG = logging.getLogger(__name__)
 
 
 def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None,
@@ -56,11 +58,7 @@ def session_id() -> str:
 
 def png_bytes(canvas: np.ndarray | None) -> bytes | None:
     """The canvas (RGBA uint8) as PNG bytes; None without one."""
-    if canvas is None:
-        return None
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(canvas, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return None if canvas is None else png(Image.fromarray(np.asarray(canvas, dtype=np.uint8)))
 
 
 def _drawing_key(reading: Reading) -> str:
@@ -81,6 +79,7 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
                                           probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
                                           session=session_id(), image_png=png_bytes(canvas))
         except DrawingStoreError as exc:
+            _LOG.warning("a drawing labelled %d was not stored", label, exc_info=True)
             reason = str(exc)
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:

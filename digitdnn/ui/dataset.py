@@ -1,6 +1,8 @@
 """The data: browse MNIST by digit, and see one image as its 784 numbers and the numbers as an image again."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,14 +15,23 @@ from digitdnn.ui.text import plain
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
 SPLITS = {"train": "training set", "test": "test set"}
+_LOG = logging.getLogger(__name__)
 
 
 def mnist_or_error():
-    """The page's MNIST (honours DIGITDNN_DATA_LIMIT), loaded on first use; None after an error shown on the page."""
+    """The page's MNIST (honours DIGITDNN_DATA_LIMIT), loaded on first use, each step shown as it happens; None after
+    an error shown on the page."""
+    loader = resources.mnist_loader()
     try:
-        with st.spinner("Loading MNIST (the first time it may be fetched, about 20 MB)…"):
-            return resources.mnist_loader()()
+        if loader.loaded:
+            return loader()
+        with st.status("Loading MNIST (the first time it is fetched: about 20 MB)…", expanded=True) as status:
+            data = loader(status.write)
+            status.update(label=f"MNIST loaded: {len(data.x_train):,} training and {len(data.x_test):,} test images",
+                          state="complete", expanded=False)
+        return data
     except Exception as exc:  # any failure to load is told in plain words, the rest of the page keeps working
+        _LOG.exception("MNIST could not be loaded")
         st.error(f"MNIST could not be loaded: {exc}")
         return None
 

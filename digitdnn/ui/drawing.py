@@ -2,12 +2,24 @@
 
 Every point of the canvas draws: the canvas component's own toolbar (undo, redo, reset), which lies
 unseen over the canvas's top right until hovered and catches strokes and taps there, is hidden by
-`hide_canvas_toolbar`, and Undo and Clear are page buttons instead. Both work from Python without
-changing the canvas key (browser tests find the canvas by its CSS class st-key-canvas): the canvas
-reloads whenever its `initial_drawing` changes, so Clear gives it a new, empty one and Undo one with
-every stroke but the last (the strokes as the canvas last sent them).
+`canvas_helper`, and Undo and Clear are page buttons instead.
+
+In the browser the page buttons press the hidden toolbar's Undo and Reset (the helper's script
+catches the click before Streamlit sees it): the canvas changes at once and sends its new drawing,
+which is the one rerun. Without the script (AppTest), or when the toolbar cannot do it (its undo
+history is empty, or the canvas was reloaded with strokes so that Reset would bring them back), the
+button reaches Python, which reloads the canvas without changing its key (browser tests find the
+canvas by its CSS class st-key-canvas): the canvas reloads whenever its `initial_drawing` changes,
+so Clear gives it a new, empty one and Undo one with every stroke but the last (the strokes as the
+canvas last sent them).
+
+The canvas keeps its size in pixels (the image it sends) but is shown no wider than its box: a presenter's
+420 px canvas on a 390 px phone is shown 358 px wide. Fabric.js, which draws it, maps a finger or pointer
+to canvas pixels through the shown size, so strokes land where they are drawn (tests/test_browser_devices.py).
 """
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import streamlit as st
@@ -16,28 +28,56 @@ from streamlit_drawable_canvas import st_canvas
 CANVAS_SIZE = 280
 BACKGROUND = (0, 0, 0)  # black paper, white ink, like MNIST
 
+# Inside the component: no toolbar; the canvas, its background layer and Fabric's wrapper scale down together
+# (their inline pixel sizes give way) to the box's width, staying square.
+CANVAS_CSS = """
+.dc-toolbar { display: none !important; }
+.dc-root { width: 100%; }
+.dc-container { max-width: 100%; height: auto !important; aspect-ratio: 1; }
+.dc-container canvas, .dc-container .canvas-container { width: 100% !important; height: 100% !important; }
+"""
 # The canvas component renders inside a shadow root that page CSS cannot reach; this script (run in the page, as
-# Streamlit's components v2 run theirs) adds the rule there, and again whenever a canvas is mounted anew.
-_HIDE_TOOLBAR_JS = """
-export default function () {
-    const hide = () => {
-        for (const host of document.querySelectorAll(".st-key-canvas [data-testid=stBidiComponentIsolated]")) {
-            const root = host.shadowRoot;
-            if (root && !root.querySelector("style[data-digitdnn]")) {
-                const style = document.createElement("style");
-                style.dataset.digitdnn = "no-toolbar";
-                style.textContent = ".dc-toolbar { display: none !important; }";
-                root.appendChild(style);
+# Streamlit's components v2 run theirs) adds CANVAS_CSS there, and again whenever a canvas is mounted anew. It also
+# turns a click on the page's Undo or Clear into a press of the toolbar's Undo or Reset (see the module docstring);
+# `data.reset_clears` says whether Reset empties the canvas (its first drawing had no strokes).
+_CANVAS_HELPER_JS = """
+export default function (component) {
+    window.digitdnnCanvas = component.data || {};
+    const canvasRoots = () => [...document.querySelectorAll(".st-key-canvas [data-testid=stBidiComponentIsolated]")]
+        .map((host) => host.shadowRoot).filter((root) => root);
+    const style = () => {
+        for (const root of canvasRoots()) {
+            if (!root.querySelector("style[data-digitdnn]")) {
+                const sheet = document.createElement("style");
+                sheet.dataset.digitdnn = "canvas";
+                sheet.textContent = CANVAS_CSS;
+                root.appendChild(sheet);
             }
         }
     };
-    hide();
-    const observer = new MutationObserver(hide);
+    if (!window.digitdnnCanvasButtons) {
+        window.digitdnnCanvasButtons = true;
+        window.addEventListener("click", (event) => {
+            const button = event.target instanceof Element && event.target.closest(".st-key-undo button, .st-key-clear button");
+            if (!button || button.disabled) return;
+            const clear = button.closest(".st-key-clear") !== null;
+            if (clear && !window.digitdnnCanvas.reset_clears) return;
+            const label = clear ? "Reset canvas & history" : "Undo";
+            const roots = canvasRoots();
+            const tool = roots.length === 1 ? roots[0].querySelector(`.dc-toolbar button[aria-label="${label}"]`) : null;
+            if (!tool || tool.disabled) return;
+            event.stopPropagation();
+            event.preventDefault();
+            tool.click();
+        }, true);
+    }
+    style();
+    const observer = new MutationObserver(style);
     observer.observe(document.body, { childList: true, subtree: true });
     return () => observer.disconnect();
 }
-"""
-_toolbar_hider = st.components.v2.component("digitdnn_canvas_toolbar_hider", js=_HIDE_TOOLBAR_JS)
+""".replace("CANVAS_CSS", json.dumps(CANVAS_CSS))
+_canvas_helper = st.components.v2.component("digitdnn_canvas_helper", js=_CANVAS_HELPER_JS)
 
 
 def _reload(strokes: list) -> None:
@@ -54,14 +94,17 @@ def _undo() -> None:
     _reload((st.session_state.get("canvas_strokes") or [])[:-1])
 
 
-def hide_canvas_toolbar() -> None:
-    """Hide the canvas component's toolbar (see the module docstring); an element of no size."""
-    _toolbar_hider(key="canvas_toolbar_hider", width="content", height="content")
+def canvas_helper() -> None:
+    """Hide the canvas component's toolbar, fit the canvas to its box and route Undo and Clear to the canvas (see
+    the module docstring); an element of no size."""
+    reset_clears = not st.session_state.get("canvas_reloaded_strokes")
+    _canvas_helper(key="canvas_helper", data={"reset_clears": reset_clears}, width="content", height="content")
 
 
 def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
-    """Draw a size x size canvas and its controls; return the drawing (RGBA uint8 (H, W, 4), None before any)
-    and its stroke count."""
+    """Draw a size x size canvas (shown smaller if its box is narrower) and its controls; return the drawing
+    (RGBA uint8 (H, W, 4), None while the canvas has no stroke: its PNG is then not decoded) and its stroke
+    count."""
     st.session_state.setdefault("brush", 20)
     result = st_canvas(
         stroke_width=st.session_state.brush,
@@ -75,12 +118,13 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
         return_image_data=True,
         key="canvas",
     )
-    hide_canvas_toolbar()
+    canvas_helper()
     strokes = list((result.json_data or {}).get("objects") or [])
     st.session_state.canvas_strokes = strokes
-    undo, clear = st.columns(2)
-    undo.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
-    clear.button("Clear", key="clear", on_click=_clear, width="stretch")
-    st.slider("Brush width", 6, 40, key="brush")
-    st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke; Clear starts again.")
-    return result.image_data, len(strokes)
+    with st.container(horizontal=True, gap="small", key="canvas_buttons"):  # one row, so the prediction stays near
+        st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
+        st.button("Clear", key="clear", on_click=_clear, width="stretch")
+        with st.popover("Pen", width="stretch", key="pen"):
+            st.slider("Brush width", 6, 40, key="brush")
+    st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke.")
+    return (result.image_data if strokes else None), len(strokes)

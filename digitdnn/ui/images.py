@@ -1,10 +1,12 @@
 """Pictures for the page: small grey images enlarged so that every pixel shows."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image, ImageDraw
 
-GRID_COLOUR = (70, 70, 70)
+GRID_COLOUR = (70, 70, 70)  # a grey: grids are drawn on grey pictures
 BOX_COLOUR = (255, 64, 64)
 
 
@@ -14,17 +16,25 @@ def to_grey(image: np.ndarray) -> Image.Image:
 
 
 def enlarge(image: np.ndarray, size: int = 280, grid: bool = True) -> Image.Image:
-    """Upscale with nearest neighbour to about `size` px, with a thin grid between the pixels."""
+    """Upscale with nearest neighbour to about `size` px, with a thin grid between the pixels (a grey picture)."""
     h, w = np.asarray(image).shape
     scale = max(1, size // max(h, w))
-    big = to_grey(image).resize((w * scale, h * scale), Image.Resampling.NEAREST).convert("RGB")
+    big = to_grey(image).resize((w * scale, h * scale), Image.Resampling.NEAREST)
     if grid and scale >= 4:
         draw = ImageDraw.Draw(big)
         for x in range(0, w * scale + 1, scale):
-            draw.line([(x, 0), (x, h * scale)], fill=GRID_COLOUR)
+            draw.line([(x, 0), (x, h * scale)], fill=GRID_COLOUR[0])
         for y in range(0, h * scale + 1, scale):
-            draw.line([(0, y), (w * scale, y)], fill=GRID_COLOUR)
+            draw.line([(0, y), (w * scale, y)], fill=GRID_COLOUR[0])
     return big
+
+
+def png(picture: Image.Image) -> bytes:
+    """The picture as PNG bytes (st.image shows bytes as they are, without encoding them again), compressed
+    quickly: they go to a browser once, and a stroke's rerun should not wait for zlib's best."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def with_box(image: np.ndarray, box: tuple[int, int, int, int], width: int = 3) -> Image.Image:

@@ -71,7 +71,7 @@ def mistakes_panel() -> None:
         st.altair_chart(confusion_heatmap(matrix, chosen, SELECTION), key=CHART_KEY, on_select=_on_cell_click,
                         selection_mode=SELECTION, width="content")
         st.caption("Rows: the true digit; columns: what the model said. The diagonal holds the right answers. "
-                   "Click a cell (or choose it on the right) to see its images.")
+                   "Tap or click a cell (or choose the two digits) to see its images.")
         with st.expander("The matrix as a table"):
             st.dataframe(pd.DataFrame(matrix, index=pd.Index(range(10), name="true"),
                                       columns=[str(d) for d in range(10)]))

@@ -1,6 +1,7 @@
 """Runs and models: the list, curves overlaid, the active model, download, save, open and upload."""
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from digitdnn.ui.sidebar import describe
 from digitdnn.ui.text import plain
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_LOG = logging.getLogger(__name__)
 
 
 def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
@@ -45,6 +47,7 @@ def model_file_bytes(entry: state.ModelEntry) -> bytes:
         raise ValueError(f"{entry.name}: its weights were released")
     with tempfile.TemporaryDirectory(prefix="digitdnn-download-") as folder:
         path = save_classifier(entry.classifier, Path(folder) / "model.keras", entry.metadata)
+        resources.keep_tensorflow_out_of_gc()  # saving imported it, outside any page run
         return path.read_bytes()
 
 
@@ -78,6 +81,7 @@ def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> 
     try:
         classifier = load()
     except ModelLoadError as exc:
+        _LOG.warning("%s refused: %s", name, exc, exc_info=True)
         state.notify("models", "error", f"{refused} {exc}")
         return
     state.add_model(state.ModelEntry(0, name, source, classifier, dict(classifier.metadata)))
@@ -94,6 +98,7 @@ def _on_save() -> None:
         path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
                                overwrite=False, limits=resources.models_limits())
     except (ValueError, FileExistsError, SaveError) as exc:
+        _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
         return
     state.notify("models", "success", f"Saved “{entry.name}” as {path}.")

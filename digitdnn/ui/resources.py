@@ -4,6 +4,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,23 +21,57 @@ MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB = "DIGITDNN_MODEL_MAX_MB", MAX_UPLOAD_BYT
 MODELS_MAX_MB_ENV, DEFAULT_MODELS_MAX_MB = "DIGITDNN_MODELS_MAX_MB", 1024
 DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
 _LOG = logging.getLogger(__name__)
+_FROZEN = threading.Event()     # keep_tensorflow_out_of_gc has run
+_FREEZING = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
 def default_classifier(path: str):
-    """The default model at `path` (also the first import of TensorFlow). Never mutated: shared by all.
+    """The default model at `path`, read as numpy arrays (without TensorFlow). Never mutated: shared by all.
 
-    Once it is loaded, the objects that exist for the life of the server (TensorFlow, Keras, the
-    model) are moved out of the garbage collector's sight (gc.freeze): Streamlit runs a full
-    collection after every script run, and Keras's clear_session another, which otherwise walk
-    TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+    The server's numpy matrix products are limited to one thread first (see `_one_blas_thread`).
     """
     from digitdnn.store import load_classifier
 
-    classifier = load_classifier(path)
-    gc.collect()
-    gc.freeze()
-    return classifier
+    _one_blas_thread()
+    return load_classifier(path)
+
+
+def keep_tensorflow_out_of_gc() -> None:
+    """Once TensorFlow is in this process (a model was saved, downloaded or uploaded), move every object alive
+    then out of the garbage collector's sight (gc.freeze), once.
+
+    While Keras is imported, Streamlit calls its clear_session after every run, which runs a full collection:
+    it would otherwise walk TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
+    Cheap to call at every run; safe from any thread. While another thread is still importing TensorFlow or
+    Keras it waits for a later call: freezing half of them would leave the rest in the collector's way.
+    """
+    if _FROZEN.is_set() or not all(_imported(name) for name in ("tensorflow", "keras")):
+        return
+    with _FREEZING:
+        if not _FROZEN.is_set():
+            gc.collect()
+            gc.freeze()
+            _FROZEN.set()
+
+
+def _one_blas_thread() -> None:
+    """Run this process's BLAS (numpy's matrix products) on one thread.
+
+    The server multiplies one drawing at a time (784 x 800 and smaller): with a thread per core,
+    OpenBLAS's helper threads spin after every product, which cost about 10 ms of CPU per
+    prediction (0.3 ms on one thread) and slowed every other session on the machine. Training
+    runs in child processes with TensorFlow's own threads, which this does not touch.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def _imported(name: str) -> bool:
+    """Module `name` is imported and done importing (a module being imported is in sys.modules already)."""
+    module = sys.modules.get(name)
+    return module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 def default_model_path() -> Path:

@@ -17,7 +17,8 @@ from digitdnn.ui.text import plain
 
 PRESENTER_CANVAS_SIZE = 420
 PRESENTER_STYLE = """<style>
-.st-key-prediction h1 { font-size: 3.6rem; line-height: 1.1; overflow-wrap: normal; word-break: normal; }
+.st-key-prediction { --digitdnn-heading: 3.6rem; }
+.st-key-prediction h1 { line-height: 1.1; }
 .st-key-prediction strong { font-size: 2rem; }
 </style>"""
 

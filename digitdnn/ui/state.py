@@ -13,6 +13,7 @@ digitdnn.sessions), all its weights are released and its run stopped.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ from digitdnn.config import TrainConfig
 from digitdnn.store import kept_test_accuracy
 from digitdnn.ui import resources
 from digitdnn.ui.text import plain
+
+_LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from digitdnn.jobs import TrainingJob
@@ -69,7 +72,9 @@ class ModelEntry:
 
 
 def init_session() -> None:
-    """Create this session's state on its first run, with the default model active when there is one."""
+    """Create this session's state on its first run, with the default model active when there is one (called at
+    every full run)."""
+    resources.keep_tensorflow_out_of_gc()
     state = st.session_state
     state.setdefault("models", [])
     state.setdefault("job", None)
@@ -113,6 +118,7 @@ def _add_default_model() -> None:
     try:
         classifier = resources.default_classifier(str(path))
     except ModelLoadError as exc:
+        _LOG.exception("the default model %s could not be loaded", path)
         st.session_state.default_model_error = f"No default model ({path}): {exc}"
         return
     st.session_state.pop("default_model_error", None)

@@ -3,6 +3,7 @@ new sessions start with (saved into the models folder and named by server_defaul
 from __future__ import annotations
 
 import datetime
+import logging
 import tempfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ DELETE_IDS = "teacher_delete_ids"
 CONFIRM_ALL = "teacher_confirm_delete_all"
 DEFAULT_PICK = "teacher_default_pick"
 EXPORT_NAME = "class-drawings.npz"
+_LOG = logging.getLogger(__name__)
 
 
 def controls(store, shown_ids: list[int]) -> None:
@@ -72,6 +74,7 @@ def _deleted(delete) -> None:
     try:
         gone = delete()
     except DrawingStoreError as exc:
+        _LOG.warning("deleting drawings failed", exc_info=True)
         state.notify("teacher_controls", "error", f"Nothing was deleted: {exc}")
         return
     state.notify("teacher_controls", "success", f"Deleted {gone} drawing{'' if gone == 1 else 's'}.")
@@ -105,6 +108,7 @@ def _make_default() -> None:
         path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
         choose_default(folder, path)
     except OSError as exc:  # SaveError included
+        _LOG.warning("making %r the server's default failed", entry.name, exc_info=True)
         state.notify("teacher_controls", "error", f"Not made the default: {exc}")
         return
     state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {path.name}).")
@@ -116,6 +120,7 @@ def _forget_default() -> None:
     try:
         forget_default(resources.models_dir())
     except OSError as exc:
+        _LOG.warning("going back to the shipped default failed", exc_info=True)
         state.notify("teacher_controls", "error", f"Could not go back to the shipped default: {exc}")
         return
     state.notify("teacher_controls", "success", "New sessions start with the shipped default model again.")

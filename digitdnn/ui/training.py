@@ -13,7 +13,7 @@ import time
 import streamlit as st
 
 from digitdnn.jobs import JobProgress, TrainingJob
-from digitdnn.ui import class_data, resources, state
+from digitdnn.ui import class_data, layout, resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
@@ -200,6 +200,6 @@ def learning_curves() -> None:
     last = epochs[-1]
     st.markdown(f"**{plain(title)}** · epoch {last['epoch']}: test accuracy {last['test_accuracy']:.2%}, "
                 f"train {last['train_accuracy']:.2%}")
-    accuracy, loss = st.columns(2)
+    accuracy, loss = layout.wrapping_row("curves", ["16rem", "16rem"])
     accuracy.altair_chart(learning_curve(epochs, "accuracy", planned))
     loss.altair_chart(learning_curve(epochs, "loss", planned))

@@ -1,0 +1,45 @@
+"""Rows of boxes that fit every screen from a phone (390 px wide) to a projector.
+
+st.columns share out whatever width there is, so on a tablet beside the sidebar a canvas column got 150 px
+and charts were squeezed unreadable. A row here is a horizontal st.container whose boxes wrap: each box is
+either a fixed width (the canvas, an enlarged image) or grows from a smallest useful width, and a box that
+does not fit beside the others goes under them. The canvas itself shrinks to its box when even that is
+narrower than the canvas (drawing.py).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+NETWORK_INPUT_WIDTH = 224       # "What the network sees": the 28x28 input enlarged 8 times
+PREDICTION_MIN_WIDTH = "15rem"  # narrower than this, the prediction goes under the canvas
+
+# The prediction's headings ("Prediction: 7", "Draw a digit") stay on one line: their size follows the width of
+# the prediction box (container query units, cqi) between a floor and the heading's size (presenter mode: larger).
+PREDICTION_STYLE = """<style>
+.st-key-prediction { container-type: inline-size; }
+.st-key-prediction h1 { white-space: nowrap; font-size: clamp(1.5rem, 12.5cqi, var(--digitdnn-heading, 2.75rem)); }
+</style>"""
+
+
+def wrapping_row(key: str, widths: list[int | str], gap: str = "medium") -> list:
+    """Boxes side by side that wrap onto new rows when the width runs short; returns their containers.
+
+    Args:
+        key: names the row; box i is the container with key f"{key}_{i}".
+        widths: per box, an int for a fixed width in pixels (never wider than the row), or a CSS length
+            (e.g. "15rem") for a box that starts at that width and grows into the room left over.
+    """
+    growing = "".join(f"[data-testid=stLayoutWrapper]:has(> .st-key-{key}_{i}) {{ flex: 1 1 {width}; }}\n"
+                      for i, width in enumerate(widths) if isinstance(width, str))
+    if growing:
+        st.html(f"<style>\n{growing}</style>")
+    with st.container(horizontal=True, gap=gap, key=key):
+        return [st.container(width=width if isinstance(width, int) else "stretch", key=f"{key}_{i}")
+                for i, width in enumerate(widths)]
+
+
+def drawing_columns(canvas_size: int) -> list:
+    """The canvas's box (as wide as the canvas), the prediction's (the rest, at least PREDICTION_MIN_WIDTH, else
+    under the canvas) and the network input's; returns the three containers."""
+    st.html(PREDICTION_STYLE)
+    return wrapping_row("drawing_row", [canvas_size, PREDICTION_MIN_WIDTH, NETWORK_INPUT_WIDTH])
