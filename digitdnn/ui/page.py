@@ -92,6 +92,7 @@ def main() -> None:
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
     if "default_model_error" in st.session_state:
         st.warning(st.session_state.default_model_error)
+    layout.drawing_styles(share.canvas_size())
     drawing_section()
     tabs_section()
 

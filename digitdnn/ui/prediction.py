@@ -105,10 +105,12 @@ def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarr
 def network_input(steps: PreprocessSteps | None) -> None:
     """What the network sees: the 28x28 input, enlarged so that every pixel shows."""
     st.markdown("**What the network sees**")
+    # PNG bytes with output_format="PNG" are sent as they are; Streamlit's "auto" would re-encode them as JPEG.
     if steps is None:
-        st.image(_blank_input(), caption="28 x 28 pixels")
+        st.image(_blank_input(), caption="28 x 28 pixels", output_format="PNG")
         return
-    st.image(png(enlarge(steps.centred, size=224)), caption="28 x 28 pixels, as MNIST digits are made")
+    st.image(png(enlarge(steps.centred, size=224)), caption="28 x 28 pixels, as MNIST digits are made",
+             output_format="PNG")
 
 
 @functools.cache
