@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test data bench clean
+.PHONY: run serve test lint data bench clean
 
 run: data
 	@echo "== 3/3 the page: open http://localhost:8501 (Ctrl-C stops it)"
@@ -16,6 +16,10 @@ serve: data  # for a class: every address of this machine, port 8501, the class-
 
 test: data
 	$(PY) -m pytest
+
+lint: $(STAMP)  # style and import order (ruff), then types (mypy); both configured in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 data: $(STAMP)
 	@echo "== 2/3 MNIST: fetched and verified once (about 20 MB), then read from the cache"
