@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from digitdnn.brush import CANVAS
 from digitdnn.calibration import UNSURE_BELOW, expected_calibration_error
 from digitdnn.distort import resize_whole_canvas
 from digitdnn.preprocess import grow, ink_map, stroke_width, to_mnist
-from digitdnn.strokes import CANVAS, load_drawings
+from testkit.strokes import load_drawings
 
 STROKE_DRAWINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "stroke_drawings.npz"
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.load [--sessions 20] [--trainers 3] [--seconds 90] [--quick] [--model PATH]
 
-Starts `streamlit run app.py` (tests/pagedriver.py, with .streamlit/config.toml) on loopback and
+Starts `streamlit run app.py` (testkit/server.py, with .streamlit/config.toml) on loopback and
 opens --sessions pages in one headless Chromium (a browser context each: separate sessions, as
 separate people). Every page draws clear digits with the mouse (one writing style per digit,
 tests/data/stroke_templates.json), each at a different place, reads the prediction and looks at it
@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import os
 import re
-import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,8 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import Report, Row, format_table
+from testkit import ROOT
+from testkit.browser import PREDICTION, draw_async, launched_chromium_async, open_page_async, wait_for_text_async
+from testkit.processes import cpu_seconds, process_tree_rss_mb
+from testkit.server import running_server
+from testkit.strokes import digit_strokes
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA_LIMIT = "3000,500"          # trainers' runs last ~10-20 s on 2 cores, so that several end within a minute
 TRAIN_PRESET_EPOCHS = 15         # the page's default preset
 MAX_SHIFT = 20.0                 # px each way from where the browser tests draw (180 px high, left 60, top 50)
@@ -45,13 +47,6 @@ OPENING_AT_ONCE = 4              # pages opened concurrently before the test (th
 SIDEBAR = "[data-testid=stSidebar]"
 PLACE = re.compile(r"waiting: place (\d+) of (\d+) in the queue")
 RUN_OVER = re.compile(r"Run \d+ (completed|stopped|diverged|failed)")
-
-
-def pagedriver():
-    sys.path.insert(0, str(ROOT))
-    from tests import pagedriver as driver
-
-    return driver
 
 
 @dataclass
@@ -74,30 +69,20 @@ class Tally:
     elapsed: float = 0.0               # seconds from the last page opened to the last digit named
 
 
-async def open_page(browser, url: str, driver):
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = await context.new_page()
-    page.set_default_timeout(60_000)
-    await page.goto(url)
-    await page.locator(driver.PREDICTION).wait_for()
-    await page.locator(".st-key-canvas canvas.upper-canvas").wait_for()
-    return context, page
-
-
-async def draw_and_read(page, driver, digit: int, shift: tuple[float, float]) -> tuple[int, float]:
+async def draw_and_read(page, digit: int, shift: tuple[float, float]) -> tuple[int, float]:
     """Clear, draw `digit`, and return (the digit the page names, seconds from the last mouse-up)."""
     await page.locator(".st-key-clear button").click()  # the canvas empties itself (digitdnn/ui/drawing.py)
-    await driver.wait_for_text_async(page, driver.PREDICTION, "Draw a digit")
-    strokes = driver.digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
-    await driver.draw_async(page, strokes)
+    await wait_for_text_async(page, PREDICTION, "Draw a digit")
+    strokes = digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
+    await draw_async(page, strokes)
     drawn = time.perf_counter()
     count = len(strokes)
-    text = await driver.wait_for_text_async(page, driver.PREDICTION,
+    text = await wait_for_text_async(page, PREDICTION,
                                             rf"Prediction: \d[\s\S]*· {count} strokes? ·", timeout=60_000)
     return int(re.search(r"Prediction: (\d)", text).group(1)), time.perf_counter() - drawn
 
 
-async def session(index: int, trains: bool, page, driver, deadline: float, pause: float, tally: Tally) -> None:
+async def session(index: int, trains: bool, page, deadline: float, pause: float, tally: Tally) -> None:
     """One person: draw digit after digit until the deadline; a trainer also keeps a run going."""
     rng = np.random.default_rng(index)
     digit = index % 10
@@ -108,7 +93,7 @@ async def session(index: int, trains: bool, page, driver, deadline: float, pause
                 await keep_training(page, index, tally, started_here)
             shift = tuple(rng.uniform(-MAX_SHIFT, MAX_SHIFT, size=2))
             try:
-                named, seconds = await draw_and_read(page, driver, digit, shift)
+                named, seconds = await draw_and_read(page, digit, shift)
             except Exception as exc:
                 tally.errors.append(f"session {index}: digit {digit} not named ({type(exc).__name__})")
                 continue
@@ -149,46 +134,41 @@ async def keep_training(page, index: int, tally: Tally, started_here: list[int],
             started_here[0] = 1
 
 
-async def watch_memory(pid: int, driver, deadline: float, tally: Tally) -> None:
+async def watch_memory(pid: int, deadline: float, tally: Tally) -> None:
     while time.monotonic() < deadline:
-        own, total = driver.process_tree_rss_mb(pid)
+        own, total = process_tree_rss_mb(pid)
         tally.peak_server_mb = max(tally.peak_server_mb, own)
         tally.peak_total_mb = max(tally.peak_total_mb, total)
         await asyncio.sleep(0.5)
 
 
-async def drive(url: str, pid: int, sessions: int, trainers: int, seconds: float, pause: float, driver) -> Tally:
-    from playwright.async_api import async_playwright
-
+async def drive(url: str, pid: int, sessions: int, trainers: int, seconds: float, pause: float) -> Tally:
     tally = Tally()
-    chromium = shutil.which(driver.CHROMIUM) or driver.CHROMIUM
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=driver.CHROMIUM_ARGS)
-        watcher = asyncio.create_task(watch_memory(pid, driver, time.monotonic() + 3600, tally))
+    async with launched_chromium_async() as browser:
+        watcher = asyncio.create_task(watch_memory(pid, time.monotonic() + 3600, tally))
         opening = asyncio.Semaphore(OPENING_AT_ONCE)
 
         async def opened(index: int):
             async with opening:
                 try:
-                    return await open_page(browser, url, driver)
+                    return await open_page_async(browser, url)
                 except Exception as exc:  # the page never came up
                     tally.errors.append(f"session {index}: page did not open ({type(exc).__name__}: {exc})"[:300])
                     return None
 
         pages = await asyncio.gather(*(opened(index) for index in range(sessions)))
-        server_before, training_before = driver.cpu_seconds(pid)
+        server_before, training_before = cpu_seconds(pid)
         started = time.monotonic()
-        await asyncio.gather(*(session(index, index < trainers, opened[1], driver, started + seconds, pause, tally)
+        await asyncio.gather(*(session(index, index < trainers, opened[1], started + seconds, pause, tally)
                                for index, opened in enumerate(pages) if opened is not None))
         tally.elapsed = time.monotonic() - started
-        server_after, training_after = driver.cpu_seconds(pid)
+        server_after, training_after = cpu_seconds(pid)
         tally.server_cpu_s = server_after - server_before
         tally.training_cpu_s = training_after - training_before
         watcher.cancel()
         for opened in pages:
             if opened is not None:
                 await opened[0].close()
-        await browser.close()
     return tally
 
 
@@ -198,19 +178,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(sessions: int, trainers: int, seconds: float, model_path: str | None = None,
             pause: float = 2.0) -> tuple[Tally, dict]:
-    driver = pagedriver()
     model = Path(model_path) if model_path else ROOT / "digitdnn" / "assets" / "default.keras"
-    with tempfile.TemporaryDirectory(prefix="digitdnn-load-") as folder:
-        port = driver.free_port()
-        process, log_path = driver.start_server(Path(folder), port, DIGITDNN_DEFAULT_MODEL=str(model),
-                                                DIGITDNN_DATA_LIMIT=DATA_LIMIT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            driver.wait_healthy(url, process, log_path, timeout=90)
-            tally = asyncio.run(drive(url, process.pid, sessions, trainers, seconds, pause, driver))
-            log = log_path.read_text(errors="replace")
-        finally:
-            driver.stop_server(process)
+    with tempfile.TemporaryDirectory(prefix="digitdnn-load-") as folder, \
+            running_server(Path(folder), DIGITDNN_DEFAULT_MODEL=str(model), DIGITDNN_DATA_LIMIT=DATA_LIMIT) as server:
+        tally = asyncio.run(drive(server.url, server.process.pid, sessions, trainers, seconds, pause))
+        log = server.log_path.read_text(errors="replace")
     tracebacks = log.split("Traceback (most recent call last)")[1:]
     if tracebacks:
         last = " | ".join(line.strip() for line in tracebacks[-1].strip().splitlines()[-3:])

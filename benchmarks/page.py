@@ -31,8 +31,6 @@ import argparse
 import base64
 import os
 import re
-import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import Report, Row, format_table
+from testkit.browser import CANVAS, PREDICTION, clear, draw, launched_chromium, wait_for_text
+from testkit.processes import cpu_seconds, process_tree_rss_mb
+from testkit.server import running_server
+from testkit.strokes import digit_strokes
 
-ROOT = Path(__file__).resolve().parents[1]
-CANVAS = ".st-key-canvas canvas.upper-canvas"
 EMPTY = "Draw a digit"
 CAPTION = re.compile(r"preprocessing ([\d.]+) ms, network ([\d.]+) ms")
 TARGETS = {"browser_ms": 500.0, "server_ms": 100.0, "startup_s": 5.0, "total_mb": 1536.0, "per_session_mb": 20.0,
@@ -54,14 +54,6 @@ RECORD_MOUSEUP = """() => { if (!window.__digitdnnUp) { window.__digitdnnUp = {t
 # Resolves (polled on animation frames) with performance.now() once the element's text matches the regex.
 TEXT_SHOWN_AT = """([selector, pattern]) => { const e = document.querySelector(selector);
   return e !== null && new RegExp(pattern).test(e.innerText) ? performance.now() : false; }"""
-
-
-def browser_helpers():
-    """The page driver the browser tests use (tests/pagedriver.py: server, Chromium settings, mouse drawing)."""
-    sys.path.insert(0, str(ROOT))
-    from tests import pagedriver
-
-    return pagedriver
 
 
 def percentile(values, q: float) -> float:
@@ -145,13 +137,13 @@ class RerunTimer:
         return out
 
 
-def open_session(browser, url: str, helpers):
+def open_session(browser, url: str):
     """A page in a browser context of its own (a Streamlit session), showing the empty prediction container."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(url)
-    helpers.wait_for_text(page, helpers.PREDICTION, EMPTY, timeout=60_000)
+    wait_for_text(page, PREDICTION, EMPTY, timeout=60_000)
     page.locator(CANVAS).wait_for()
     return page
 
@@ -160,14 +152,14 @@ def stroke_pattern(count: int) -> str:
     return rf"Prediction: \d[\s\S]*· {count} strokes? ·"
 
 
-def draw_digit(page, helpers, digit: int, shift: tuple[float, float] = (0, 0), timer=None) -> list[float]:
+def draw_digit(page, digit: int, shift: tuple[float, float] = (0, 0), timer=None) -> list[float]:
     """Draw a digit one stroke at a time; per stroke, ms from its mouse-up to the prediction with its stroke count."""
     page.evaluate(RECORD_MOUSEUP)
     latencies = []
-    strokes = helpers.digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
+    strokes = digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
     for count, line in enumerate(strokes, start=1):
-        helpers.draw(page, [line])
-        shown = page.wait_for_function(TEXT_SHOWN_AT, arg=[helpers.PREDICTION, stroke_pattern(count)],
+        draw(page, [line])
+        shown = page.wait_for_function(TEXT_SHOWN_AT, arg=[PREDICTION, stroke_pattern(count)],
                                        timeout=30_000).json_value()
         latencies.append(shown - page.evaluate("() => window.__digitdnnUp.t"))
         if timer is not None:
@@ -176,63 +168,50 @@ def draw_digit(page, helpers, digit: int, shift: tuple[float, float] = (0, 0), t
 
 
 def run(quick: bool = False, model_path: str | None = None) -> Report:
-    helpers = browser_helpers()
     drawings, sessions = (2, 2) if quick else (20, 10)
-    chromium = shutil.which(helpers.CHROMIUM) or helpers.CHROMIUM
-    if not Path(chromium).is_file():
-        raise RuntimeError(f"Chromium not found at {helpers.CHROMIUM}: set DIGITDNN_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="digitdnn-page-bench-") as tmp, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=helpers.CHROMIUM_ARGS)
-        port = helpers.free_port()
-        url = f"http://127.0.0.1:{port}"
+    model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
+    with tempfile.TemporaryDirectory(prefix="digitdnn-page-bench-") as tmp, launched_chromium() as browser:
         started = time.perf_counter()
-        model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
-        process, log_path = helpers.start_server(Path(tmp), port, **model)
-        try:
-            helpers.wait_healthy(url, process, log_path)
+        with running_server(Path(tmp), **model) as server:
+            url, process = server.url, server.process
             healthy = time.perf_counter() - started
-            first = open_session(browser, url, helpers)
+            first = open_session(browser, url)
             startup = time.perf_counter() - started
-            idle_mb = helpers.process_tree_rss_mb(process.pid)[1]
+            idle_mb = process_tree_rss_mb(process.pid)[1]
 
             # Memory: 1 session that drew a digit, then `sessions` of them.
-            first_latencies = draw_digit(first, helpers, 3)
+            first_latencies = draw_digit(first, 3)
             first_prediction = time.perf_counter() - started
             time.sleep(1)
-            one_mb = helpers.process_tree_rss_mb(process.pid)[1]
+            one_mb = process_tree_rss_mb(process.pid)[1]
             pages = [first]
             for i in range(1, sessions):
-                page = open_session(browser, url, helpers)
-                draw_digit(page, helpers, i % 10)
+                page = open_session(browser, url)
+                draw_digit(page, i % 10)
                 pages.append(page)
             time.sleep(1)
-            many_mb = helpers.process_tree_rss_mb(process.pid)[1]
+            many_mb = process_tree_rss_mb(process.pid)[1]
             per_session_mb = (many_mb - one_mb) / (sessions - 1)
             for page in pages[1:]:
                 page.context.close()
 
             # Latency: drawings on the first page, one stroke at a time, Clear between drawings.
-            helpers.clear(first)
+            clear(first)
             timer = RerunTimer(first)
             time.sleep(1)  # the closed sessions' pages are gone
-            cpu_before = helpers.cpu_seconds(process.pid)[0]
+            cpu_before = cpu_seconds(process.pid)[0]
             latencies: list[float] = []
             captions: list[tuple[float, float]] = []
             rng = np.random.default_rng(0)
             for i in range(drawings):
-                latencies += draw_digit(first, helpers, i % 10, tuple(rng.uniform(-20, 20, 2)), timer)
-                caption = CAPTION.search(first.locator(helpers.PREDICTION).inner_text())
+                latencies += draw_digit(first, i % 10, tuple(rng.uniform(-20, 20, 2)), timer)
+                caption = CAPTION.search(first.locator(PREDICTION).inner_text())
                 if caption:
                     captions.append((float(caption.group(1)), float(caption.group(2))))
-                helpers.clear(first)
-            cpu_per_digit = (helpers.cpu_seconds(process.pid)[0] - cpu_before) / drawings
-            end_mb = helpers.process_tree_rss_mb(process.pid)[1]
-        finally:
-            helpers.stop_server(process)
-            browser.close()
+                clear(first)
+            cpu_per_digit = (cpu_seconds(process.pid)[0] - cpu_before) / drawings
+            end_mb = process_tree_rss_mb(process.pid)[1]
 
     server_ms = [s * 1000 for s in timer.seconds("prediction")]
     rerun_ms = [s * 1000 for s in timer.seconds("finished")]

@@ -3,7 +3,7 @@
     python -m benchmarks.record_canvas [--out tests/data/canvas_session.json.gz]
 
 Starts `streamlit run app.py`, draws the digits 0 to 9 in headless Chromium with the mouse (the browser
-tests' writing styles, tests/pagedriver.py), one stroke at a time, and presses Clear after each digit.
+tests' writing styles, testkit/strokes.py), one stroke at a time, and presses Clear after each digit.
 Chromium's devtools give every websocket frame the page sends; for each stroke (and for the Clear)
 the `rerun_script` BackMsg's widget states are kept as the browser sent them: the canvas's value
 (its fabric.js strokes and the PNG it rendered) and every other widget's state. Rerun when the canvas
@@ -15,7 +15,6 @@ import argparse
 import base64
 import gzip
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,11 @@ from pathlib import Path
 import streamlit
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-ROOT = Path(__file__).resolve().parents[1]
+from testkit import ROOT
+from testkit.browser import PREDICTION, clear, draw, launched_chromium, open_page, wait_for_text
+from testkit.server import served
+from testkit.strokes import digit_strokes
+
 RECORDING = ROOT / "tests" / "data" / "canvas_session.json.gz"
 
 
@@ -71,27 +74,25 @@ def encode(message: BackMsg) -> str:
 
 def record(out: Path) -> dict:
     """Draw 0 to 9 in a real page and write the recording (see the module docstring) to `out`."""
-    sys.path.insert(0, str(ROOT))
     from benchmarks.page import stroke_pattern
-    from tests import pagedriver
 
     digits = []
-    with tempfile.TemporaryDirectory(prefix="digitdnn-record-") as tmp, pagedriver.launched_chromium() as browser, \
-            pagedriver.served(Path(tmp)) as url:
-        page = pagedriver.open_page(browser, url)
+    with tempfile.TemporaryDirectory(prefix="digitdnn-record-") as tmp, launched_chromium() as browser, \
+            served(Path(tmp)) as url:
+        page = open_page(browser, url)
         frames = SentFrames(page)
         for digit in range(10):
             strokes = []
-            for count, line in enumerate(pagedriver.digit_strokes(digit), start=1):
-                pagedriver.draw(page, [line])
-                pagedriver.wait_for_text(page, pagedriver.PREDICTION, stroke_pattern(count))
+            for count, line in enumerate(digit_strokes(digit), start=1):
+                draw(page, [line])
+                wait_for_text(page, PREDICTION, stroke_pattern(count))
                 strokes.append(encode(frames.next_canvas_rerun(page, count)))
-            predicted = pagedriver.wait_for_text(page, pagedriver.PREDICTION, r"Prediction: \d")
+            predicted = wait_for_text(page, PREDICTION, r"Prediction: \d")
             digits.append({"digit": digit, "page_said": predicted.split("Prediction: ")[1][0], "strokes": strokes})
-            pagedriver.clear(page)
-            clear = encode(frames.next_canvas_rerun(page, 0))
+            clear(page)
+            cleared = encode(frames.next_canvas_rerun(page, 0))
     recording = {"made_by": "python -m benchmarks.record_canvas", "streamlit": streamlit.__version__,
-                 "recorded": time.strftime("%Y-%m-%d"), "digits": digits, "clear": clear}
+                 "recorded": time.strftime("%Y-%m-%d"), "digits": digits, "clear": cleared}
     out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(out, "wt", encoding="utf-8") as file:
         json.dump(recording, file)

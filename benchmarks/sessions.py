@@ -16,13 +16,14 @@ sessions must not keep their models. --quick: 1 + 1 sessions of 2 x 1,024 units,
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.page import CANVAS, browser_helpers
 from benchmarks.report import Report, Row, format_table
+from testkit.browser import CANVAS, launched_chromium, wait_for_text
+from testkit.processes import process_tree_rss_mb
+from testkit.server import running_server
 
 TARGET_GROWTH_MB = 300.0
 RELEASE_SECONDS = 30.0          # after the last tab closed, how long the server may take to free its models
@@ -32,17 +33,17 @@ DATA_LIMIT = "1000,500"
 RUNS_PER_SESSION, QUICK_RUNS_PER_SESSION = 2, 1
 
 
-def server_rss_mb(helpers, pid: int) -> float:
-    return helpers.process_tree_rss_mb(pid)[0]
+def server_rss_mb(pid: int) -> float:
+    return process_tree_rss_mb(pid)[0]
 
 
-def train_once(page, helpers, run: int) -> None:
+def train_once(page, run: int) -> None:
     """Press Train and wait until the sidebar reports run `run` completed."""
     page.locator(".st-key-train button").click()
-    helpers.wait_for_text(page, "[data-testid=stSidebar]", rf"Run {run} completed", timeout=600_000)
+    wait_for_text(page, "[data-testid=stSidebar]", rf"Run {run} completed", timeout=600_000)
 
 
-def one_session(browser, url: str, helpers, units: str, seed: int, runs: int, download: bool) -> None:
+def one_session(browser, url: str, units: str, seed: int, runs: int, download: bool) -> None:
     """Open the page with `units` in its address, train `runs` times, download the active model, close the tab."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     try:
@@ -51,7 +52,7 @@ def one_session(browser, url: str, helpers, units: str, seed: int, runs: int, do
         page.goto(f"{url}/?units={units}&epochs=1&batch=128&seed={seed}")
         page.locator(CANVAS).wait_for()
         for run in range(1, runs + 1):
-            train_once(page, helpers, run)
+            train_once(page, run)
         if download:
             page.get_by_text("Runs and models").click()
             download_active_model(page)
@@ -73,12 +74,12 @@ def download_active_model(page, attempts: int = 3) -> None:
                 raise
 
 
-def wait_for_release(helpers, pid: int, baseline: float, seconds: float) -> tuple[float, float]:
+def wait_for_release(pid: int, baseline: float, seconds: float) -> tuple[float, float]:
     """Poll the server's RSS for up to `seconds` (ending early once it is back near `baseline`):
     (RSS at the end, seconds it took)."""
     started = time.monotonic()
     while True:
-        rss = server_rss_mb(helpers, pid)
+        rss = server_rss_mb(pid)
         waited = time.monotonic() - started
         if rss - baseline < TARGET_GROWTH_MB / 2 or waited >= seconds:
             return rss, waited
@@ -87,36 +88,25 @@ def wait_for_release(helpers, pid: int, baseline: float, seconds: float) -> tupl
 
 def run(quick: bool = False, model_path: str | None = None) -> Report:
     """The soak as rows of the benchmarks' table (model_path: the page's default model, else assets/)."""
-    helpers = browser_helpers()
     sessions, units, runs = (QUICK_SESSIONS, QUICK_UNITS, QUICK_RUNS_PER_SESSION) if quick else \
         (SESSIONS, UNITS, RUNS_PER_SESSION)
-    chromium = shutil.which(helpers.CHROMIUM) or helpers.CHROMIUM
-    from playwright.sync_api import sync_playwright
-
     env = {"DIGITDNN_DATA_LIMIT": DATA_LIMIT, "DIGITDNN_TRAINING_SLOTS": "1"}
     if model_path:
         env["DIGITDNN_DEFAULT_MODEL"] = str(model_path)
-    with tempfile.TemporaryDirectory(prefix="digitdnn-sessions-bench-") as tmp, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=helpers.CHROMIUM_ARGS)
-        port = helpers.free_port()
-        url = f"http://127.0.0.1:{port}"
-        process, log_path = helpers.start_server(Path(tmp), port, **env)
-        try:
-            helpers.wait_healthy(url, process, log_path)
-            one_session(browser, url, helpers, units, seed=0, runs=0, download=False)  # the page and its model loaded
-            before = server_rss_mb(helpers, process.pid)
-            one_session(browser, url, helpers, units, seed=0, runs=runs, download=True)
-            time.sleep(RELEASE_SECONDS)
-            baseline = server_rss_mb(helpers, process.pid)
-            started = time.monotonic()
-            for index in range(sessions):
-                one_session(browser, url, helpers, units, seed=index + 1, runs=runs, download=True)
-            trained = time.monotonic() - started
-            closed = server_rss_mb(helpers, process.pid)
-            end, waited = wait_for_release(helpers, process.pid, baseline, RELEASE_SECONDS)
-        finally:
-            browser.close()
-            helpers.stop_server(process)
+    with tempfile.TemporaryDirectory(prefix="digitdnn-sessions-bench-") as tmp, launched_chromium() as browser, \
+            running_server(Path(tmp), **env) as server:
+        url, pid = server.url, server.process.pid
+        one_session(browser, url, units, seed=0, runs=0, download=False)  # the page and its model loaded
+        before = server_rss_mb(pid)
+        one_session(browser, url, units, seed=0, runs=runs, download=True)
+        time.sleep(RELEASE_SECONDS)
+        baseline = server_rss_mb(pid)
+        started = time.monotonic()
+        for index in range(sessions):
+            one_session(browser, url, units, seed=index + 1, runs=runs, download=True)
+        trained = time.monotonic() - started
+        closed = server_rss_mb(pid)
+        end, waited = wait_for_release(pid, baseline, RELEASE_SECONDS)
     layers = units.count(",") + 1
     size = f"{layers} x {int(units.split(',')[0]):,}"
     rows = [Row.measure(f"sessions: server RSS kept by the first ({size})", "MB", baseline - before, None),

@@ -159,7 +159,7 @@ def drawing_rows(model_path, quick: bool, notes: list[str]) -> list[Row]:
     """One drawing through to_mnist + predict_proba: its median time, and against model.predict on one image."""
     from digitdnn.preprocess import to_mnist
     from digitdnn.store import load_classifier
-    from digitdnn.strokes import load_drawings
+    from testkit.strokes import load_drawings
 
     classifier = load_classifier(model_path)
     canvas = load_drawings(STROKE_DRAWINGS)[0].render()

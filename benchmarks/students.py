@@ -40,8 +40,10 @@ from streamlit.proto.WidgetStates_pb2 import WidgetStates
 from benchmarks.record_canvas import RECORDING
 from benchmarks.report import Report, Row, format_table
 from benchmarks.streamlit_client import PageSession, widget_key
+from testkit import ROOT
+from testkit.processes import cpu_seconds
+from testkit.server import running_server
 
-ROOT = Path(__file__).resolve().parents[1]
 HELD_P95_SECONDS = 1.0            # a step holds its students while p95 pen-up to prediction is within this
 TARGET_STUDENTS = {0: 60, 2: 30}  # students the issue asks a 2-core laptop to hold, by trainings running
 PREDICTION = re.compile(r"Prediction: (\d)")
@@ -245,27 +247,18 @@ def pinning() -> tuple[set[int] | None, set[int] | None]:
 def measure(steps: list[int], trainings: list[int], seconds: float, period: float,
             model_path: str | None = None, recording_path: Path = RECORDING) -> tuple[list[Step], Tally, dict]:
     """Start a pinned server and ramp the students up, once per number of trainings."""
-    sys.path.insert(0, str(ROOT))
-    from tests import pagedriver
-
     recording = load_recording(recording_path)
     server_cores, client_cores = pinning()
     model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
     tally, results = Tally(), []
-    with tempfile.TemporaryDirectory(prefix="digitdnn-students-") as folder:
-        port = pagedriver.free_port()
-        process, log_path = pagedriver.start_server(Path(folder), port, cpus=server_cores, **model)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            if client_cores:
-                os.sched_setaffinity(0, client_cores)
-            pagedriver.wait_healthy(url, process, log_path, timeout=120)
-            for count in trainings:
-                results += asyncio.run(ramp(url, process.pid, steps, count, seconds, period, recording, tally,
-                                            lambda pid: pagedriver.cpu_seconds(pid)[0]))
-            log = log_path.read_text(errors="replace")
-        finally:
-            pagedriver.stop_server(process)
+    with tempfile.TemporaryDirectory(prefix="digitdnn-students-") as folder, \
+            running_server(Path(folder), cpus=server_cores, timeout=120, **model) as server:
+        if client_cores:
+            os.sched_setaffinity(0, client_cores)
+        for count in trainings:
+            results += asyncio.run(ramp(server.url, server.process.pid, steps, count, seconds, period, recording,
+                                        tally, lambda pid: cpu_seconds(pid)[0]))
+        log = server.log_path.read_text(errors="replace")
     if "Traceback (most recent call last)" in log:
         tally.errors.append("tracebacks in the server log: " + log.split("Traceback")[-1][-300:])
     facts = {"server_cores": server_cores, "client_cores": client_cores, "load": os.getloadavg()}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from digitdnn.bundled import bundled_path
-from digitdnn.strokes import CANVAS, render
+from digitdnn.brush import CANVAS, render
 
 PEN_DIGITS_ENV = "DIGITDNN_PEN_DIGITS"
 BUNDLED = bundled_path("pen-digits", "pen-digits-dev.npz")

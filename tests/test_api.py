@@ -1,4 +1,5 @@
-"""The public API of DESIGN.md: names exported by the package are the functions, not submodules."""
+"""The public API (the names `digitdnn/__init__.py` exports, listed in README's "Library" section): each stays
+the function it names after the submodule of the same name is imported, rather than being shadowed by that module."""
 
 
 def test_public_api_names_stay_functions_after_submodules_load():

@@ -1,10 +1,10 @@
 """The page without a browser (streamlit.testing.v1.AppTest): render, sidebar, training, stop, models."""
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_session import TEST_DATA_LIMIT, open_session, run_until, texts
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
@@ -16,39 +16,6 @@ from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
 from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, config_from_state, describe, \
     widget_values
-
-APP = Path(__file__).resolve().parents[1] / "app.py"
-TEST_DATA_LIMIT = "2000,500"
-
-
-@pytest.fixture
-def page(default_model, tmp_path, monkeypatch) -> AppTest:
-    """The page, rendered once, with the test default model, a small data slice and a private models folder."""
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", TEST_DATA_LIMIT)
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def run_until(at: AppTest, done, timeout: float = 120.0) -> AppTest:
-    """Rerun the page (as the browser's polling fragment would) until done(at) or the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(0.2)
-
-
-def texts(block) -> str:
-    """All markdown, titles, captions and alerts of a block, as one string of the text they show."""
-    parts = [e.value for kind in ("title", "markdown", "caption", "success", "info", "warning", "error")
-             for e in getattr(block, kind)]
-    return shown("\n".join(str(p) for p in parts))
 
 
 def prediction_text(at: AppTest) -> str:
@@ -76,8 +43,7 @@ def test_page_renders_with_the_default_model(page):
 
 def test_page_without_a_default_model_says_so(page, tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(tmp_path / "missing.keras"))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception
+    at = open_session()
     assert "No default model" in texts(at)
     assert at.session_state["models"] == []
     assert "Train one" in texts(at) or "press Train" in texts(at)
@@ -152,7 +118,7 @@ def test_training_run_produces_history_a_chart_and_a_new_active_model(page):
     frame = page.dataframe[0].value
     assert list(frame["source"]) == ["default", "trained"]
 
-    other = AppTest.from_file(str(APP), default_timeout=60).run()  # another browser session
+    other = open_session()  # another browser session
     assert [m.source for m in other.session_state["models"]] == ["default"]
 
 

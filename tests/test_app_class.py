@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from app_session import TEST_DATA_LIMIT, drawn_canvas, open_session, open_tab, run_until, texts
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.drawings import DrawingStore
@@ -14,8 +15,6 @@ from digitdnn.preprocess import to_mnist
 from digitdnn.server_default import chosen_default
 from digitdnn.ui import teacher
 from digitdnn.ui.class_drawings import GALLERY_SIZE
-from test_app import APP, TEST_DATA_LIMIT, run_until, texts
-from test_app_teaching import drawn_canvas, open_tab
 
 KEY = "correct horse battery staple"
 
@@ -26,25 +25,16 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def environment(default_model, tmp_path, db, monkeypatch):
-    """The page's settings for these tests: a small data slice, private models folder and drawings database, no key."""
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", TEST_DATA_LIMIT)
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
+def environment(page_env, db, monkeypatch):
+    """The page's settings for these tests: page_env's, a private drawings database, no teacher's key."""
     monkeypatch.setenv("DIGITDNN_DRAWINGS_DB", str(db))
     monkeypatch.delenv(teacher.TEACHER_KEY_ENV, raising=False)
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
 
 
 @pytest.fixture
 def page(environment, monkeypatch) -> AppTest:
     """The page, with a canvas that returns the drawing of the digit in session_state["test_digit"] (none before)."""
-    at = open_page()
+    at = open_session()
     # The page has imported digitdnn.ui.drawing (importing the canvas component needs a running page).
     monkeypatch.setattr("digitdnn.ui.drawing.st_canvas", fake_canvas)
     return at
@@ -315,14 +305,14 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     assert "New sessions now start with the chosen model" in texts(page)
     chosen = chosen_default(tmp_path / "models")
     assert chosen is not None and chosen.parent == tmp_path / "models"
-    newcomer = open_page()
+    newcomer = open_session()
     (start,) = newcomer.session_state["models"]
     probe = mnist.x_test[:20] / np.float32(255)
     np.testing.assert_allclose(start.classifier.predict_proba(probe), retrained.classifier.predict_proba(probe),
                                atol=1e-5)
     page.button(key="teacher_forget_default").click().run()
     assert chosen_default(tmp_path / "models") is None
-    (start,) = open_page().session_state["models"]
+    (start,) = open_session().session_state["models"]
     np.testing.assert_allclose(start.classifier.predict_proba(probe), default.classifier.predict_proba(probe))
 
 

@@ -1,9 +1,9 @@
 """The page's teaching views without a browser (AppTest): inside the network, try to fool it, the settings in the
 address, presenter mode."""
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_session import open_session
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -11,26 +11,12 @@ from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
 from digitdnn.ui.fool import SLIDERS
 from digitdnn.ui.sidebar import config_from_state
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
 ADVANCED_KEYS = ("layers", "units_1", "activation", "optimizer", "learning_rate", "batch_size", "dropout", "augment")
-
-
-@pytest.fixture
-def environment(default_model, tmp_path, monkeypatch):
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "2000,500")
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
 
 
 def open_page(**params: str) -> AppTest:
     """A new session of the page, opened at an address with these query parameters."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(params)
-    for key, value in PANELS_OPEN.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_session(params, PANELS_OPEN)
 
 
 def sidebar_keys(at: AppTest) -> set[str]:
@@ -43,7 +29,7 @@ def expander(at: AppTest, label: str):
     return found
 
 
-def test_the_page_has_the_inside_and_fool_it_panels(environment):
+def test_the_page_has_the_inside_and_fool_it_panels(page_env):
     at = open_page()
     inside = expander(at, "Inside the network")
     assert at.radio(key="inside_digit").value == "predicted"
@@ -55,7 +41,7 @@ def test_the_page_has_the_inside_and_fool_it_panels(environment):
     assert "Draw a digit first" in " ".join(c.value for c in fool.caption)
 
 
-def test_the_address_sets_the_sidebar_and_follows_its_changes(environment):
+def test_the_address_sets_the_sidebar_and_follows_its_changes(page_env):
     at = open_page(units="64,32,16", optimizer="adam", lr="0.001", epochs="3", augment="1")
     expected = PAGE_DEFAULT.replace(hidden_units=(64, 32, 16), optimizer="adam", learning_rate=0.001, epochs=3,
                                     augment=True)
@@ -79,7 +65,7 @@ def test_the_address_sets_the_sidebar_and_follows_its_changes(environment):
     assert student.query_params == at.query_params
 
 
-def test_hostile_addresses_are_clamped_or_refused_with_a_message(environment):
+def test_hostile_addresses_are_clamped_or_refused_with_a_message(page_env):
     at = open_page(units="-5,100,3,4,5", epochs=str(10**9), optimizer="turbo", lr="zero", seed="<b>x</b>")
     assert not at.exception
     assert config_from_state(at.session_state) == PAGE_DEFAULT.replace(hidden_units=(1, 100, 3, 4), epochs=50)
@@ -94,7 +80,7 @@ def test_hostile_addresses_are_clamped_or_refused_with_a_message(environment):
 PRESENTER_HEADING = "--digitdnn-heading: 3.6rem"  # presenter mode's larger prediction (digitdnn/ui/share.py)
 
 
-def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(environment):
+def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(page_env):
     at = open_page(presenter="1", optimizer="adam")
     assert at.toggle(key="presenter").value is True
     keys = sidebar_keys(at)
@@ -115,9 +101,8 @@ def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(envir
 PANELS_OPEN = {"inside_open": True, "fool_open": True}  # the expanders' state keys: their content is made when open
 
 
-def test_the_panels_are_made_only_when_opened(environment):
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
+def test_the_panels_are_made_only_when_opened(page_env):
+    at = open_session()
     assert not expander(at, "Inside the network").get("image") and not expander(at, "Try to fool it").slider
 
 

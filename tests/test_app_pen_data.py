@@ -1,10 +1,10 @@
 """The sidebar's training data choice: MNIST alone, or MNIST and the pen digits (drawn once per server, then kept)."""
 import numpy as np
 import pytest
+from app_session import TEST_DATA_LIMIT, open_session, run_until
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.pendigits import load_pen_digits, split_by_writer
-from test_app import APP, TEST_DATA_LIMIT, run_until
 
 
 @pytest.fixture
@@ -18,15 +18,11 @@ def small_pen(tmp_path):
 
 
 @pytest.fixture
-def page(default_model, small_pen, tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", TEST_DATA_LIMIT)
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
+def page(page_env, small_pen, tmp_path, monkeypatch) -> AppTest:
+    """The page with page_env's settings and the small pen-digits set."""
     monkeypatch.setenv("DIGITDNN_PEN_DIGITS", str(small_pen))
     monkeypatch.setenv("DIGITDNN_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    return at
+    return open_session()
 
 
 def train_one_epoch(at: AppTest):

@@ -7,7 +7,6 @@ from markdown_text import active_links, shown
 from digitdnn.paper_photos import paper_photo
 from digitdnn.pendigits import load_pen_digits, split_by_writer
 from digitdnn.photo import MAX_PHOTO_BYTES
-from test_app import page  # noqa: F401 (the page fixture)
 
 HOSTILE_NAME = "**my 4** [log in](http://ev.il).jpg"
 

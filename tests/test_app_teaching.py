@@ -1,26 +1,17 @@
 """The teaching views on the page (AppTest): mistakes, the MNIST browser, watch it learn, literature lines."""
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from app_session import TEST_DATA_LIMIT, drawn_canvas, open_tab, run_until, texts
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
-from digitdnn.strokes import render
 from digitdnn.ui.charts import LITERATURE, probability_bars
 from digitdnn.ui.dataset import pixels_as_text, pixels_from_text
 from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
-from pagedriver import digit_strokes
-from test_app import TEST_DATA_LIMIT, page, run_until, texts  # noqa: F401  (page is a fixture)
 
 TEST_IMAGES = int(TEST_DATA_LIMIT.split(",")[1])
-
-
-def open_tab(at: AppTest, label: str) -> AppTest:
-    """Switch the page's tabs to `label` (only the open tab's content is made)."""
-    at.session_state["tab"] = label
-    return at.run()
 
 
 def galleries(at: AppTest) -> list:
@@ -185,13 +176,6 @@ def test_every_hyperparameter_control_says_what_it_does(page):
         assert widget.help and len(widget.help) > 60, widget.key
     raising = [w.help for w in widgets if w.key not in ("preset", "activation", "optimizer", "augment", "seed")]
     assert all(any(word in text for word in ("Raising", "More", "raise")) for text in raising)
-
-
-def drawn_canvas(digit: int):
-    """What the canvas component returns after drawing `digit` with the mouse."""
-    strokes = digit_strokes(digit)
-    return SimpleNamespace(image_data=render(strokes, canvas=(280, 280), brush=20),
-                           json_data={"objects": [{}] * len(strokes)})
 
 
 def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):

@@ -3,30 +3,11 @@ user text shown as plain text, a run stopped before its first epoch, address val
 and what it keeps is bounded: a session's weights, a closed session's, the saved-models folder."""
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from app_session import open_session
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
-
-APP = Path(__file__).resolve().parents[1] / "app.py"
-
-
-@pytest.fixture
-def page_env(default_model, tmp_path, monkeypatch) -> Path:
-    """The test default model, a small data slice and a private models folder (returned)."""
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "2000,500")
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
-    return tmp_path / "models"
-
-
-def opened_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params.update(query or {})
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def notices(at: AppTest) -> str:
@@ -34,7 +15,7 @@ def notices(at: AppTest) -> str:
 
 
 def test_two_sessions_saving_one_name_at_once_one_is_told_it_is_taken(page_env):
-    sessions = [opened_page(), opened_page()]
+    sessions = [open_session(), open_session()]
     for at in sessions:
         at.text_input(key="save_name").set_value("shared")
         at.button(key="save").click()
@@ -78,10 +59,7 @@ def worse_at_the_end():
 
 
 def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept(page_env):
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["job"] = FinishedJob(*worse_at_the_end())
-    at.run()
-    assert not at.exception, at.exception
+    at = open_session(state={"job": FinishedJob(*worse_at_the_end())})
     said = shown(" ".join(e.value for e in at.sidebar.success))
     assert "Run 1 completed 3 epochs: test accuracy 70.00% (the weights after epoch 3" in said, said
     assert "epoch 2 had 90.00%" in said
@@ -102,7 +80,7 @@ def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept
 def test_the_default_model_row_shows_what_its_weights_score(page_env, default_model, mnist):
     from digitdnn.store import load_classifier
 
-    at = opened_page()
+    at = open_session()
     shown = at.dataframe[0].value["test accuracy"][0]
     classifier = load_classifier(default_model)
     measured = (classifier.predict_proba(mnist.x_test.astype("float32") / 255).argmax(1) == mnist.y_test).mean()
@@ -121,7 +99,7 @@ def rerun_until(at: AppTest, done, timeout: float = 120.0) -> None:
 
 def test_a_run_stopped_before_its_first_epoch_leaves_the_active_model(page_env, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "20000,500")  # an epoch far longer than it takes to press Stop
-    at = opened_page({"batch": "16"})
+    at = open_session({"batch": "16"})
     default_id = at.session_state["active_model"]
     at.button(key="train").click()
     at.run()
@@ -153,7 +131,7 @@ def rendered_markdown(at: AppTest) -> list[str]:
 def test_names_and_values_people_send_show_as_plain_text(page_env, default_model):
     from markdown_text import active_links
 
-    at = opened_page(HOSTILE_ADDRESS)
+    at = open_session(HOSTILE_ADDRESS)
     (warning,) = at.sidebar.warning
     assert "“[Log in here](http://ev.il)” is not one of" in shown(warning.value)
     at.file_uploader(key="upload").set_value((HOSTILE_FILE, b"not a model", "application/octet-stream"))
@@ -168,19 +146,19 @@ def test_names_and_values_people_send_show_as_plain_text(page_env, default_model
 
 
 def test_a_parameter_repeated_in_the_address_is_refused_with_a_message(page_env):
-    at = opened_page({"epochs": ["3", "7"]})
+    at = open_session({"epochs": ["3", "7"]})
     assert "Parameter “epochs”: given 2 times; the default is used." in shown(at.sidebar.warning[0].value)
 
 
 def test_the_runs_list_says_a_reload_loses_them(page_env):
-    at = opened_page()
+    at = open_session()
     assert any("reloading or closing the page loses them" in c.value for c in at.caption)
 
 
 def test_a_session_keeps_the_weights_of_its_newest_models_only(page_env, default_model):
     from digitdnn.ui.state import KEPT_WEIGHTS
 
-    at = opened_page()
+    at = open_session()
     for number in range(KEPT_WEIGHTS + 2):
         at.file_uploader(key="upload").set_value((f"m{number}.keras", default_model.read_bytes(), "application/x"))
         at.run()
@@ -209,7 +187,7 @@ def test_releasing_a_closed_session_keeps_only_the_shared_default():
 
 def test_a_model_larger_than_a_saved_model_may_be_is_refused_plainly(page_env, monkeypatch):
     monkeypatch.setenv("DIGITDNN_MODEL_MAX_MB", "1")
-    at = opened_page()
+    at = open_session()
     at.text_input(key="save_name").set_value("too-big")
     at.button(key="save").click()
     at.run()
@@ -226,7 +204,7 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
 
     page = {"open": True}
     monkeypatch.setattr(resources, "session_still_open", lambda: lambda: page["open"])
-    at = opened_page({"units": "16", "epochs": "1"})
+    at = open_session({"units": "16", "epochs": "1"})
     at.button(key="train").click()
     at.run()
     stale = at.session_state["watch"]  # as Streamlit keeps a session's earlier values until its next run

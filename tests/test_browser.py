@@ -16,36 +16,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pagedriver import (PREDICTION, ROOT, clear, digit_strokes, draw, launched_chromium, open_page, predicted_digit,
-                        served, wait_for_text)
+from testkit import ROOT
+from testkit.browser import (
+    PREDICTION,
+    clear,
+    draw,
+    predicted_digit,
+    wait_for_text,
+)
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-DATA_LIMIT = "6000,1000"   # enough for one epoch to take a few seconds, small enough to stay quick
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "6000,1000"}  # enough for one epoch to take a few seconds, yet quick
 SIDEBAR = "[data-testid=stSidebar]"
 SHIPPED_MODEL = ROOT / "digitdnn" / "assets" / "default.keras"
-
-
-@pytest.fixture(scope="module")
-def server(default_model, tmp_path_factory):
-    """`streamlit run app.py` on a free port, with a small data slice; yields its URL."""
-    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model),
-                DIGITDNN_DATA_LIMIT=DATA_LIMIT) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def page(browser, server):
-    page = open_page(browser, server)
-    yield page
-    page.close()
 
 
 def bright_share(png: bytes) -> float:
@@ -89,7 +75,8 @@ def check_the_explanations(page) -> None:
         expander.get_by_text(title).click()
 
 
-def test_drawn_digits_are_named_and_clear_empties_the_canvas(page, default_model):
+def test_drawn_digits_are_named_and_clear_empties_the_canvas(browser_page, default_model):
+    page = browser_page
     assert "Draw a digit" in page.locator(PREDICTION).inner_text()
     assert page.locator(".st-key-canvas").count() == 1
     named, latencies = {}, []
@@ -113,7 +100,8 @@ def test_drawn_digits_are_named_and_clear_empties_the_canvas(page, default_model
     assert max(latencies) < 10
 
 
-def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(page):
+def test_training_shows_the_chart_and_the_run_and_drawing_works_meanwhile(browser_page):
+    page = browser_page
     # One epoch of the page's default network on the small slice: the chart and the new run appear.
     epochs = page.get_by_role("slider", name="Epochs")
     epochs.focus()

@@ -4,26 +4,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pagedriver import (CANVAS, PREDICTION, draw, launched_chromium, open_page, predicted_digit, served, touch_draw,
-                        wait_for_text)
+from testkit.browser import (
+    CANVAS,
+    PREDICTION,
+    draw,
+    open_page,
+    predicted_digit,
+    touch_draw,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
 
 # A "1" whose only stroke starts in the canvas's top-right corner, where the canvas toolbar used to lie unseen.
 ONE_FROM_THE_CORNER = [(262.0 - 3 * i, 6.0 + 11 * i) for i in range(25)]
 CORNER_TAP = [(268.0, 14.0), (270.0, 16.0)]
-
-
-@pytest.fixture(scope="module")
-def server(default_model, tmp_path_factory):
-    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 def test_a_mouse_stroke_starting_in_the_top_right_corner_is_drawn_then_undone(browser, server):

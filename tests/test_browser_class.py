@@ -4,13 +4,13 @@ stored in the class's database file; several pages correcting at once lose nothi
 Needs Chromium: $DIGITDNN_CHROMIUM or /usr/bin/chromium (Debian: apt-get install chromium).
 """
 import asyncio
-import shutil
 
 import pytest
 
-import pagedriver
 from digitdnn.drawings import DrawingStore
-from pagedriver import PREDICTION, digit_strokes, draw, launched_chromium, open_page, served, wait_for_text
+from testkit.browser import (PREDICTION, draw, draw_async, launched_chromium, launched_chromium_async, open_page,
+                             open_page_async, wait_for_text, wait_for_text_async)
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
@@ -23,10 +23,9 @@ def db(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(default_model, db, tmp_path_factory):
-    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model),
-                DIGITDNN_DRAWINGS_DB=str(db), DIGITDNN_DATA_LIMIT="2000,500") as url:
-        yield url
+def server_env(db):
+    """The page server's settings: the class's drawings database, a small data slice."""
+    return {"DIGITDNN_DRAWINGS_DB": str(db), "DIGITDNN_DATA_LIMIT": "2000,500"}
 
 
 def stored(db) -> int:
@@ -48,37 +47,28 @@ def test_a_drawn_digit_corrected_with_a_button_is_stored(server, db):
 
 async def correct_digits(browser, url: str, digits: list[int]) -> int:
     """One page (its own session): for each digit, draw it, press its button, wait for "Stored"; how many it sent."""
-    from benchmarks.load import open_page as open_async_page
-
-    context, page = await open_async_page(browser, url, pagedriver)
+    context, page = await open_page_async(browser, url)
     sent = 0
     try:
         for digit in digits:
             if sent:
                 await page.locator(".st-key-clear button").click()
-                await pagedriver.wait_for_text_async(page, PREDICTION, "Draw a digit")
+                await wait_for_text_async(page, PREDICTION, "Draw a digit")
             strokes = digit_strokes(digit)
-            await pagedriver.draw_async(page, strokes)
-            await pagedriver.wait_for_text_async(page, PREDICTION, rf"Prediction: \d[\s\S]*· {len(strokes)} strokes? ·",
-                                                 timeout=60_000)
+            await draw_async(page, strokes)
+            await wait_for_text_async(page, PREDICTION, rf"Prediction: \d[\s\S]*· {len(strokes)} strokes? ·",
+                                      timeout=60_000)
             await page.locator(CORRECTION).get_by_role("button", name=str(digit), exact=True).click()
             sent += 1
-            await pagedriver.wait_for_text_async(page, CORRECTION, rf"Stored, labelled {digit} ", timeout=60_000)
+            await wait_for_text_async(page, CORRECTION, rf"Stored, labelled {digit} ", timeout=60_000)
     finally:
         await context.close()
     return sent
 
 
 async def class_correcting(url: str, pages: list[list[int]]) -> list[int]:
-    from playwright.async_api import async_playwright
-
-    chromium = shutil.which(pagedriver.CHROMIUM) or pagedriver.CHROMIUM
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=pagedriver.CHROMIUM_ARGS)
-        try:
-            return await asyncio.gather(*(correct_digits(browser, url, digits) for digits in pages))
-        finally:
-            await browser.close()
+    async with launched_chromium_async() as browser:
+        return await asyncio.gather(*(correct_digits(browser, url, digits) for digits in pages))
 
 
 def test_pages_correcting_at_once_store_every_correction(server, db):

@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from pagedriver import (CANVAS, PREDICTION, ROOT, digit_strokes, draw, launched_chromium, predicted_digit, served,
-                        touch_draw, wait_for_text)
+from testkit import ROOT
+from testkit.browser import (
+    CANVAS,
+    PREDICTION,
+    draw,
+    predicted_digit,
+    touch_draw,
+    wait_for_text,
+)
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
@@ -49,18 +57,6 @@ OVERFLOW_JS = """() => {
 # How many lines a heading's text takes, from its line boxes.
 LINES_JS = """e => { const range = document.createRange(); range.selectNodeContents(e);
     return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size; }"""
-
-
-@pytest.fixture(scope="module")
-def server(default_model, tmp_path_factory):
-    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
 
 
 def strokes_for(box: dict, digit: int) -> list:

@@ -3,19 +3,17 @@ by the page address (a link opens the same settings; hostile values are reported
 
 Writes tests/artifacts/{fool,inside,presenter}.png; with DIGITDNN_UPDATE_SCREENSHOT=1 also assets/views/.
 """
-import os
 import re
-import shutil
 
 import pytest
-from test_browser import browser, server  # noqa: F401 (the page's server and Chromium, shared fixtures)
+from screenshots import save_view
 
-from pagedriver import PREDICTION, ROOT, digit_strokes, draw, open_page, wait_for_text
+from testkit.browser import PREDICTION, draw, open_page, wait_for_text
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
-VIEWS = ROOT / "assets" / "views"
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "6000,1000"}  # as test_browser.py's
 SIDEBAR = "[data-testid=stSidebar]"
 FOOL_RESULT = ".st-key-fool_result"
 
@@ -32,27 +30,13 @@ def open_expander(page, title: str):
     return expander
 
 
-def save_view(page, name: str, locator=None) -> None:
-    """A screenshot of `locator` (else of the whole page) into tests/artifacts/<name>; also into assets/views/
-    when DIGITDNN_UPDATE_SCREENSHOT=1."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.mouse.move(1390, 990)  # no hover controls in the picture
-    page.wait_for_load_state("networkidle")
-    page.set_viewport_size({"width": 1400, "height": 2400 if locator else 1000})  # tall views whole
-    (locator or page).screenshot(path=ARTIFACTS / name)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    if os.environ.get("DIGITDNN_UPDATE_SCREENSHOT") == "1":
-        VIEWS.mkdir(exist_ok=True)
-        shutil.copyfile(ARTIFACTS / name, VIEWS / name)
-
-
 def probabilities(page, selector: str = FOOL_RESULT) -> str:
     """The ten probabilities line of a verdict, once it is shown."""
     text = wait_for_text(page, selector, r"Network: \d[\s\S]*0: [\d.]+%")
     return re.search(r"0: .*9: [\d.]+%", text).group(0)
 
 
-def test_fool_it_sliders_change_the_probabilities_live(browser, server):  # noqa: F811
+def test_fool_it_sliders_change_the_probabilities_live(browser, server):
     page = open_page(browser, server)
     draw_digit(page, 3)
     fool = open_expander(page, "Try to fool it")
@@ -91,7 +75,7 @@ def summary(page) -> str:
     return wait_for_text(page, SIDEBAR, r"784 → [\s\S]*epochs?")
 
 
-def test_a_link_carries_the_settings_to_a_new_page(browser, server):  # noqa: F811
+def test_a_link_carries_the_settings_to_a_new_page(browser, server):
     teacher = open_page(browser, f"{server}/?units=64,32&optimizer=adam&lr=0.001&epochs=3")
     wait_for_text(teacher, SIDEBAR, r"784 → 64 → 32 → 10 · ReLU · Adam, lr 0.001 · batch \d+ · 3 epochs")
     epochs = teacher.get_by_role("slider", name="Epochs")
@@ -109,7 +93,7 @@ def test_a_link_carries_the_settings_to_a_new_page(browser, server):  # noqa: F8
     student.close()
 
 
-def test_hostile_values_in_the_address_are_reported(browser, server):  # noqa: F811
+def test_hostile_values_in_the_address_are_reported(browser, server):
     page = open_page(browser, f"{server}/?units=-5&epochs=1000000000&optimizer=turbo&seed=%3Cscript%3E")
     text = wait_for_text(page, SIDEBAR, r"could not be used")
     for name in ("units", "epochs", "optimizer", "seed"):
@@ -118,7 +102,7 @@ def test_hostile_values_in_the_address_are_reported(browser, server):  # noqa: F
     page.close()
 
 
-def test_presenter_mode_enlarges_the_drawing_and_hides_the_advanced_controls(browser, server):  # noqa: F811
+def test_presenter_mode_enlarges_the_drawing_and_hides_the_advanced_controls(browser, server):
     page = open_page(browser, f"{server}/?presenter=1")
     canvas = page.locator(".st-key-canvas canvas.upper-canvas").bounding_box()
     assert canvas["width"] >= 400

@@ -5,38 +5,23 @@ Screenshots go to tests/artifacts/; with DIGITDNN_UPDATE_SCREENSHOT=1 also to as
 (mistakes.png, data.png, watch.png, compare.png) for the README.
 """
 import io
-import os
 import re
-import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
+from screenshots import save_view
 
-from pagedriver import PREDICTION, ROOT, digit_strokes, draw, wait_for_text
-from test_browser import ARTIFACTS, SIDEBAR, browser, page, server  # noqa: F401  (fixtures)
+from testkit.browser import PREDICTION, draw, wait_for_text
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "6000,1000"}  # as test_browser.py's: a run of a few seconds an epoch
+SIDEBAR = "[data-testid=stSidebar]"
 TABS = ".st-key-tab"  # the tabs under the drawing (the drawing has its own: Draw, Photo or file)
-VIEWS = ROOT / "assets" / "views"
 CHART = ".st-key-confusion_chart"
 CELL = ".st-key-mistakes_cell"
-
-
-def save_view(page, name: str, locator=None) -> None:
-    """A screenshot of the page (or of one element) into tests/artifacts/, once its pictures are loaded;
-    also into assets/views/ when DIGITDNN_UPDATE_SCREENSHOT=1."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.mouse.move(1390, 990)  # no hover controls in the picture
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => [...document.querySelectorAll('.st-key-tab img')]"
-                           ".filter(i => i.offsetParent !== null).every(i => i.complete && i.naturalWidth > 0)")
-    target = ARTIFACTS / name
-    (locator or page).screenshot(path=target)
-    if os.environ.get("DIGITDNN_UPDATE_SCREENSHOT") == "1":
-        VIEWS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, VIEWS / name)
 
 
 def matrix_box(chart_png: bytes) -> tuple[int, int, int, int]:
@@ -76,7 +61,8 @@ def choose(page, label: str, value: int) -> None:
     page.get_by_role("option", name=str(value), exact=True).click()
 
 
-def test_confusion_matrix_cells_show_their_images(page):
+def test_confusion_matrix_cells_show_their_images(browser_page):
+    page = browser_page
     page.get_by_role("tab", name="Mistakes").click()
     wait_for_text(page, TABS, r"on 1,000 MNIST test images: accuracy \d+\.\d+%")
     chart = page.locator(f"{CHART} canvas, {CHART} svg.marks").first
@@ -102,7 +88,8 @@ def test_confusion_matrix_cells_show_their_images(page):
     save_view(page, "mistakes.png", page.locator(TABS))
 
 
-def test_the_data_tab_by_digit_with_the_numbers(page):
+def test_the_data_tab_by_digit_with_the_numbers(browser_page):
+    page = browser_page
     page.get_by_role("tab", name="MNIST data").click()
     page.get_by_role("radio", name="3").or_(page.locator(".st-key-data_digit button", has_text="3")).first.click()
     wait_for_text(page, TABS, r"images of 3 in the training set")
@@ -113,7 +100,8 @@ def test_the_data_tab_by_digit_with_the_numbers(page):
     save_view(page, "data.png", page.locator(TABS))
 
 
-def test_watching_a_run_and_the_literature_lines(page):
+def test_watching_a_run_and_the_literature_lines(browser_page):
+    page = browser_page
     # The default model's accuracy curve carries the three reference lines, labelled.
     for label in ("LeCun 1998", "Simard 2003", "Srivastava 2014"):
         page.locator(f"{TABS} svg text", has_text=label).first.wait_for()

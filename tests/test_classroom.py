@@ -10,13 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_session import open_session
 from streamlit.testing.v1 import AppTest
 
-from pagedriver import PREDICTION, launched_chromium, served, wait_for_text
+from testkit.browser import PREDICTION, wait_for_text
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 SIDEBAR = "[data-testid=stSidebar]"
+# The browser tests' server (with .streamlit/config.toml: XSRF on): one training slot, all 60,000 training images
+# so that a run goes on for a minute or more unless stopped.
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "60000,500", "DIGITDNN_TRAINING_SLOTS": "1"}
 
 
 def sha256(path: Path) -> str:
@@ -24,18 +28,9 @@ def sha256(path: Path) -> str:
 
 
 @pytest.fixture
-def classroom(default_model, tmp_path, monkeypatch):
-    """Opens page sessions (AppTest) on one shared server process, with a small data slice."""
-    monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(default_model))
-    monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "2000,500")
-    monkeypatch.setenv("DIGITDNN_MODELS_DIR", str(tmp_path / "models"))
-
-    def open_page() -> AppTest:
-        at = AppTest.from_file(str(APP), default_timeout=60).run()
-        assert not at.exception, at.exception
-        return at
-
-    return open_page
+def classroom(page_env):
+    """Opens page sessions (AppTest) on one shared server process, with page_env's settings."""
+    return open_session
 
 
 def settings(at: AppTest, preset: str = "Tiny", **widgets) -> None:
@@ -134,21 +129,6 @@ def test_sessions_wait_their_turn_in_the_queue_and_see_their_place(classroom, mo
 
 # ---- in a real browser ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def one_slot_server(default_model, tmp_path_factory):
-    """`streamlit run app.py` (with .streamlit/config.toml: XSRF on) with one training slot, on all 60,000
-    training images so that a run goes on for a minute or more unless stopped."""
-    with served(tmp_path_factory.mktemp("classroom"), DIGITDNN_DEFAULT_MODEL=str(default_model),
-                DIGITDNN_DATA_LIMIT="60000,500", DIGITDNN_TRAINING_SLOTS="1") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as chromium:
-        yield chromium
-
-
 def open_tab(browser, url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -165,14 +145,14 @@ def set_number(page, label: str, value: int) -> None:
 
 
 @pytest.mark.browser
-def test_uploads_work_with_xsrf_protection_on(browser, one_slot_server, default_model, tmp_path):
+def test_uploads_work_with_xsrf_protection_on(browser, server, default_model, tmp_path):
     bad = tmp_path / "notes.keras"
     bad.write_text("not a model")
     good = tmp_path / "mine.keras"
     good.write_bytes(default_model.read_bytes())
     for upload, expected in ((bad, r"Upload refused\. Cannot load notes\.keras: it is not a Keras"),
                              (good, r"mine\.keras loaded; it is now the active model")):
-        context, page = open_tab(browser, one_slot_server)  # a fresh session for each file
+        context, page = open_tab(browser, server)  # a fresh session for each file
         try:
             page.get_by_role("tab", name="Runs and models").click()
             page.locator(".st-key-upload input[type=file]").set_input_files(str(upload))
@@ -182,9 +162,9 @@ def test_uploads_work_with_xsrf_protection_on(browser, one_slot_server, default_
 
 
 @pytest.mark.browser
-def test_closing_a_training_tab_ends_its_run_and_frees_the_slot(browser, one_slot_server):
-    first_context, first = open_tab(browser, one_slot_server)
-    second_context, second = open_tab(browser, one_slot_server)
+def test_closing_a_training_tab_ends_its_run_and_frees_the_slot(browser, server):
+    first_context, first = open_tab(browser, server)
+    second_context, second = open_tab(browser, server)
     try:
         set_number(first, "Units, layer 1", 2000)  # the default preset with a wide layer: minutes of training
         first.locator(".st-key-train button").click()

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from digitdnn.preprocess import to_mnist
-from digitdnn.strokes import DRAWING_COUNT, DRAWING_SEED, expand, load_drawings, load_templates
+from testkit.strokes import (
+    DRAWING_COUNT,
+    DRAWING_SEED,
+    expand,
+    load_drawings,
+    load_templates,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -38,7 +44,7 @@ def test_sizes_places_and_pens_vary(drawings):
 
 
 def test_stored_drawings_are_the_templates_expansion(drawings):
-    """Edit the templates, then regenerate: python -m digitdnn.strokes tests/data/stroke_templates.json
+    """Edit the templates, then regenerate: python -m testkit.strokes tests/data/stroke_templates.json
     tests/data/stroke_drawings.npz"""
     expected = expand(load_templates(DATA / "stroke_templates.json"), DRAWING_COUNT, DRAWING_SEED)
     assert len(expected) == len(drawings)

@@ -19,13 +19,14 @@ from streamlit.testing.v1 import AppTest
 
 from digitdnn import data as mnist_data
 from digitdnn import store
+from digitdnn.brush import render
 from digitdnn.cli import main as cli_main
 from digitdnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_UNITS, TrainConfig
 from digitdnn.jobs import SharedDataset, TrainingJob
 from digitdnn.model import Classifier, build_model
 from digitdnn.preprocess import MAX_INK_SHARE, drawing_problem, preprocess_steps
 from digitdnn.store import ModelLoadError, SaveError
-from digitdnn.strokes import load_drawings, render
+from testkit.strokes import load_drawings
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"

@@ -11,9 +11,9 @@ import tomllib
 
 import pytest
 from packaging.version import Version
-
-from pagedriver import ROOT
 from venvs import clean_environment, fresh_environment, run
+
+from testkit import ROOT
 
 PAGE_SMOKE = """
 import sys

@@ -15,10 +15,18 @@ import time
 import urllib.request
 
 import pytest
-
-from pagedriver import (PREDICTION, ROOT, digit_strokes, draw, free_port, launched_chromium, open_page, stop_server,
-                        wait_for_text, wait_healthy)
 from venvs import clean_environment, fresh_environment, run
+
+from testkit import ROOT
+from testkit.browser import (
+    PREDICTION,
+    draw,
+    launched_chromium,
+    open_page,
+    wait_for_text,
+)
+from testkit.server import free_port, stop_server, wait_healthy
+from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 

@@ -1,5 +1,4 @@
 """The network built from a TrainConfig, and the numpy Classifier checked against Keras itself."""
-import time
 
 import keras
 import numpy as np
@@ -184,22 +183,3 @@ def test_rejects_models_of_another_architecture():
     conv = keras.layers.Conv1D(4, 3)(inputs)
     with pytest.raises(ValueError, match="Conv1D"):
         Classifier(keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(conv))))
-
-
-def test_one_image_is_far_faster_than_keras_predict():
-    model = build_model(TrainConfig())
-    clf = Classifier(model)
-    image = np.random.default_rng(5).random((28, 28)).astype(np.float32)
-
-    def best_of(fn, repeats):
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        return min(times)
-
-    model.predict(image[None], verbose=0)  # trace once
-    keras_seconds = best_of(lambda: model.predict(image[None], verbose=0), 3)
-    numpy_seconds = best_of(lambda: clf.predict_proba(image), 20)
-    assert numpy_seconds * 20 < keras_seconds, (numpy_seconds, keras_seconds)

@@ -8,7 +8,7 @@ import pytest
 
 from digitdnn import serve
 from digitdnn.cli import build_parser
-from pagedriver import ROOT
+from testkit import ROOT
 
 
 def test_serve_passes_the_same_settings_as_the_checkouts_streamlit_config():

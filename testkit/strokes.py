@@ -1,12 +1,13 @@
-"""Digits drawn as mouse strokes: templates of writing styles, a seeded generator and a round-brush renderer.
+"""Digits drawn as mouse strokes: templates of writing styles, a seeded generator, a stored set, one style per digit.
 
 A template is a digit in one writing style: strokes of control points in a unit
 box (x right, y down, the digit about 1 high). A point written twice in a row
 is a sharp corner; elsewhere the stroke is a smooth curve through the points.
 The generator turns templates into drawings the way people produce them on a
 canvas: varied size, place, pen width and slant, sampled at mouse-event
-spacing with a shaky hand. `render` paints a drawing like the page's canvas
-(round brush, anti-aliased edges, RGBA).
+spacing with a shaky hand; `Drawing.render` paints one like the page's canvas
+(digitdnn.brush). `digit_strokes` gives the one clear style per digit that the
+browser tests and the page benchmarks draw.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-CANVAS = (280, 280)   # (width, height) of the page's canvas
+from digitdnn.brush import CANVAS, render
+from testkit import ROOT
+
+TEMPLATES = ROOT / "tests" / "data" / "stroke_templates.json"
 DRAWING_COUNT = 420   # drawings in tests/data/stroke_drawings.npz ...
 DRAWING_SEED = 2024   # ... and the seed that expanded the templates into them
 
@@ -47,40 +50,6 @@ class Drawing:
         """The drawing as the canvas returns it: white ink, (H, W, 4) uint8 RGBA."""
         background = (0, 0, 0, 0) if self.transparent else (0, 0, 0, 255)
         return render(self.strokes, canvas=self.canvas, brush=self.brush, background=background)
-
-
-def render(strokes, *, canvas=CANVAS, brush=20.0, ink=(255, 255, 255, 255), background=(0, 0, 0, 255),
-           supersample=2) -> np.ndarray:
-    """Paint polylines with a round brush, anti-aliased, on an RGBA canvas.
-
-    Args:
-        strokes: sequence of strokes, each a sequence of (x, y) canvas pixel coordinates.
-        canvas: (width, height) in pixels.
-        brush: brush diameter in pixels.
-        ink, background: RGBA colours; on a transparent background, inked pixels keep the ink colour
-            with partial alpha at the edges, as an HTML canvas does.
-        supersample: paint at this many times the size, then average down (the anti-aliasing).
-    Returns:
-        (height, width, 4) uint8 array.
-    """
-    width, height = canvas
-    mask = Image.new("L", (width * supersample, height * supersample), 0)
-    pen = ImageDraw.Draw(mask)
-    radius = brush * supersample / 2
-    for stroke in strokes:
-        points = [(float(x) * supersample, float(y) * supersample) for x, y in stroke]
-        if len(points) > 1:
-            pen.line(points, fill=255, width=max(1, round(brush * supersample)), joint="curve")
-        for x, y in (points[0], points[-1]):
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    coverage = np.asarray(mask.resize(canvas, Image.Resampling.BOX), dtype=np.float32)[:, :, None] / 255.0
-    ink = np.asarray(ink, dtype=np.float32)
-    background = np.asarray(background, dtype=np.float32)
-    if background[3] == 0:  # as an HTML canvas stores it: ink colour wherever there is ink, alpha = coverage
-        rgba = np.concatenate([np.where(coverage > 0, ink[:3], background[:3]), coverage * ink[3]], axis=2)
-    else:
-        rgba = coverage * ink + (1.0 - coverage) * background
-    return np.round(rgba).astype(np.uint8)
 
 
 def smooth_stroke(points: np.ndarray, samples_per_segment: int = 12) -> np.ndarray:
@@ -216,8 +185,19 @@ def load_drawings(path: str | Path) -> list[Drawing]:
                     zip(data["labels"], data["styles"], data["brushes"], data["transparent"], data["canvases"]))]
 
 
+# One clear writing style per digit (tests/data/stroke_templates.json), drawn 180 px high on the 280 px canvas.
+STYLES = {0: "oval_counterclockwise", 1: "stick", 2: "plain", 3: "round", 4: "open",
+          5: "two_strokes", 6: "straight_stem", 7: "plain", 8: "two_circles", 9: "straight_tail"}
+
+
+def digit_strokes(digit: int, height: float = 180, left: float = 60, top: float = 50) -> list:
+    """The polylines of a digit's chosen writing style (STYLES), in canvas pixels."""
+    template = next(t for t in load_templates(TEMPLATES) if t.label == digit and t.style == STYLES[digit])
+    return [smooth_stroke(points, samples_per_segment=6) * height + (left, top) for points in template.strokes]
+
+
 def main(argv=None) -> None:
-    """Expand templates into a stored drawing set: python -m digitdnn.strokes TEMPLATES OUT [--count N] [--seed S]."""
+    """Expand templates into a stored drawing set: python -m testkit.strokes TEMPLATES OUT [--count N] [--seed S]."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("templates", help="templates JSON")
     parser.add_argument("out", help=".npz to write")

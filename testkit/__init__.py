@@ -1,0 +1,10 @@
+"""Tooling shared by the tests and the benchmarks, kept out of the installed library.
+
+strokes    mouse-like drawings of digits (templates, a seeded generator, the stored set)
+server     `streamlit run app.py` on a free port: start, wait until healthy, stop
+browser    headless Chromium through Playwright: open the page, draw with mouse or finger, read it
+processes  memory and CPU time of a process and its children, from /proc
+"""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: app.py, tests/, benchmarks/
