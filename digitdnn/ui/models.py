@@ -9,9 +9,17 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, kept_test_accuracy, list_models, \
-    load_classifier, load_classifier_bytes, save_classifier
-from digitdnn.store import ModelEntry as SavedModel
+from digitdnn.store import (
+    MAX_UPLOAD_BYTES,
+    ModelLoadError,
+    SavedModelFile,
+    SaveError,
+    kept_test_accuracy,
+    list_models,
+    load_classifier,
+    load_classifier_bytes,
+    save_classifier,
+)
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
@@ -68,7 +76,7 @@ def _on_upload() -> None:
                       done=f"{uploaded.name} loaded; it is now the active model.")
 
 
-def saved_label(entry: SavedModel) -> str:
+def saved_label(entry: SavedModelFile) -> str:
     """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
     if entry.damaged:
         return f"{entry.path.stem} (damaged metadata)"
