@@ -10,12 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 import digitdnn.data
 from digitdnn.config import TrainConfig
+from digitdnn.parameters import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
 from digitdnn.store import load_classifier_bytes
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
-from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, config_from_state, describe, \
-    widget_values
+from digitdnn.ui.sidebar import config_from_state, describe, widget_values
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TEST_DATA_LIMIT = "2000,500"

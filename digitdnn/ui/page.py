@@ -35,12 +35,13 @@ def training_sidebar() -> None:
         st.header("Train the network", anchor=False)
         training.buttons()
         training.progress_panel()
-        share.address_messages()
-        sidebar.training_controls(advanced=not share.presenter())
+        config, error = sidebar.sidebar_config()
+        share.address_messages(config)
+        sidebar.training_controls(config, error, advanced=not share.presenter())
         pen_data.data_choice()
         class_data.include_checkbox()
-        share.share_controls()
-    share.write_address()
+        share.share_controls(config)
+    share.write_address(config)
 
 
 def tabs_section() -> None:
