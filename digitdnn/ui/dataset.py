@@ -15,6 +15,7 @@ from digitdnn.ui.text import plain
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
 SPLITS = {"train": "training set", "test": "test set"}
+PICK_KEY = "data_pick"  # the sample number input
 _LOG = logging.getLogger(__name__)
 
 
@@ -89,9 +90,9 @@ def data_panel() -> None:
         return
     with st.container(key="data_grid"):
         st.image(thumbnails(images[shown]), caption=[f"#{i} · {labels[i]}" for i in shown], width=THUMBNAIL)
-    if st.session_state.get("data_pick", 1) > len(shown):  # fewer samples of this digit than the last one's
-        st.session_state.data_pick = 1
-    pick = st.number_input("Look at sample number", 1, len(shown), 1, key="data_pick",
+    if st.session_state.get(PICK_KEY, 1) > len(shown):  # fewer samples of this digit than the last one's
+        st.session_state[PICK_KEY] = 1
+    pick = st.number_input("Look at sample number", 1, len(shown), 1, key=PICK_KEY,
                            help="Its place in the grid above, counting from 1.")
     index = int(shown[pick - 1])
     numbers(images[index], f"{SPLITS[split]} image #{index}, labelled {labels[index]}", f"{split}_{index}")

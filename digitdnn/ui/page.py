@@ -18,7 +18,7 @@ def drawing_section() -> None:
     with canvas_column:
         reading, image = inputs.input_area(share.canvas_size())
     classifier, model_label = training.scoring_model()
-    watch.record(reading)
+    watch.follow_drawing(reading)
     with prediction_column:
         probabilities = prediction.prediction_panel(reading, classifier, model_label)
         correction.correction_panel(reading, image, probabilities, model_label)
@@ -91,8 +91,8 @@ def main() -> None:
     training.collect_finished_job()
     training_sidebar()
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
-    if "default_model_error" in st.session_state:
-        st.warning(st.session_state.default_model_error)
+    if state.session().default_model_error:
+        st.warning(state.session().default_model_error)
     layout.drawing_styles(share.canvas_size())
     drawing_section()
     tabs_section()

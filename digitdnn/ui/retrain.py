@@ -15,8 +15,6 @@ from digitdnn.jobs import TrainingJob
 from digitdnn.ui import class_data, resources, state, training
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
-PENDING = "retrain_pending"  # session_state: the Retrain run under way (RetrainRun)
-OUTCOME = "retrain_outcome"  # session_state: the last finished one's figures (RetrainOutcome)
 
 
 @dataclass(frozen=True)
@@ -80,9 +78,10 @@ def start_retrain() -> None:
         return
     data = class_data.with_drawings(resources.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
     job = training.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
-    st.session_state[PENDING] = RetrainRun(job, entry.name, entry.classifier, x, y)
-    st.session_state.pop(OUTCOME, None)
-    st.session_state.pop("notice_retrain", None)
+    session = state.session()
+    session.retrain_pending = RetrainRun(job, entry.name, entry.classifier, x, y)
+    session.retrain_outcome = None
+    state.clear_notice("retrain")
 
 
 def _why_not(drawings: int) -> str | None:
@@ -97,16 +96,17 @@ def _why_not(drawings: int) -> str | None:
 
 
 def _show_outcome() -> None:
-    pending = st.session_state.get(PENDING)
+    session = state.session()
+    pending = session.retrain_pending
     if pending is not None:
         progress = pending.job.progress()
         if not progress.done:
             st.info(f"{pending.job.name}: {progress.message or progress.status}. "
                     "See the sidebar for its progress and Stop.")
             return
-        st.session_state[OUTCOME] = outcome_of(pending)
-        del st.session_state[PENDING]
-    outcome = st.session_state.get(OUTCOME)
+        session.retrain_outcome = outcome_of(pending)
+        session.retrain_pending = None
+    outcome = session.retrain_outcome
     if outcome is None:
         return
     st.text(f"{outcome.name} {outcome.message or outcome.status}. Started from: {outcome.start_name}.")

@@ -12,10 +12,12 @@ import streamlit as st
 
 from digitdnn.config import TrainConfig
 from digitdnn.share import ADDRESS_NAMES, Setup, from_query, to_query
+from digitdnn.ui import state
 from digitdnn.ui.drawing import CANVAS_SIZE
 from digitdnn.ui.sidebar import widget_values
 from digitdnn.ui.text import plain
 
+PRESENTER_KEY = "presenter"  # the presenter mode toggle
 PRESENTER_CANVAS_SIZE = 420
 PRESENTER_STYLE = """<style>
 .st-key-prediction { --digitdnn-heading: 3.6rem; }
@@ -27,19 +29,20 @@ PRESENTER_STYLE = """<style>
 def read_address() -> None:
     """On the session's first run: set the sidebar's widgets and presenter mode from the address, and keep
     a message for every value that was refused or clamped."""
-    if st.session_state.get("address_read"):
+    session = state.session()
+    if session.address_read:
         return
-    st.session_state.address_read = True
+    session.address_read = True
     setup, messages = from_query({name: st.query_params.get_all(name) for name in st.query_params})
     st.session_state.update(widget_values(setup.config))
-    st.session_state.presenter = setup.presenter
-    st.session_state.address_messages = messages
-    st.session_state.address_config = setup.config
+    st.session_state[PRESENTER_KEY] = setup.presenter
+    session.address_messages = messages
+    session.address_config = setup.config
 
 
 def presenter() -> bool:
     """Whether the page is in presenter mode: bigger drawing and prediction, fewer controls."""
-    return bool(st.session_state.get("presenter"))
+    return bool(st.session_state.get(PRESENTER_KEY))
 
 
 def canvas_size() -> int:
@@ -55,11 +58,12 @@ def presenter_style() -> None:
 def address_messages(config: TrainConfig | None) -> None:
     """A warning listing the address's refused or clamped values, until the settings (`config`, None when they
     make no valid one) are changed."""
-    messages = st.session_state.get("address_messages")
+    session = state.session()
+    messages = session.address_messages
     if not messages:
         return
-    if config != st.session_state.address_config:
-        st.session_state.address_messages = []
+    if config != session.address_config:
+        session.address_messages = []
         return
     st.warning("The page address had settings that could not be used as they were:\n\n"
                + "\n".join(f"- {plain(m)}" for m in messages))
@@ -67,7 +71,7 @@ def address_messages(config: TrainConfig | None) -> None:
 
 def share_controls(config: TrainConfig | None) -> None:
     """Presenter mode and the link to the current setup (`config`, None when the settings make no valid one)."""
-    st.toggle("Presenter mode", key="presenter",
+    st.toggle("Presenter mode", key=PRESENTER_KEY,
               help="A bigger drawing and prediction, fewer controls: for a projector")
     link = (st.context.url or "") + _query_string(config)
     st.caption("Share this setup: students who open this link get the same settings.")

@@ -23,7 +23,7 @@ PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new 
 
 
 def current_job() -> TrainingJob | None:
-    return st.session_state.get("job")
+    return state.session().job
 
 
 def is_training() -> bool:
@@ -48,16 +48,17 @@ def start_training() -> None:
 def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
     """Start this session's next run ("Run N" + suffix) in the server's queue, in a child process; the sidebar shows
     its progress and Stop, and collect_finished_job keeps its model. `initial`: a warm start from those weights."""
-    st.session_state.run_count += 1
-    name = f"Run {st.session_state.run_count}{suffix}"
-    st.session_state.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
+    session = state.session()
+    session.run_count += 1
+    name = f"Run {session.run_count}{suffix}"
+    session.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
                                        still_wanted=resources.session_still_open(),
                                        max_seconds=resources.max_training_seconds(), separate_process=True,
                                        initial=initial).start()
-    state.watch_session(st.session_state.job)
-    st.session_state.seen_epoch = 0
-    st.session_state.pop("notice_training", None)
-    return st.session_state.job
+    state.watch_session(session.job)
+    session.seen_epoch = 0
+    state.clear_notice("training")
+    return session.job
 
 
 def stop_training() -> None:
@@ -75,7 +76,7 @@ def collect_finished_job() -> None:
     progress = job.progress()
     if not progress.done:
         return
-    st.session_state.job = None
+    state.session().job = None
     # Streamlit keeps a session's previous values until its next run, so a closed page can keep referring to this
     # job (and the weights it returned) for good: it stays watched, to be discarded with the session's models.
     state.watch_session(job)
@@ -100,7 +101,7 @@ def collect_finished_job() -> None:
         "command": "digitdnn page",
     }
     diverged = history.status == "diverged"
-    state.add_model(state.ModelEntry(0, f"{job.name}: {short_name(job.config)}", "trained",
+    state.add_model(state.SessionModel(0, f"{job.name}: {short_name(job.config)}", "trained",
                                      progress.result.classifier, metadata), activate=not diverged)
     summary = (f"{job.name} {progress.message or history.status}: {accuracy_summary(history)}, "
                f"{history.total_seconds:.1f} s.")
@@ -143,12 +144,13 @@ def _progress_body() -> None:
     progress = job.progress()
     _show_progress(job, progress)
     now = time.monotonic()
-    new_epoch = progress.epoch != st.session_state.get("seen_epoch")
+    session = state.session()
+    new_epoch = progress.epoch != session.seen_epoch
     # Short epochs would redraw the whole page several times a second: on a shared server that is most of its
     # CPU, so a new epoch waits until PAGE_RERUN_SECONDS have passed since the last redraw (the end never waits).
-    if progress.done or (new_epoch and now - st.session_state.get("page_rerun_at", 0.0) >= PAGE_RERUN_SECONDS):
-        st.session_state.seen_epoch = progress.epoch
-        st.session_state.page_rerun_at = now
+    if progress.done or (new_epoch and now - session.page_rerun_at >= PAGE_RERUN_SECONDS):
+        session.seen_epoch = progress.epoch
+        session.page_rerun_at = now
         st.rerun()  # the whole page: new chart point, drawing re-scored, or the finished run listed
 
 
