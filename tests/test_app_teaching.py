@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from digitdnn.strokes import render
 from digitdnn.ui.charts import LITERATURE, probability_bars
-from digitdnn.ui.dataset import pixels_as_text, pixels_from_text
 from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
+from digitdnn.ui.mnist_tab import pixels_as_text, pixels_from_text
 from pagedriver import digit_strokes
 from test_app import TEST_DATA_LIMIT, page, run_until, texts  # noqa: F401  (page is a fixture)
 
@@ -43,7 +43,7 @@ def the_matrix_table(at: AppTest):
 
 
 def test_mistakes_confusion_matrix_cells_and_confident_mistakes(page, mnist):
-    assert not galleries(page) and not page.session_state["session"].evaluations  # nothing is scored until the tab opens
+    assert not galleries(page) and not page.session_state["session"].evaluations  # nothing scored until the tab opens
     open_tab(page, "Mistakes")
     assert not page.exception
 
@@ -226,4 +226,5 @@ def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
     page.slider(key="epochs").set_value(1).run()  # a new run starts a new record
     page.button(key="train").click().run()
     run_until(page, lambda at: at.session_state["session"].job is None)
-    assert page.session_state["session"].watched.run == "Run 2" and sorted(page.session_state["session"].watched.probabilities) == [1]
+    watched = page.session_state["session"].watched
+    assert watched.run == "Run 2" and sorted(watched.probabilities) == [1]

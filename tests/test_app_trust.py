@@ -231,7 +231,7 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     at = opened_page({"units": "16", "epochs": "1"})
     at.button(key="train").click()
     at.run()
-    stale = at.session_state["session"].watched  # as Streamlit keeps a session's earlier values until its next run
+    stale = at.session_state["session"].watched  # as Streamlit keeps a session's earlier values till its next run
     rerun_until(at, lambda at: at.session_state["session"].job is None)
     (run,) = [m for m in at.session_state["session"].models if m.source == "trained"]
     weights = weakref.ref(run.classifier)
@@ -242,4 +242,4 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     sweeper.sweep()
     gc.collect()
     assert stale.job is not None and weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]
-    assert [m.classifier is None for m in at.session_state["session"].models] == [False, True]  # the shared default kept
+    assert [m.classifier is None for m in at.session_state["session"].models] == [False, True]  # the default kept

@@ -12,7 +12,7 @@ import streamlit as st
 
 from digitdnn.evaluation import evaluate
 from digitdnn.jobs import TrainingJob
-from digitdnn.ui import class_data, resources, state, training
+from digitdnn.ui import class_data, resources, runs, state
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
 
@@ -63,9 +63,9 @@ def start_retrain() -> None:
     """Button callback: start the retrain run of the active model on the class's drawings, as they are now."""
     from digitdnn.finetune import MNIST_SAMPLE, fine_tune_config
 
-    if training.is_training():
+    if runs.is_training():
         return
-    training.collect_finished_job()
+    runs.collect_finished_job()
     entry = state.active_model()
     try:
         x, y = class_data.class_drawings()
@@ -77,7 +77,7 @@ def start_retrain() -> None:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
         return
     data = class_data.with_drawings(resources.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
-    job = training.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
+    job = runs.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
     session = state.session()
     session.retrain_pending = RetrainRun(job, entry.name, entry.classifier, x, y)
     session.retrain_outcome = None
@@ -86,7 +86,7 @@ def start_retrain() -> None:
 
 def _why_not(drawings: int) -> str | None:
     """Why Retrain is off now, or None."""
-    if training.is_training():
+    if runs.is_training():
         return "a run of yours is training (wait for it, or press Stop in the sidebar)"
     if state.active_model() is None:
         return "there is no active model to continue (train or open one first)"

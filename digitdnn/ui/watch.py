@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from digitdnn.jobs import TrainingJob
-from digitdnn.ui import state, training
+from digitdnn.ui import runs, state
 from digitdnn.ui.charts import probabilities_by_epoch
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.prediction import Reading
@@ -48,7 +48,7 @@ def follow_drawing(reading: Reading) -> None:
     watched = session.watched
     if watched is not None and watched.job is not None and watched.job.progress().done:
         session.watched = watched.ended()
-    job = training.current_job()
+    job = runs.current_job()
     if job is None:
         return
     drawing = None if reading.steps is None else reading.steps.centred
@@ -63,7 +63,7 @@ def watch_panel() -> None:
         st.markdown("**Watch it learn**")
         st.caption("Draw a digit, then press Train: after each epoch its ten probabilities appear here, "
                    "one line per digit, so you see the network change its mind as it learns."
-                   if not training.is_training() else
+                   if not runs.is_training() else
                    "After each epoch the drawing's ten probabilities appear here (draw a digit if you have not).")
         return
     probabilities = watched.probabilities
