@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.text import plain
 
+if TYPE_CHECKING:
+    from digitdnn.data import MnistData
+
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
 SPLITS = {"train": "training set", "test": "test set"}
@@ -19,7 +23,7 @@ PICK_KEY = "data_pick"  # the sample number input
 _LOG = logging.getLogger(__name__)
 
 
-def mnist_or_error():
+def mnist_or_error() -> MnistData | None:
     """The page's MNIST (honours DIGITDNN_DATA_LIMIT), loaded on first use, each step shown as it happens; None after
     an error shown on the page."""
     loader = resources.mnist_loader()

@@ -9,6 +9,7 @@ the new weights) and once more when the run is over.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -17,6 +18,12 @@ from digitdnn.ui import class_data, layout, resources, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
+
+if TYPE_CHECKING:
+    from digitdnn.config import TrainConfig
+    from digitdnn.history import History
+    from digitdnn.jobs import DataLoader
+    from digitdnn.model import Classifier
 
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
@@ -45,7 +52,7 @@ def start_training() -> None:
     launch(cfg, data, suffix)
 
 
-def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
+def launch(cfg: TrainConfig, data: DataLoader, suffix: str = "", initial: Classifier | None = None) -> TrainingJob:
     """Start this session's next run ("Run N" + suffix) in the server's queue, in a child process; the sidebar shows
     its progress and Stop, and collect_finished_job keeps its model. `initial`: a warm start from those weights."""
     session = state.session()
@@ -112,7 +119,7 @@ def collect_finished_job() -> None:
         state.notify("training", kind, f"{summary} It is now the active model.")
 
 
-def accuracy_summary(history) -> str:
+def accuracy_summary(history: History) -> str:
     """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was better."""
     kept = f"test accuracy {history.test_accuracy:.2%}"
     best = max(history.epochs, key=lambda report: report.test_accuracy, default=None)
@@ -171,7 +178,7 @@ def _show_progress(job: TrainingJob, progress: JobProgress) -> None:
         st.caption(f"After epoch {last.epoch}: test accuracy {last.test_accuracy:.2%}, train {last.train_accuracy:.2%}")
 
 
-def scoring_model():
+def scoring_model() -> tuple[Classifier | None, str]:
     """(classifier, label) that scores the drawing: the running job's latest epoch, else the active model."""
     job = current_job()
     if job is not None:
