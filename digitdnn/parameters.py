@@ -53,7 +53,7 @@ class Parameter:
     def shown(self, value: object) -> str:
         """A value as the page shows it: a choice's name, a number without trailing zeros."""
         if self.names:
-            return self.names[value]
+            return self.names[str(value)]
         return f"{value:g}" if isinstance(value, float) else str(value)
 
 

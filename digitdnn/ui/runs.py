@@ -95,7 +95,7 @@ def collect_finished_job() -> None:
         return
     history = progress.result.history
     if history.test_accuracy is None:  # no epoch finished: its weights are (nearly) untrained, nothing to use
-        kind = "error" if history.status == "diverged" else "info"
+        kind: state.NoticeKind = "error" if history.status == "diverged" else "info"
         state.notify("training", kind, f"{job.name} {progress.message or history.status}: no epoch finished, so there "
                      "is no model to keep. The active model is unchanged.")
         return
@@ -115,7 +115,7 @@ def collect_finished_job() -> None:
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     else:
-        kind = "success" if history.status == "completed" else "info"
+        kind: state.NoticeKind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.state import SessionStateProxy
 
 from digitdnn.config import MAX_LAYERS, TrainConfig
 from digitdnn.parameters import BY_FIELD, LAYERS_HELP, LAYERS_KEY, PARAMETERS, UNIT_KEYS, Parameter
@@ -31,7 +32,7 @@ def widget_values(cfg: TrainConfig) -> dict[str, object]:
     return values
 
 
-def config_from_state(state: Mapping[str, Any]) -> TrainConfig:
+def config_from_state(state: Mapping[str, Any] | SessionStateProxy) -> TrainConfig:
     """The TrainConfig the sidebar widgets currently describe (ValueError if they make no valid one)."""
     layers = int(state[LAYERS_KEY])
     values = {p.field: _CAST[p.field](state[p.key]) for p in PARAMETERS if p.kind != "units"}
