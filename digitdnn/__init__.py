@@ -29,15 +29,33 @@ _EXPORTS = {
     "fine_tune": "digitdnn.finetune",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Classifier",
+    "DrawingStore",
+    "DrawingStoreError",
+    "EpochReport",
+    "History",
+    "MnistData",
+    "MnistUnavailable",
+    "ModelLoadError",
+    "TrainConfig",
+    "build_model",
+    "fine_tune",
+    "load_classifier",
+    "load_mnist",
+    "preprocess_steps",
+    "save_classifier",
+    "to_mnist",
+    "train",
+]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'digitdnn' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + __all__)

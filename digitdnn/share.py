@@ -4,7 +4,8 @@ Only what differs from the page's default settings (presets.PAGE_DEFAULT) goes i
 ``?units=512,256&optimizer=adam&lr=0.001&epochs=5&presenter=1``. Values read from an
 address are checked like any input: a value that cannot be read is refused (the default
 stays), one outside what the sidebar offers is clamped or moved to the nearest option;
-each case gives a message that names the parameter. The option lists are the sidebar's.
+each case gives a message that names the parameter. Names, options and bounds come from
+digitdnn.parameters, the table the sidebar draws its widgets from.
 """
 from __future__ import annotations
 
@@ -13,17 +14,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS, OPTIMIZERS, SCHEDULES, TrainConfig
+from digitdnn.config import MAX_LAYERS, TrainConfig
+from digitdnn.parameters import BY_ADDRESS, PARAMETERS, Parameter
 from digitdnn.presets import PAGE_DEFAULT
-
-# What the sidebar offers (digitdnn/ui/sidebar.py draws its widgets from these).
-LEARNING_RATES = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-BATCH_SIZES = (16, 32, 50, 64, 100, 128, 256, 512, 1024)
-L2_PENALTIES = (0.0, 1e-5, 1e-4, 1e-3, 1e-2)
-MAX_EPOCHS_SLIDER = 50
-MAX_DROPOUT = 0.8
-DROPOUT_STEP = 0.05
-MAX_SEED = 2**31 - 1
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -50,19 +43,16 @@ def to_query(setup: Setup) -> dict[str, str]:
 
 
 def _all_parameters(cfg: TrainConfig) -> dict[str, str]:
-    return {
-        "units": ",".join(str(u) for u in cfg.hidden_units),
-        "activation": cfg.activation,
-        "optimizer": cfg.optimizer,
-        "lr": f"{cfg.learning_rate:g}",
-        "schedule": cfg.schedule,
-        "batch": str(cfg.batch_size),
-        "epochs": str(cfg.epochs),
-        "dropout": f"{cfg.dropout:g}",
-        "l2": f"{cfg.l2:g}",
-        "augment": "1" if cfg.augment else "0",
-        "seed": str(cfg.seed),
-    }
+    return {p.address: _written(getattr(cfg, p.field)) for p in PARAMETERS}
+
+
+def _written(value: object) -> str:
+    """A setting as an address writes it: units as "300,100", a switch as 1 or 0, numbers without trailing zeros."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class Refused(ValueError):
@@ -76,7 +66,7 @@ def from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list[str]]
         params: query parameters, each a value or the list of its values (st.query_params.get_all); a parameter
             given more than once is refused, since which value was meant is unclear.
     """
-    changes: dict = {}
+    changes: dict[str, object] = {}
     messages: list[str] = []
     presenter = False
     for name, raw in params.items():
@@ -100,7 +90,7 @@ def from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list[str]]
             presenter = result
         else:
             changes[name] = result
-    config = PAGE_DEFAULT.replace(**{_FIELDS[name]: value for name, value in changes.items()})
+    config = PAGE_DEFAULT.replace(**{BY_ADDRESS[name].field: value for name, value in changes.items()})
     return Setup(config, presenter), messages
 
 
@@ -124,7 +114,7 @@ def _number(value: str) -> float:
     return number
 
 
-def _clamped(value: str, number, low, high) -> tuple[int | float, str | None]:
+def _clamped(value: str, number: float, low: float, high: float) -> tuple[float, str | None]:
     if number < low:
         return low, f"{_shown(value)} is below the minimum {low}, so {low} is used"
     if number > high:
@@ -132,7 +122,7 @@ def _clamped(value: str, number, low, high) -> tuple[int | float, str | None]:
     return number, None
 
 
-def _read_units(value: str) -> tuple[tuple[int, ...], str | None]:
+def _read_units(value: str, low: int, high: int) -> tuple[tuple[int, ...], str | None]:
     parts = [p for p in value.split(",") if p.strip()]
     if not parts:
         raise Refused("no unit counts given (write e.g. units=300,100)")
@@ -141,9 +131,9 @@ def _read_units(value: str) -> tuple[tuple[int, ...], str | None]:
     if len(counts) > MAX_LAYERS:
         notes.append(f"{len(counts)} layers are more than the maximum {MAX_LAYERS}, so the first {MAX_LAYERS} are used")
         counts = counts[:MAX_LAYERS]
-    clamped = tuple(min(max(c, 1), MAX_UNITS) for c in counts)
+    clamped = tuple(min(max(c, low), high) for c in counts)
     if clamped != tuple(counts):
-        notes.append(f"unit counts must be 1 to {MAX_UNITS}, so {','.join(map(str, clamped))} is used")
+        notes.append(f"unit counts must be {low} to {high}, so {','.join(map(str, clamped))} is used")
     return clamped, "; ".join(notes) or None
 
 
@@ -157,8 +147,8 @@ def _read_choice(choices: tuple[str, ...]) -> Callable[[str], tuple[str, None]]:
 
 def _read_option(options: tuple, integer: bool) -> Callable[[str], tuple]:
     """Read a number and move it to the nearest of `options` (nearest on a log scale when all are positive)."""
-    def read(value: str):
-        number = _integer(value) if integer else _number(value)
+    def read(value: str) -> tuple:
+        number: float = _integer(value) if integer else _number(value)
         if number < 0 or (number == 0 and min(options) > 0):
             raise Refused(f"{_shown(value)} must be positive")
         if number in options:
@@ -169,20 +159,19 @@ def _read_option(options: tuple, integer: bool) -> Callable[[str], tuple]:
     return read
 
 
-def _read_epochs(value: str) -> tuple[int, str | None]:
-    return _clamped(value, _integer(value), 1, MAX_EPOCHS_SLIDER)
+def _read_range(low: float, high: float, step: float | None) -> Callable[[str], tuple]:
+    """Read a number (a whole one when the bounds are whole), clamp it to [low, high] and round it to `step`."""
+    integer = isinstance(low, int) and isinstance(high, int)
 
-
-def _read_dropout(value: str) -> tuple[float, str | None]:
-    number, note = _clamped(value, _number(value), 0.0, MAX_DROPOUT)
-    stepped = round(round(number / DROPOUT_STEP) * DROPOUT_STEP, 2)
-    if note is None and not math.isclose(stepped, number, abs_tol=1e-9):
-        note = f"{_shown(value)} is rounded to a step of {DROPOUT_STEP}, so {stepped:g} is used"
-    return stepped, note
-
-
-def _read_seed(value: str) -> tuple[int, str | None]:
-    return _clamped(value, _integer(value), 0, MAX_SEED)
+    def read(value: str) -> tuple:
+        number, note = _clamped(value, _integer(value) if integer else _number(value), low, high)
+        if step is None:
+            return number, note
+        stepped = round(round(number / step) * step, 2)
+        if note is None and not math.isclose(stepped, number, abs_tol=1e-9):
+            note = f"{_shown(value)} is rounded to a step of {step}, so {stepped:g} is used"
+        return stepped, note
+    return read
 
 
 def _read_switch(empty_means_on: bool) -> Callable[[str], tuple[bool, None]]:
@@ -196,21 +185,19 @@ def _read_switch(empty_means_on: bool) -> Callable[[str], tuple[bool, None]]:
     return read
 
 
-_READERS: dict[str, Callable[[str], tuple]] = {
-    "units": _read_units,
-    "activation": _read_choice(ACTIVATIONS),
-    "optimizer": _read_choice(OPTIMIZERS),
-    "lr": _read_option(LEARNING_RATES, integer=False),
-    "schedule": _read_choice(SCHEDULES),
-    "batch": _read_option(BATCH_SIZES, integer=True),
-    "epochs": _read_epochs,
-    "dropout": _read_dropout,
-    "l2": _read_option(L2_PENALTIES, integer=False),
-    "augment": _read_switch(empty_means_on=False),
-    "seed": _read_seed,
-    "presenter": _read_switch(empty_means_on=True),
-}
-_FIELDS = {"units": "hidden_units", "activation": "activation", "optimizer": "optimizer", "lr": "learning_rate",
-           "schedule": "schedule", "batch": "batch_size", "epochs": "epochs", "dropout": "dropout", "l2": "l2", "augment": "augment",
-           "seed": "seed"}
-PARAMETERS = tuple(_READERS)  # every query parameter a shared link may carry
+def _reader(p: Parameter) -> Callable[[str], tuple]:
+    """How the address's value of `p` is read, from what the sidebar offers for it."""
+    if p.kind == "units":
+        return lambda value: _read_units(value, int(p.low), int(p.high))
+    if p.kind == "choice":
+        return _read_choice(p.options)
+    if p.kind == "scale":
+        return _read_option(p.options, integer=all(isinstance(o, int) for o in p.options))
+    if p.kind == "range":
+        return _read_range(p.low, p.high, p.step)
+    return _read_switch(empty_means_on=False)
+
+
+_READERS: dict[str, Callable[[str], tuple]] = {p.address: _reader(p) for p in PARAMETERS}
+_READERS["presenter"] = _read_switch(empty_means_on=True)
+ADDRESS_NAMES = tuple(_READERS)  # every query parameter a shared link may carry

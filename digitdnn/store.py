@@ -90,7 +90,7 @@ class FolderLimits(NamedTuple):
     folder_bytes: int
 
 
-class ModelEntry(NamedTuple):
+class SavedModelFile(NamedTuple):
     """One saved model of a folder: its path, its sidecar metadata, and why that sidecar is damaged (or None)."""
 
     path: Path
@@ -576,7 +576,7 @@ def kept_test_accuracy(metadata: dict) -> float | None:
     return None
 
 
-def list_models(folder: str | os.PathLike) -> list[ModelEntry]:
+def list_models(folder: str | os.PathLike) -> list[SavedModelFile]:
     """The saved models (*.keras) in `folder`, sorted by name; staging folders and hidden files are skipped.
 
     Only the sidecars are read (and each model's hash, cached while the file is unchanged): a listed
@@ -590,7 +590,7 @@ def list_models(folder: str | os.PathLike) -> list[ModelEntry]:
         if path.name.startswith(".") or not path.is_file():
             continue
         metadata = read_metadata(path)
-        entries.append(ModelEntry(path, metadata, metadata.get("damaged")))
+        entries.append(SavedModelFile(path, metadata, metadata.get("damaged")))
     return entries
 
 

@@ -10,12 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 import digitdnn.data
 from digitdnn.config import TrainConfig
+from digitdnn.parameters import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
 from digitdnn.store import load_classifier_bytes
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 from digitdnn.ui.models import file_name, model_file_bytes
-from digitdnn.ui.sidebar import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, config_from_state, describe, \
-    widget_values
+from digitdnn.ui.sidebar import config_from_state, describe, widget_values
 
 
 def prediction_text(at: AppTest) -> str:
@@ -23,29 +23,29 @@ def prediction_text(at: AppTest) -> str:
 
 
 def trained_models(at: AppTest) -> list:
-    return [m for m in at.session_state["models"] if m.source == "trained"]
+    return [m for m in at.session_state["session"].models if m.source == "trained"]
 
 
 def training_over(at: AppTest) -> bool:
-    return at.session_state["job"] is None
+    return at.session_state["session"].job is None
 
 
 def test_page_renders_with_the_default_model(page):
     assert "Draw a digit" in prediction_text(page)
-    models = page.session_state["models"]
+    models = page.session_state["session"].models
     assert [m.source for m in models] == ["default"]
     assert page.session_state["active_model"] == models[0].id
     assert page.radio(key="active_model").value == models[0].id
     assert page.button(key="train").disabled is False
     assert page.button(key="stop").disabled is True
-    assert "default_model_error" not in page.session_state
+    assert page.session_state["session"].default_model_error is None
 
 
 def test_page_without_a_default_model_says_so(page, tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DEFAULT_MODEL", str(tmp_path / "missing.keras"))
     at = open_session()
     assert "No default model" in texts(at)
-    assert at.session_state["models"] == []
+    assert at.session_state["session"].models == []
     assert "Train one" in texts(at) or "press Train" in texts(at)
 
 
@@ -102,7 +102,7 @@ def test_training_run_produces_history_a_chart_and_a_new_active_model(page):
     page.run()
     page.button(key="train").click()
     page.run()
-    assert page.session_state["job"] is not None
+    assert page.session_state["session"].job is not None
     assert page.button(key="train").disabled and not page.button(key="stop").disabled
     run_until(page, training_over)
 
@@ -119,7 +119,7 @@ def test_training_run_produces_history_a_chart_and_a_new_active_model(page):
     assert list(frame["source"]) == ["default", "trained"]
 
     other = open_session()  # another browser session
-    assert [m.source for m in other.session_state["models"]] == ["default"]
+    assert [m.source for m in other.session_state["session"].models] == ["default"]
 
 
 def test_stop_ends_training_and_keeps_the_model(page, monkeypatch):
@@ -129,7 +129,7 @@ def test_stop_ends_training_and_keeps_the_model(page, monkeypatch):
     page.slider(key="epochs").set_value(MAX_EPOCHS_SLIDER)
     page.run()
     page.button(key="train").click()
-    run_until(page, lambda at: at.session_state["job"].progress().epoch >= 1)
+    run_until(page, lambda at: at.session_state["session"].job.progress().epoch >= 1)
     page.button(key="stop").click()
     asked = time.monotonic()
     run_until(page, training_over, timeout=10)
@@ -151,7 +151,7 @@ def test_a_diverged_run_is_reported_and_not_made_active(page):
     errors = " ".join(e.value for e in page.sidebar.error)
     assert "Run 1 diverged in epoch 1" in errors and "no model to keep" in errors
     assert trained_models(page) == []  # it finished no epoch: nothing to use
-    assert page.session_state["active_model"] == page.session_state["models"][0].id
+    assert page.session_state["active_model"] == page.session_state["session"].models[0].id
 
 
 def test_fetching_mnist_shows_its_progress(page, mnist, monkeypatch):
@@ -190,20 +190,20 @@ def test_bad_upload_is_refused_with_a_message(page):
     assert not page.exception
     errors = shown(" ".join(e.value for e in page.error))
     assert "Upload refused" in errors and "broken.keras" in errors
-    assert [m.source for m in page.session_state["models"]] == ["default"]
+    assert [m.source for m in page.session_state["session"].models] == ["default"]
 
 
 def test_good_upload_becomes_the_active_model(page, default_model):
     page.file_uploader(key="upload").set_value(("mine.keras", default_model.read_bytes(), "application/octet-stream"))
     page.run()
-    models = page.session_state["models"]
+    models = page.session_state["session"].models
     assert [m.source for m in models] == ["default", "uploaded"]
     assert page.session_state["active_model"] == models[-1].id
     assert "mine.keras loaded" in shown(" ".join(e.value for e in page.success))
 
     page.file_uploader(key="upload").set_value(("mine.keras", default_model.read_bytes() + b"", "application/x-zip"))
     page.run()  # the same name again: listed under a name of its own, so the curves overlay stays unambiguous
-    names = [m.name for m in page.session_state["models"]]
+    names = [m.name for m in page.session_state["session"].models]
     assert len(names) == 3 and len(set(names)) == 3, names
 
 
@@ -228,7 +228,7 @@ def test_save_under_a_name_and_open_it_again(page, tmp_path):
     page.selectbox(key="saved_model").set_value(str(saved))
     page.button(key="open").click()
     page.run()
-    models = page.session_state["models"]
+    models = page.session_state["session"].models
     assert [m.source for m in models] == ["default", "opened"]
     assert page.session_state["active_model"] == models[-1].id
     assert models[-1].test_accuracy == models[0].test_accuracy  # the metadata came along
@@ -237,7 +237,7 @@ def test_save_under_a_name_and_open_it_again(page, tmp_path):
 def test_choosing_another_model_makes_it_active(page, default_model):
     page.file_uploader(key="upload").set_value(("copy.keras", default_model.read_bytes(), "application/octet-stream"))
     page.run()
-    first = page.session_state["models"][0].id
+    first = page.session_state["session"].models[0].id
     page.radio(key="active_model").set_value(first)
     page.run()
     assert page.session_state["active_model"] == first
@@ -245,7 +245,7 @@ def test_choosing_another_model_makes_it_active(page, default_model):
 
 def test_download_gives_the_active_model_as_a_keras_file(page):
     assert page.get("download_button")[0].key == "download"
-    entry = page.session_state["models"][0]
+    entry = page.session_state["session"].models[0]
     downloaded = load_classifier_bytes(model_file_bytes(entry), "download.keras")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(downloaded.predict_proba(x), entry.classifier.predict_proba(x), atol=1e-6)

@@ -93,7 +93,7 @@ def test_a_correction_stores_the_drawing_with_its_label(page, db):
     assert (label, predicted, model) == (5, 3, "Default model")
     p = np.frombuffer(probabilities, "<f4")
     assert p.shape == (10,) and p.argmax() == 3 and abs(p.sum() - 1) < 1e-4
-    assert len(session) == 32 and session == page.session_state["drawer_id"]
+    assert len(session) == 32 and session == page.session_state["session"].drawer_id
     assert png.startswith(b"\x89PNG")
     (stored,) = DrawingStore(db).recent()
     expected = to_mnist(drawn_canvas(3).image_data)
@@ -154,7 +154,7 @@ def test_the_class_drawings_tab_counts_shows_and_scores_them(page, db, mnist, de
     assert counts.loc["drawings"].tolist() == np.bincount(y_stored, minlength=10).tolist()
     assert "46 drawings" in texts(page)
 
-    entry = page.session_state["models"][0]
+    entry = page.session_state["session"].models[0]
     evaluation = evaluate(entry.classifier, x, y_stored)
     right = int((evaluation.predicted == y_stored).sum())
     assert f"Default model: {evaluation.accuracy:.1%} named right ({right} of 46)." in [t.value for t in page.text]
@@ -259,25 +259,25 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "600,500")  # the retrain's share of MNIST: small, for speed
     x, y = add_mnist_drawings(db, mnist, 30, start=1000)
     open_tab(page, "Class drawings")
-    default = page.session_state["models"][0]
+    default = page.session_state["session"].models[0]
 
     # Through the same machinery as any run: the server's queue, a child process, Stop in the sidebar.
     page.button(key="retrain").click().run()
-    job = page.session_state["job"]
+    job = page.session_state["session"].job
     assert job.separate_process and job.queue is not None and job.initial is default.classifier
     assert job.name == "Run 1 (retrained on 30 class drawings)"
     assert page.button(key="retrain").disabled and page.button(key="stop").disabled is False
     page.button(key="stop").click().run()
-    run_until(page, lambda at: at.session_state["job"] is None)
+    run_until(page, lambda at: at.session_state["session"].job is None)
     assert page.session_state["active_model"] == default.id or \
-        page.session_state["models"][-1].history.get("status") == "stopped"
+        page.session_state["session"].models[-1].history.get("status") == "stopped"
 
     page.session_state["active_model"] = default.id
     page.run()
     page.button(key="retrain").click().run()
-    assert page.session_state["job"].join(120)  # (the page's polling fragment would rerun the page meanwhile)
+    assert page.session_state["session"].job.join(120)  # (the page's polling fragment would rerun the page meanwhile)
     page.run()
-    retrained = page.session_state["models"][-1]
+    retrained = page.session_state["session"].models[-1]
     assert retrained.source == "trained" and retrained.name.startswith("Run 2 (retrained on 30 class drawings): ")
     assert page.session_state["active_model"] == retrained.id
     history = retrained.history
@@ -306,13 +306,13 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     chosen = chosen_default(tmp_path / "models")
     assert chosen is not None and chosen.parent == tmp_path / "models"
     newcomer = open_session()
-    (start,) = newcomer.session_state["models"]
+    (start,) = newcomer.session_state["session"].models
     probe = mnist.x_test[:20] / np.float32(255)
     np.testing.assert_allclose(start.classifier.predict_proba(probe), retrained.classifier.predict_proba(probe),
                                atol=1e-5)
     page.button(key="teacher_forget_default").click().run()
     assert chosen_default(tmp_path / "models") is None
-    (start,) = open_session().session_state["models"]
+    (start,) = open_session().session_state["session"].models
     np.testing.assert_allclose(start.classifier.predict_proba(probe), default.classifier.predict_proba(probe))
 
 
@@ -324,8 +324,8 @@ def test_train_can_include_the_class_drawings(page, db, mnist):
     page.selectbox(key="preset").set_value("Tiny").run()
     page.slider(key="epochs").set_value(1).run()
     page.button(key="train").click().run()
-    run_until(page, lambda at: at.session_state["job"] is None)
-    run = page.session_state["models"][-1]
+    run_until(page, lambda at: at.session_state["session"].job is None)
+    run = page.session_state["session"].models[-1]
     assert run.name.startswith("Run 1 (+25 class drawings): ")
     n_train = int(TEST_DATA_LIMIT.split(",")[0])
     assert run.metadata["train_images"] > n_train  # all of the slice, and the drawings (repeated) on top

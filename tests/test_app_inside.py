@@ -77,7 +77,7 @@ def test_hostile_addresses_are_clamped_or_refused_with_a_message(page_env):
     assert not at.sidebar.warning  # the settings changed: the message has done its job
 
 
-PRESENTER_HEADING = "--digitdnn-heading: 3.6rem"  # presenter mode's larger prediction (digitdnn/ui/share.py)
+PRESENTER_HEADING = "--digitdnn-heading: 3.6rem"  # presenter mode's larger prediction (digitdnn/ui/page_address.py)
 
 
 def test_presenter_mode_hides_the_advanced_controls_and_keeps_their_values(page_env):

@@ -29,8 +29,8 @@ def train_one_epoch(at: AppTest):
     at.selectbox(key="preset").set_value("Tiny").run()
     at.slider(key="epochs").set_value(1).run()
     at.button(key="train").click().run()
-    run_until(at, lambda page: page.session_state["job"] is None)
-    return at.session_state["models"][-1]
+    run_until(at, lambda page: page.session_state["session"].job is None)
+    return at.session_state["session"].models[-1]
 
 
 def test_training_on_mnist_and_pen_digits_adds_the_training_writers_digits(page, tmp_path):

@@ -8,8 +8,8 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.ui.charts import LITERATURE, probability_bars
-from digitdnn.ui.dataset import pixels_as_text, pixels_from_text
 from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
+from digitdnn.ui.mnist_tab import pixels_as_text, pixels_from_text
 
 TEST_IMAGES = int(TEST_DATA_LIMIT.split(",")[1])
 
@@ -34,11 +34,11 @@ def the_matrix_table(at: AppTest):
 
 
 def test_mistakes_confusion_matrix_cells_and_confident_mistakes(page, mnist):
-    assert not galleries(page) and not page.session_state["evaluations"]  # nothing is scored until the tab opens
+    assert not galleries(page) and not page.session_state["session"].evaluations  # nothing scored until the tab opens
     open_tab(page, "Mistakes")
     assert not page.exception
 
-    (evaluation,) = page.session_state["evaluations"].values()
+    (evaluation,) = page.session_state["session"].evaluations.values()
     matrix = the_matrix_table(page).to_numpy()
     assert matrix.sum() == TEST_IMAGES == len(evaluation.labels)
     np.testing.assert_array_equal(matrix, evaluation.confusion_matrix())
@@ -68,7 +68,7 @@ def test_mistakes_confusion_matrix_cells_and_confident_mistakes(page, mnist):
     assert f"{matrix[7, 7]} test images of 7 named correctly" in texts(page)
 
     page.run()  # a rerun scores nothing again
-    assert len(page.session_state["evaluations"]) == 1
+    assert len(page.session_state["session"].evaluations) == 1
 
 
 def test_mnist_browser_by_digit_and_the_784_numbers_round_trip(page, mnist):
@@ -188,9 +188,9 @@ def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
     page.slider(key="epochs").set_value(3).run()
     assert "Prediction: 3" in "\n".join(t.value for t in page.title)
     page.button(key="train").click().run()
-    run_until(page, lambda at: at.session_state["job"] is None)
+    run_until(page, lambda at: at.session_state["session"].job is None)
 
-    watched = page.session_state["watch"]
+    watched = page.session_state["session"].watched
     assert watched.run == "Run 1"
     epochs = sorted(watched.probabilities)
     assert epochs == [1, 2, 3]  # the run scores the drawing itself after every epoch: none is missed
@@ -203,11 +203,12 @@ def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
 
     # The mistakes tab now shows the trained run, the active model: scored once more, for it.
     open_tab(page, "Mistakes")
-    assert len(page.session_state["evaluations"]) == 2
+    assert len(page.session_state["session"].evaluations) == 2
     assert "Run 1: " in texts(page) and "on 500 MNIST test images" in texts(page)
 
     open_tab(page, "Learning curves")
     page.slider(key="epochs").set_value(1).run()  # a new run starts a new record
     page.button(key="train").click().run()
-    run_until(page, lambda at: at.session_state["job"] is None)
-    assert page.session_state["watch"].run == "Run 2" and sorted(page.session_state["watch"].probabilities) == [1]
+    run_until(page, lambda at: at.session_state["session"].job is None)
+    watched = page.session_state["session"].watched
+    assert watched.run == "Run 2" and sorted(watched.probabilities) == [1]

@@ -59,7 +59,9 @@ def worse_at_the_end():
 
 
 def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept(page_env):
-    at = open_session(state={"job": FinishedJob(*worse_at_the_end())})
+    from digitdnn.ui.state import Session
+
+    at = open_session(state={"session": Session(job=FinishedJob(*worse_at_the_end()))})
     said = shown(" ".join(e.value for e in at.sidebar.success))
     assert "Run 1 completed 3 epochs: test accuracy 70.00% (the weights after epoch 3" in said, said
     assert "epoch 2 had 90.00%" in said
@@ -103,13 +105,13 @@ def test_a_run_stopped_before_its_first_epoch_leaves_the_active_model(page_env, 
     default_id = at.session_state["active_model"]
     at.button(key="train").click()
     at.run()
-    rerun_until(at, lambda at: at.session_state["job"].progress().status == "training")
+    rerun_until(at, lambda at: at.session_state["session"].job.progress().status == "training")
     at.button(key="stop").click()
     at.run()
-    rerun_until(at, lambda at: at.session_state["job"] is None)
+    rerun_until(at, lambda at: at.session_state["session"].job is None)
     said = shown(" ".join(e.value for e in at.sidebar.info))
     assert "Run 1 stopped during epoch 1" in said and "no model to keep" in said, said
-    assert [m.source for m in at.session_state["models"]] == ["default"]
+    assert [m.source for m in at.session_state["session"].models] == ["default"]
     assert at.session_state["active_model"] == default_id
 
 
@@ -162,7 +164,7 @@ def test_a_session_keeps_the_weights_of_its_newest_models_only(page_env, default
     for number in range(KEPT_WEIGHTS + 2):
         at.file_uploader(key="upload").set_value((f"m{number}.keras", default_model.read_bytes(), "application/x"))
         at.run()
-    models = at.session_state["models"]
+    models = at.session_state["session"].models
     assert [m.source for m in models] == ["default"] + ["uploaded"] * (KEPT_WEIGHTS + 2)
     assert [m.classifier is not None for m in models] == [True, False, False] + [True] * KEPT_WEIGHTS
     frame = at.dataframe[0].value
@@ -174,10 +176,10 @@ def test_a_session_keeps_the_weights_of_its_newest_models_only(page_env, default
 def test_releasing_a_closed_session_keeps_only_the_shared_default():
     from types import SimpleNamespace
 
-    from digitdnn.ui.state import ModelEntry, release_session
+    from digitdnn.ui.state import SessionModel, release_session
 
-    models = [ModelEntry(1, "Default model", "default", "shared"), ModelEntry(2, "Run 1", "trained", "weights"),
-              ModelEntry(3, "Upload", "uploaded", "weights")]
+    models = [SessionModel(1, "Default model", "default", "shared"), SessionModel(2, "Run 1", "trained", "weights"),
+              SessionModel(3, "Upload", "uploaded", "weights")]
     evaluations = {(2, 500): "scores", (1, 500): "scores"}
     discarded = []
     release_session(models, evaluations, SimpleNamespace(discard=lambda: discarded.append(True)))
@@ -207,9 +209,9 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     at = open_session({"units": "16", "epochs": "1"})
     at.button(key="train").click()
     at.run()
-    stale = at.session_state["watch"]  # as Streamlit keeps a session's earlier values until its next run
-    rerun_until(at, lambda at: at.session_state["job"] is None)
-    (run,) = [m for m in at.session_state["models"] if m.source == "trained"]
+    stale = at.session_state["session"].watched  # as Streamlit keeps a session's earlier values till its next run
+    rerun_until(at, lambda at: at.session_state["session"].job is None)
+    (run,) = [m for m in at.session_state["session"].models if m.source == "trained"]
     weights = weakref.ref(run.classifier)
     del run
     page["open"] = False
@@ -218,4 +220,4 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     sweeper.sweep()
     gc.collect()
     assert stale.job is not None and weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]
-    assert [m.classifier is None for m in at.session_state["models"]] == [False, True]  # the shared default kept
+    assert [m.classifier is None for m in at.session_state["session"].models] == [False, True]  # the default kept

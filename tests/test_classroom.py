@@ -61,17 +61,17 @@ def run_all_until(pages: list[AppTest], done, timeout: float = 120.0) -> None:
 
 
 def job(at: AppTest):
-    return at.session_state["job"]
+    return at.session_state["session"].job
 
 
 def trained(at: AppTest) -> list:
-    return [m for m in at.session_state["models"] if m.source == "trained"]
+    return [m for m in at.session_state["session"].models if m.source == "trained"]
 
 
 def test_two_sessions_training_at_once_keep_their_own_models_and_histories(classroom, default_model, tmp_path):
     default_hash = sha256(default_model)
     alice, bob = classroom(), classroom()
-    default_weights = [w.copy() for w, _, _ in alice.session_state["models"][0].classifier.layers]
+    default_weights = [w.copy() for w, _, _ in alice.session_state["session"].models[0].classifier.layers]
     settings(alice, units_1=24, epochs=2)
     settings(bob, units_1=48, epochs=3, learning_rate=0.005)
     alice.button(key="train").click().run()
@@ -88,14 +88,14 @@ def test_two_sessions_training_at_once_keep_their_own_models_and_histories(class
     assert [w.shape for w, _, _ in bobs.classifier.layers] == [(784, 48), (48, 10)]
     for at, own in ((alice, alices), (bob, bobs)):
         assert at.session_state["active_model"] == own.id
-        assert [m.source for m in at.session_state["models"]] == ["default", "trained"]
-        assert list(at.dataframe[0].value["model"]) == [m.name for m in at.session_state["models"]]
+        assert [m.source for m in at.session_state["session"].models] == ["default", "trained"]
+        assert list(at.dataframe[0].value["model"]) == [m.name for m in at.session_state["session"].models]
     assert "Run 1 completed" in sidebar_text(alice) and "Run 1 completed" in sidebar_text(bob)
 
     carol = classroom()  # a third person arriving later sees neither run
-    assert [m.source for m in carol.session_state["models"]] == ["default"]
+    assert [m.source for m in carol.session_state["session"].models] == ["default"]
     assert sha256(default_model) == default_hash
-    for before, (after, _, _) in zip(default_weights, carol.session_state["models"][0].classifier.layers):
+    for before, (after, _, _) in zip(default_weights, carol.session_state["session"].models[0].classifier.layers):
         np.testing.assert_array_equal(before, after)
     assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []  # nothing saved
 

@@ -200,12 +200,12 @@ def test_a_damaged_sidecar_is_listed_as_damaged_with_its_reason(default_model, s
     picker.set_value(str(saved)).run()
     assert "Its metadata is damaged: good.json is not valid JSON." in shown(" ".join(w.value for w in at.warning))
     at.button(key="open").click().run()
-    assert [m.source for m in at.session_state["models"]] == ["default", "opened"]
+    assert [m.source for m in at.session_state["session"].models] == ["default", "opened"]
     at.selectbox(key="saved_model").set_value(str(broken)).run()
     at.button(key="open").click().run()
     assert not at.exception
     assert "Cannot open it." in shown(" ".join(e.value for e in at.error))
-    assert [m.source for m in at.session_state["models"]] == ["default", "opened"]
+    assert [m.source for m in at.session_state["session"].models] == ["default", "opened"]
 
 
 # ---- uploads the store tests do not already cover ------------------------------------------------------------

@@ -1,9 +1,12 @@
 """digitdnn.share: a setup to query parameters and back, and hostile addresses refused or clamped with messages."""
+import dataclasses
+
 import pytest
 
 from digitdnn.config import MAX_LAYERS, MAX_UNITS, TrainConfig
+from digitdnn.parameters import BY_ADDRESS, MAX_EPOCHS_SLIDER, PARAMETERS
 from digitdnn.presets import PAGE_DEFAULT, PRESETS
-from digitdnn.share import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER, Setup, from_query, to_query
+from digitdnn.share import ADDRESS_NAMES, Setup, from_query, to_query
 from digitdnn.ui import sidebar
 
 DEFAULT = PAGE_DEFAULT
@@ -31,9 +34,15 @@ def test_the_page_default_is_an_empty_address_and_only_changes_are_written():
     assert to_query(Setup(TrainConfig())) == {"optimizer": "sgd", "lr": "0.01", "batch": "50", "epochs": "10"}
 
 
-def test_the_sidebar_offers_the_options_the_address_accepts():
-    assert sidebar.LEARNING_RATES is LEARNING_RATES and sidebar.BATCH_SIZES is BATCH_SIZES
-    assert sidebar.MAX_EPOCHS_SLIDER == MAX_EPOCHS_SLIDER
+def test_one_table_row_per_config_field_names_each_widget_and_address_parameter_once():
+    assert sorted(p.field for p in PARAMETERS) == sorted(f.name for f in dataclasses.fields(TrainConfig) if f.repr)
+    assert len({p.key for p in PARAMETERS}) == len({p.address for p in PARAMETERS}) == len(PARAMETERS)
+    assert list(ADDRESS_NAMES) == [*BY_ADDRESS, "presenter"]
+
+
+@pytest.mark.parametrize("cfg", [*PRESETS.values(), SETUPS[-2].config, SETUPS[-1].config])
+def test_the_sidebar_widgets_show_a_config_and_give_it_back(cfg):
+    assert sidebar.config_from_state(sidebar.widget_values(cfg)) == cfg
 
 
 @pytest.mark.parametrize("params, field, value, words", [

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from digitdnn.ui import resources
+from digitdnn.ui import resources, state
 from digitdnn.ui.images import png
 from digitdnn.ui.prediction import Reading
 
-SESSION_ID = "drawer_id"        # session_state: the anonymous id stored with this session's drawings
-NOTICE = "correction_notice"   # session_state: (drawing key, kind, text) of the last press
-STORED = "correction_stored"   # session_state: {drawing key: label} of the drawings this session stored
 _LOG = logging.getLogger(__name__)
 
 
@@ -43,7 +39,7 @@ def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities:
                     pressed = digit
         if pressed is not None and ready:
             _store(pressed, drawing, reading, canvas, probabilities, model_label)
-        notice = st.session_state.get(NOTICE)
+        notice = state.session().correction_notice
         if notice and notice[0] == drawing:
             getattr(st, notice[1])(notice[2])
         elif ready:
@@ -53,7 +49,7 @@ def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities:
 
 def session_id() -> str:
     """This browser session's anonymous id (a random uuid4, kept for the session)."""
-    return st.session_state.setdefault(SESSION_ID, uuid.uuid4().hex)
+    return state.session().drawer_id
 
 
 def png_bytes(canvas: np.ndarray | None) -> bytes | None:
@@ -69,7 +65,7 @@ def _drawing_key(reading: Reading) -> str:
 def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, model_label: str) -> None:
     from digitdnn.drawings import MAX_TEXT_CHARS, DrawingStoreError
 
-    stored = st.session_state.setdefault(STORED, {})
+    stored = state.session().correction_stored
     predicted = int(np.argmax(probabilities))
     if drawing in stored:
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
@@ -87,4 +83,4 @@ def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, mo
             said = "the network was right" if label == predicted else f"the network said {predicted}"
             kind = "success"
             text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
-    st.session_state[NOTICE] = (drawing, kind, text)
+    state.session().correction_notice = (drawing, kind, text)

@@ -25,7 +25,10 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from digitdnn.ui import state
+
 CANVAS_SIZE = 280
+BRUSH_KEY = "brush"  # the brush width slider
 BACKGROUND = (0, 0, 0)  # black paper, white ink, like MNIST
 
 # Inside the component: no toolbar; the canvas, its background layer and Fabric's wrapper scale down together
@@ -82,8 +85,9 @@ _canvas_helper = st.components.v2.component("digitdnn_canvas_helper", js=_CANVAS
 
 def _reload(strokes: list) -> None:
     """Have the canvas reload with these strokes (fabric.js objects as the canvas sent them)."""
-    st.session_state.canvas_reloads = st.session_state.get("canvas_reloads", 0) + 1
-    st.session_state.canvas_reloaded_strokes = strokes
+    session = state.session()
+    session.canvas_reloads += 1
+    session.canvas_reloaded_strokes = strokes
 
 
 def _clear() -> None:
@@ -91,13 +95,13 @@ def _clear() -> None:
 
 
 def _undo() -> None:
-    _reload((st.session_state.get("canvas_strokes") or [])[:-1])
+    _reload(state.session().canvas_strokes[:-1])
 
 
 def canvas_helper() -> None:
     """Hide the canvas component's toolbar, fit the canvas to its box and route Undo and Clear to the canvas (see
     the module docstring); an element of no size."""
-    reset_clears = not st.session_state.get("canvas_reloaded_strokes")
+    reset_clears = not state.session().canvas_reloaded_strokes
     _canvas_helper(key="canvas_helper", data={"reset_clears": reset_clears}, width="content", height="content")
 
 
@@ -105,26 +109,26 @@ def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     """Draw a size x size canvas (shown smaller if its box is narrower) and its controls; return the drawing
     (RGBA uint8 (H, W, 4), None while the canvas has no stroke: its PNG is then not decoded) and its stroke
     count."""
-    st.session_state.setdefault("brush", 20)
+    st.session_state.setdefault(BRUSH_KEY, 20)
+    session = state.session()
     result = st_canvas(
-        stroke_width=st.session_state.brush,
+        stroke_width=st.session_state[BRUSH_KEY],
         stroke_color="#FFFFFF",
         background_color="#{:02x}{:02x}{:02x}".format(*BACKGROUND),
         width=size,
         height=size,
         drawing_mode="freedraw",
-        initial_drawing={"objects": st.session_state.get("canvas_reloaded_strokes", []),
-                         "reloads": st.session_state.get("canvas_reloads", 0)},
+        initial_drawing={"objects": session.canvas_reloaded_strokes, "reloads": session.canvas_reloads},
         return_image_data=True,
         key="canvas",
     )
     canvas_helper()
     strokes = list((result.json_data or {}).get("objects") or [])
-    st.session_state.canvas_strokes = strokes
+    session.canvas_strokes = strokes
     with st.container(horizontal=True, gap="small", key="canvas_buttons"):  # one row, so the prediction stays near
         st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
         st.button("Clear", key="clear", on_click=_clear, width="stretch")
         with st.popover("Pen", width="stretch", key="pen"):
-            st.slider("Brush width", 6, 40, key="brush")
+            st.slider("Brush width", 6, 40, key=BRUSH_KEY)
     st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke.")
     return (result.image_data if strokes else None), len(strokes)

@@ -4,6 +4,8 @@ what whole-canvas resizing (as most drawing demos do) would have fed the network
 Drawn inside the drawing fragment, so moving a slider reruns only that fragment."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
@@ -11,6 +13,9 @@ from digitdnn.distort import distort, resize_whole_canvas
 from digitdnn.preprocess import PreprocessSteps
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
+
+if TYPE_CHECKING:
+    from digitdnn.model import Classifier
 
 # key: (label, low, high, neutral, step); the keyword of digitdnn.distort.distort is the key without "fool_".
 SLIDERS = {
@@ -27,7 +32,7 @@ def _reset() -> None:
         st.session_state[key] = neutral
 
 
-def fool_panel(steps: PreprocessSteps | None, classifier) -> None:
+def fool_panel(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
     """The "Try to fool it" expander: sliders, the distorted input and its probabilities, the naive input
     (computed only while it is open)."""
     with st.expander("Try to fool it", key="fool_open", on_change="rerun") as section:

@@ -3,6 +3,8 @@ that push the drawing towards a chosen digit. Drawn from the classifier it is gi
 it shows each epoch's weights."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -11,6 +13,9 @@ from PIL import Image
 from digitdnn.insight import UnitPush, mosaic, strongest_pushes, units_by_importance, weight_tiles
 from digitdnn.preprocess import PreprocessSteps
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
+
+if TYPE_CHECKING:
+    from digitdnn.model import Classifier
 
 TILES_SHOWN = 40          # first-layer tiles in the mosaic
 TILES_PER_ROW = 10
@@ -41,7 +46,7 @@ def _tiles_scaled_each(tiles: np.ndarray) -> np.ndarray:
     return tiles / np.where(peak > 0, peak, 1.0)
 
 
-def network_inside(steps: PreprocessSteps | None, classifier) -> None:
+def network_inside(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
     """The "Inside the network" expander (its content is computed only while it is open)."""
     with st.expander("Inside the network", key="inside_open", on_change="rerun") as section:
         if not section.open:

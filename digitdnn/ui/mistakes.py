@@ -2,7 +2,8 @@
 and its most confident mistakes.
 
 The test set is scored once per model (Classifier.predict_proba in batches) after the first request
-in a session and kept in st.session_state["evaluations"], keyed by the model's id and the test-set size.
+in a session and kept in its Session.evaluations, keyed by the model's id and the test-set size (dropped with
+the model's weights, see state.KEPT_WEIGHTS).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import streamlit as st
 from digitdnn.evaluation import Evaluation, evaluate
 from digitdnn.ui import state
 from digitdnn.ui.charts import confusion_heatmap
-from digitdnn.ui.dataset import THUMBNAIL, mnist_or_error, thumbnails
+from digitdnn.ui.mnist_tab import THUMBNAIL, mnist_or_error, thumbnails
 from digitdnn.ui.text import plain
 
 GALLERY_SIZE = 24
@@ -22,9 +23,9 @@ TRUE_KEY, PREDICTED_KEY = "mistakes_true", "mistakes_predicted"
 SELECTION = "cell"
 
 
-def evaluation_of(entry: state.ModelEntry, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+def evaluation_of(entry: state.SessionModel, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """The entry's evaluation on the test set, computed on first use and kept in the session."""
-    evaluations = st.session_state.setdefault("evaluations", {})
+    evaluations = state.session().evaluations
     key = (entry.id, len(labels))
     if key not in evaluations:
         with st.spinner(f"Scoring {len(labels):,} test images with {plain(entry.name)}…"):

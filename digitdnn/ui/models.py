@@ -9,19 +9,29 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.store import MAX_UPLOAD_BYTES, ModelLoadError, SaveError, kept_test_accuracy, list_models, \
-    load_classifier, load_classifier_bytes, save_classifier
-from digitdnn.store import ModelEntry as SavedModel
+from digitdnn.store import (
+    MAX_UPLOAD_BYTES,
+    ModelLoadError,
+    SavedModelFile,
+    SaveError,
+    kept_test_accuracy,
+    list_models,
+    load_classifier,
+    load_classifier_bytes,
+    save_classifier,
+)
 from digitdnn.ui import resources, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
 from digitdnn.ui.text import plain
 
+# Widget keys read outside their widget
+UPLOAD_KEY, SAVE_NAME_KEY, SAVED_MODEL_KEY, OVERLAY_KEY = "upload", "save_name", "saved_model", "overlay_runs"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LOG = logging.getLogger(__name__)
 
 
-def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
+def runs_frame(entries: list[state.SessionModel]) -> pd.DataFrame:
     """One row per model: name, where it came from, settings, epochs, test accuracy of its weights, time."""
     rows = []
     for entry in entries:
@@ -41,7 +51,7 @@ def runs_frame(entries: list[state.ModelEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def model_file_bytes(entry: state.ModelEntry) -> bytes:
+def model_file_bytes(entry: state.SessionModel) -> bytes:
     """The entry's model as the bytes of a .keras file (written to a temporary folder and read back)."""
     if entry.classifier is None:
         raise ValueError(f"{entry.name}: its weights were released")
@@ -60,7 +70,7 @@ def file_name(text: str) -> str:
 
 
 def _on_upload() -> None:
-    uploaded = st.session_state.get("upload")
+    uploaded = st.session_state.get(UPLOAD_KEY)
     if uploaded is None:
         return
     _add_loaded_model(lambda: load_classifier_bytes(uploaded.getvalue(), uploaded.name),
@@ -68,7 +78,7 @@ def _on_upload() -> None:
                       done=f"{uploaded.name} loaded; it is now the active model.")
 
 
-def saved_label(entry: SavedModel) -> str:
+def saved_label(entry: SavedModelFile) -> str:
     """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
     if entry.damaged:
         return f"{entry.path.stem} (damaged metadata)"
@@ -84,7 +94,7 @@ def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> 
         _LOG.warning("%s refused: %s", name, exc, exc_info=True)
         state.notify("models", "error", f"{refused} {exc}")
         return
-    state.add_model(state.ModelEntry(0, name, source, classifier, dict(classifier.metadata)))
+    state.add_model(state.SessionModel(0, name, source, classifier, dict(classifier.metadata)))
     state.notify("models", "success", done)
 
 
@@ -93,7 +103,7 @@ def _on_save() -> None:
     if entry is None:
         return
     try:
-        name = file_name(st.session_state.get("save_name", ""))
+        name = file_name(st.session_state.get(SAVE_NAME_KEY, ""))
         # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
         path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
                                overwrite=False, limits=resources.models_limits())
@@ -105,7 +115,7 @@ def _on_save() -> None:
 
 
 def _on_open() -> None:
-    path = st.session_state.get("saved_model")
+    path = st.session_state.get(SAVED_MODEL_KEY)
     if not path:
         return
     _add_loaded_model(lambda: load_classifier(path), f"Saved: {Path(path).stem}", "opened",
@@ -127,31 +137,31 @@ def models_panel() -> None:
                          format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
         names = {m.id: m.name for m in entries if m.classifier is not None}
         st.radio("Active model (scores the drawing)", list(names), format_func=lambda i: plain(names[i]),
-                 key="active_model")
+                 key=state.ACTIVE_MODEL_KEY)
         _overlay(entries)
         _download(state.active_model())
     _save_and_open()
 
 
-def _overlay(entries: list[state.ModelEntry]) -> None:
+def _overlay(entries: list[state.SessionModel]) -> None:
     with_curves = {m.name: m.epochs for m in entries if m.epochs}
     if not with_curves:
         return
-    known = st.session_state.setdefault("overlay_known", set())
-    if "overlay_runs" in st.session_state:  # new runs join the overlay as they arrive
-        kept = [name for name in st.session_state.overlay_runs if name in with_curves]
-        st.session_state.overlay_runs = kept + [name for name in with_curves if name not in known]
+    known = state.session().overlay_known
+    if OVERLAY_KEY in st.session_state:  # new runs join the overlay as they arrive
+        kept = [name for name in st.session_state[OVERLAY_KEY] if name in with_curves]
+        st.session_state[OVERLAY_KEY] = kept + [name for name in with_curves if name not in known]
     else:
-        st.session_state.overlay_runs = list(with_curves)[-3:]
+        st.session_state[OVERLAY_KEY] = list(with_curves)[-3:]
     known.update(with_curves)
-    chosen = st.multiselect("Overlay the curves of", list(with_curves), key="overlay_runs")
+    chosen = st.multiselect("Overlay the curves of", list(with_curves), key=OVERLAY_KEY)
     metric = st.segmented_control("Show", list(METRICS), format_func=METRICS.get, default="accuracy",
                                   key="overlay_metric") or "accuracy"
     if chosen:
         st.altair_chart(runs_overlay({name: with_curves[name] for name in chosen}, metric))
 
 
-def _download(entry: state.ModelEntry | None) -> None:
+def _download(entry: state.SessionModel | None) -> None:
     if entry is None:
         return
     # Streamlit keeps this callable until the session is gone: it must not hold the weights itself.
@@ -165,17 +175,17 @@ def _download(entry: state.ModelEntry | None) -> None:
 def _save_and_open() -> None:
     save, reopen, upload = st.columns(3)
     with save:
-        st.text_input("Save the active model as", placeholder="my-model", key="save_name")
+        st.text_input("Save the active model as", placeholder="my-model", key=SAVE_NAME_KEY)
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
         st.caption(f"Saved in {plain(resources.models_dir().resolve())}")
     with reopen:
         listed = {str(m.path): m for m in list_models(resources.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
-                     index=None, placeholder="no saved models" if not listed else "choose…", key="saved_model")
-        chosen = listed.get(st.session_state.get("saved_model"))
+                     index=None, placeholder="no saved models" if not listed else "choose…", key=SAVED_MODEL_KEY)
+        chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY))
         if chosen is not None and chosen.damaged:
             st.warning(f"Its metadata is damaged: {plain(chosen.damaged)} The model itself may still open.")
         st.button("Open", key="open", on_click=_on_open, disabled=not listed)
     with upload:
-        st.file_uploader("Upload a .keras model", type=["keras"], key="upload", on_change=_on_upload,
+        st.file_uploader("Upload a .keras model", type=["keras"], key=UPLOAD_KEY, on_change=_on_upload,
                          max_upload_size=MAX_UPLOAD_BYTES // 2**20)

@@ -7,18 +7,35 @@ import logging
 
 import streamlit as st
 
-from digitdnn.ui import (class_data, class_drawings, correction, dataset, fool, inputs, inside, layout, mistakes,
-                         models, pen_data, prediction, share, sidebar, state, training, watch)
+from digitdnn.ui import (
+    class_data,
+    class_drawings,
+    correction,
+    fool,
+    inputs,
+    inside,
+    layout,
+    mistakes,
+    mnist_tab,
+    models,
+    page_address,
+    pen_data,
+    prediction,
+    runs,
+    sidebar,
+    state,
+    watch,
+)
 
 
 @st.fragment
 def drawing_section() -> None:
     """The canvas (or a photo) and everything drawn from it: a stroke reruns only this part of the page."""
-    canvas_column, prediction_column, input_column = layout.drawing_columns(share.canvas_size())
+    canvas_column, prediction_column, input_column = layout.drawing_columns(page_address.canvas_size())
     with canvas_column:
-        reading, image = inputs.input_area(share.canvas_size())
-    classifier, model_label = training.scoring_model()
-    watch.record(reading)
+        reading, image = inputs.input_area(page_address.canvas_size())
+    classifier, model_label = runs.scoring_model()
+    watch.follow_drawing(reading)
     with prediction_column:
         probabilities = prediction.prediction_panel(reading, classifier, model_label)
         correction.correction_panel(reading, image, probabilities, model_label)
@@ -33,14 +50,15 @@ def training_sidebar() -> None:
     """The sidebar: train and stop, progress, the hyperparameters, and the link that shares them."""
     with st.sidebar:
         st.header("Train the network", anchor=False)
-        training.buttons()
-        training.progress_panel()
-        share.address_messages()
-        sidebar.training_controls(advanced=not share.presenter())
+        runs.buttons()
+        runs.progress_panel()
+        config, error = sidebar.sidebar_config()
+        page_address.address_messages(config)
+        sidebar.training_controls(config, error, advanced=not page_address.presenter())
         pen_data.data_choice()
         class_data.include_checkbox()
-        share.share_controls()
-    share.write_address()
+        page_address.share_controls(config)
+    page_address.write_address(config)
 
 
 def tabs_section() -> None:
@@ -53,7 +71,7 @@ def tabs_section() -> None:
         with curves_tab:
             curves_column, watch_column = layout.wrapping_row("curves_tab", ["36rem", "14rem"])
             with curves_column:
-                training.learning_curves()
+                runs.learning_curves()
             with watch_column:
                 watch.watch_panel()
     with models_tab:
@@ -63,7 +81,7 @@ def tabs_section() -> None:
             mistakes.mistakes_panel()
     if data_tab.open:
         with data_tab:
-            dataset.data_panel()
+            mnist_tab.data_panel()
     if class_tab.open:
         with class_tab:
             class_drawings.class_drawings_panel()
@@ -85,14 +103,14 @@ def main() -> None:
     log_to_the_server_console()
     st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
     state.init_session()
-    share.read_address()
-    share.presenter_style()
-    training.collect_finished_job()
+    page_address.read_address()
+    page_address.presenter_style()
+    runs.collect_finished_job()
     training_sidebar()
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
-    if "default_model_error" in st.session_state:
-        st.warning(st.session_state.default_model_error)
-    layout.drawing_styles(share.canvas_size())
+    if state.session().default_model_error:
+        st.warning(state.session().default_model_error)
+    layout.drawing_styles(page_address.canvas_size())
     drawing_section()
     tabs_section()
 

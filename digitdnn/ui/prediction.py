@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -14,6 +15,9 @@ from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_ste
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge, png, to_grey, with_box
 from digitdnn.ui.text import plain
+
+if TYPE_CHECKING:
+    from digitdnn.model import Classifier
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def _origin(reading: Reading) -> str:
     return f"{reading.strokes} stroke{'s' if reading.strokes != 1 else ''}"
 
 
-def prediction_panel(reading: Reading, classifier, model_label: str) -> np.ndarray | None:
+def prediction_panel(reading: Reading, classifier: Classifier | None, model_label: str) -> np.ndarray | None:
     """The prediction container (key "prediction"): the digit, large, its probability and the bars.
 
     Returns the ten probabilities shown, or None when no digit is named."""

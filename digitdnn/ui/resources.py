@@ -8,13 +8,17 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from digitdnn.jobs import DATA_LIMIT_ENV, MAX_SECONDS_ENV, SharedDataset, parse_data_limit, parse_max_seconds
 from digitdnn.sessions import ClosedSessionSweeper
-from digitdnn.store import MAX_UPLOAD_BYTES, FolderLimits
+from digitdnn.store import MAX_UPLOAD_BYTES, FolderLimits, ModelLoadError
 from digitdnn.training_queue import SLOTS_ENV, TrainingQueue, default_slots, parse_slots
+
+if TYPE_CHECKING:
+    from digitdnn.model import Classifier
 
 MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
 MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB = "DIGITDNN_MODEL_MAX_MB", MAX_UPLOAD_BYTES // 2**20
@@ -26,7 +30,7 @@ _FREEZING = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
-def default_classifier(path: str):
+def default_classifier(path: str) -> Classifier:
     """The default model at `path`, read as numpy arrays (without TensorFlow). Never mutated: shared by all.
 
     The server's numpy matrix products are limited to one thread first (see `_one_blas_thread`). Once it is
@@ -41,6 +45,35 @@ def default_classifier(path: str):
     gc.collect()
     gc.freeze()
     return classifier
+
+
+def default_model(path: Path) -> Classifier | ModelLoadError:
+    """The default model at `path`, or why it cannot be loaded.
+
+    A failure is kept until the file changes (or the server restarts): st.cache_resource keeps no exceptions, and a
+    missing or damaged default model would otherwise be read again at every page run of every session.
+    """
+    failure = _default_model_failure(str(path), _file_stamp(path))
+    return failure if failure is not None else default_classifier(str(path))
+
+
+@st.cache_resource(show_spinner=False)
+def _default_model_failure(path: str, stamp: tuple[int, int] | None) -> ModelLoadError | None:
+    """Why the default model at `path`, as it is at `stamp`, cannot be loaded; None when it can (and then is)."""
+    try:
+        default_classifier(path)
+    except ModelLoadError as exc:
+        return exc
+    return None
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time in ns, size) of the file at `path`, None when there is none: changes when it is written."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def keep_tensorflow_out_of_gc() -> None:

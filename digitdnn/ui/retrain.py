@@ -12,11 +12,9 @@ import streamlit as st
 
 from digitdnn.evaluation import evaluate
 from digitdnn.jobs import TrainingJob
-from digitdnn.ui import class_data, resources, state, training
+from digitdnn.ui import class_data, resources, runs, state
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
-PENDING = "retrain_pending"  # session_state: the Retrain run under way (RetrainRun)
-OUTCOME = "retrain_outcome"  # session_state: the last finished one's figures (RetrainOutcome)
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,9 @@ def start_retrain() -> None:
     """Button callback: start the retrain run of the active model on the class's drawings, as they are now."""
     from digitdnn.finetune import MNIST_SAMPLE, fine_tune_config
 
-    if training.is_training():
+    if runs.is_training():
         return
-    training.collect_finished_job()
+    runs.collect_finished_job()
     entry = state.active_model()
     try:
         x, y = class_data.class_drawings()
@@ -79,15 +77,16 @@ def start_retrain() -> None:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
         return
     data = class_data.with_drawings(resources.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
-    job = training.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
-    st.session_state[PENDING] = RetrainRun(job, entry.name, entry.classifier, x, y)
-    st.session_state.pop(OUTCOME, None)
-    st.session_state.pop("notice_retrain", None)
+    job = runs.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
+    session = state.session()
+    session.retrain_pending = RetrainRun(job, entry.name, entry.classifier, x, y)
+    session.retrain_outcome = None
+    state.clear_notice("retrain")
 
 
 def _why_not(drawings: int) -> str | None:
     """Why Retrain is off now, or None."""
-    if training.is_training():
+    if runs.is_training():
         return "a run of yours is training (wait for it, or press Stop in the sidebar)"
     if state.active_model() is None:
         return "there is no active model to continue (train or open one first)"
@@ -97,16 +96,17 @@ def _why_not(drawings: int) -> str | None:
 
 
 def _show_outcome() -> None:
-    pending = st.session_state.get(PENDING)
+    session = state.session()
+    pending = session.retrain_pending
     if pending is not None:
         progress = pending.job.progress()
         if not progress.done:
             st.info(f"{pending.job.name}: {progress.message or progress.status}. "
                     "See the sidebar for its progress and Stop.")
             return
-        st.session_state[OUTCOME] = outcome_of(pending)
-        del st.session_state[PENDING]
-    outcome = st.session_state.get(OUTCOME)
+        session.retrain_outcome = outcome_of(pending)
+        session.retrain_pending = None
+    outcome = session.retrain_outcome
     if outcome is None:
         return
     st.text(f"{outcome.name} {outcome.message or outcome.status}. Started from: {outcome.start_name}.")

@@ -1,41 +1,50 @@
-"""Per-session state: the models this session can use, which one is active, the training job.
+"""Per-session state: one typed `Session` per browser session, and the models it can use.
 
-Everything lives in st.session_state, so one person's runs never touch another's.
-Keys: "models" (list of ModelEntry), "active_model" (its id; also the key of the
-picker widget), "job" (TrainingJob or None), "evaluations" (the Mistakes tab's, per model),
-"notice_<slot>" ((kind, text) or None).
+Everything a session keeps between its page runs lives in st.session_state, so one person's runs never touch
+another's: its widgets' values under their keys (Streamlit wants them there; the active model's id is the value of
+the "Runs and models" picker, ACTIVE_MODEL_KEY), and everything else in one `Session` under SESSION_KEY, reached
+through `session()`.
 
 What a session holds is bounded: besides the shared default model and the active one, only the
 KEPT_WEIGHTS newest models keep their weights; older ones stay listed as records (settings,
-curves, accuracy). When the session's page has been closed for a few seconds (see
-digitdnn.sessions), all its weights are released and its run stopped.
+curves, accuracy), and their Mistakes-tab evaluations go with their weights. When the session's page has been
+closed for a few seconds (see digitdnn.sessions), all its weights are released and its run stopped.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import streamlit as st
 
 from digitdnn.config import TrainConfig
-from digitdnn.store import kept_test_accuracy
+from digitdnn.store import ModelLoadError, kept_test_accuracy
 from digitdnn.ui import resources
 from digitdnn.ui.text import plain
 
 _LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from digitdnn.evaluation import Evaluation
     from digitdnn.jobs import TrainingJob
     from digitdnn.model import Classifier
+    from digitdnn.ui.retrain import RetrainOutcome, RetrainRun
+    from digitdnn.ui.watch import WatchRecord
 
 KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
+SESSION_KEY = "session"            # st.session_state: this session's Session
+ACTIVE_MODEL_KEY = "active_model"  # st.session_state: the active model's id (the value of the model picker)
+Source = Literal["default", "trained", "uploaded", "opened"]
+NoticeKind = Literal["success", "info", "warning", "error"]
 
 
 @dataclass
-class ModelEntry:
+class SessionModel:
     """A model this session can make active: the default, a run, an upload or a saved file.
 
     `metadata` has the fields of a saved model's sidecar (config, history, test_accuracy, ...),
@@ -44,8 +53,8 @@ class ModelEntry:
 
     id: int
     name: str
-    source: str                 # "default", "trained", "uploaded" or "opened"
-    classifier: "Classifier | None"  # None: a record, its weights released to bound the session's memory
+    source: Source
+    classifier: Classifier | None  # None: a record, its weights released to bound the session's memory
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -71,38 +80,74 @@ class ModelEntry:
         return kept_test_accuracy(self.metadata)
 
 
+@dataclass
+class Session:
+    """Everything one browser session keeps between its page runs, besides its widgets' values."""
+
+    # Models and runs
+    models: list[SessionModel] = field(default_factory=list)
+    job: TrainingJob | None = None           # the run under way, or ended and not yet collected
+    run_count: int = 0                       # runs started, for their names ("Run 3")
+    seen_epoch: int | None = None            # the run's epoch the whole page was last redrawn for
+    page_rerun_at: float = 0.0               # time.monotonic() of that redraw
+    default_model_error: str | None = None   # why there is no default model, shown above the drawing
+    notices: dict[str, tuple[NoticeKind, str]] = field(default_factory=dict)  # by slot, see notify
+    evaluations: dict[tuple[int, int], Evaluation] = field(default_factory=dict)  # (model id, test images)
+    watched: WatchRecord | None = None       # the drawing the run in progress (or the last one) follows
+    overlay_known: set[str] = field(default_factory=set)  # runs the curves overlay has offered already
+    retrain_pending: RetrainRun | None = None      # the Retrain run under way
+    retrain_outcome: RetrainOutcome | None = None  # the last finished one's figures
+    # The page address
+    address_read: bool = False
+    address_messages: list[str] = field(default_factory=list)  # values the address had that could not be used
+    address_config: TrainConfig | None = None                   # the settings the address gave
+    # The canvas
+    canvas_reloads: int = 0                  # times the canvas was told to reload (Undo, Clear)
+    canvas_reloaded_strokes: list = field(default_factory=list)  # the strokes it reloaded with
+    canvas_strokes: list = field(default_factory=list)           # the strokes it sent last
+    # The class's drawings
+    drawer_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # anonymous, stored with its drawings
+    correction_notice: tuple[str, NoticeKind, str] | None = None  # (drawing key, kind, text) of the last press
+    correction_stored: dict[str, int] = field(default_factory=dict)  # drawing key -> label, of those it stored
+    teacher_unlocked: str = ""               # a digest of the key this session was unlocked with
+    teacher_failures: tuple[int, float] = (0, 0.0)  # wrong keys in a row, monotonic time before which none counts
+
+
+def session() -> Session:
+    """This browser session's Session (made on first use)."""
+    found = st.session_state.get(SESSION_KEY)
+    if found is None:
+        found = st.session_state[SESSION_KEY] = Session()
+    return found
+
+
 def init_session() -> None:
     """Create this session's state on its first run, with the default model active when there is one (called at
     every full run)."""
     resources.keep_tensorflow_out_of_gc()
-    state = st.session_state
-    state.setdefault("models", [])
-    state.setdefault("job", None)
-    state.setdefault("run_count", 0)
-    state.setdefault("evaluations", {})
-    if not any(m.source == "default" for m in state.models):
+    models = session().models
+    if not any(m.source == "default" for m in models):
         _add_default_model()
-    if active_model() is None and any(m.source == "default" for m in state.models):  # it was released
-        state.active_model = next(m.id for m in state.models if m.source == "default")
+    if active_model() is None and any(m.source == "default" for m in models):  # it was released
+        st.session_state[ACTIVE_MODEL_KEY] = next(m.id for m in models if m.source == "default")
     if not resources.session_sweeper().watching(resources.session_id()):
         watch_session(None)
 
 
-def watch_session(job: "TrainingJob | None") -> None:
+def watch_session(job: TrainingJob | None) -> None:
     """Have this session's models (and `job`, its current run) released once its page has been closed a while."""
-    state = st.session_state
-    release = partial(release_session, state.models, state.evaluations, job)
+    release = partial(release_session, session().models, session().evaluations, job)
     resources.session_sweeper().watch(resources.session_id(), resources.session_still_open(), release)
 
 
-def release_session(models: list[ModelEntry], evaluations: dict, job: "TrainingJob | None") -> None:
+def release_session(models: list[SessionModel], evaluations: dict, job: TrainingJob | None) -> None:
     """A closed session: stop its run and drop every model's weights (the shared default model stays)."""
     if job is not None:
         job.discard()
     _release(models, evaluations, keep=lambda entry: entry.source == "default")
 
 
-def _release(models: list[ModelEntry], evaluations: dict, keep) -> None:
+def _release(models: list[SessionModel], evaluations: dict, keep: Callable[[SessionModel], bool]) -> None:
     """Turn, in place, every entry with weights for which keep(entry) is False into a record."""
     for index, entry in enumerate(models):
         if entry.classifier is not None and not keep(entry):
@@ -112,61 +157,65 @@ def _release(models: list[ModelEntry], evaluations: dict, keep) -> None:
 
 
 def _add_default_model() -> None:
-    from digitdnn.store import ModelLoadError
-
     path = resources.default_model_path()
-    try:
-        classifier = resources.default_classifier(str(path))
-    except ModelLoadError as exc:
-        _LOG.exception("the default model %s could not be loaded", path)
-        st.session_state.default_model_error = f"No default model ({path}): {exc}"
+    loaded = resources.default_model(path)
+    if isinstance(loaded, ModelLoadError):
+        if session().default_model_error is None:  # logged once per session (the server loads it once per file)
+            _LOG.error("the default model %s could not be loaded", path, exc_info=loaded)
+        session().default_model_error = f"No default model ({path}): {loaded}"
         return
-    st.session_state.pop("default_model_error", None)
-    add_model(ModelEntry(0, "Default model", "default", classifier, dict(classifier.metadata)), activate=False)
-    if st.session_state.get("active_model") is None:
-        st.session_state.active_model = st.session_state.models[-1].id
+    session().default_model_error = None
+    add_model(SessionModel(0, "Default model", "default", loaded, dict(loaded.metadata)), activate=False)
+    if st.session_state.get(ACTIVE_MODEL_KEY) is None:
+        st.session_state[ACTIVE_MODEL_KEY] = session().models[-1].id
 
 
-def models() -> list[ModelEntry]:
-    return st.session_state.models
+def models() -> list[SessionModel]:
+    return session().models
 
 
-def active_model() -> ModelEntry | None:
+def active_model() -> SessionModel | None:
     """The entry that scores the drawing (never a record)."""
-    wanted = st.session_state.get("active_model")
-    return next((m for m in st.session_state.models if m.id == wanted and m.classifier is not None), None)
+    wanted = st.session_state.get(ACTIVE_MODEL_KEY)
+    return next((m for m in session().models if m.id == wanted and m.classifier is not None), None)
 
 
-def add_model(entry: ModelEntry, activate: bool = True) -> ModelEntry:
+def add_model(entry: SessionModel, activate: bool = True) -> SessionModel:
     """Add `entry` under a fresh id and a name no other entry has, and optionally make it active."""
-    next_id = max((m.id for m in st.session_state.models), default=0) + 1
-    taken = {m.name for m in st.session_state.models}
+    models = session().models
+    next_id = max((m.id for m in models), default=0) + 1
+    taken = {m.name for m in models}
     name = entry.name if entry.name not in taken else f"{entry.name} (#{next_id})"
     entry = dataclasses.replace(entry, id=next_id, name=name)
-    st.session_state.models.append(entry)
+    models.append(entry)
     if activate:
-        st.session_state.active_model = entry.id
+        st.session_state[ACTIVE_MODEL_KEY] = entry.id
     _bound_weights()
     return entry
 
 
 def _bound_weights() -> None:
-    """Keep the weights of the default model, the active one and the KEPT_WEIGHTS newest others; release the rest."""
-    state = st.session_state
-    holding = [m.id for m in state.models if m.classifier is not None and m.source != "default"]
-    kept = set(holding[-KEPT_WEIGHTS:]) | {state.get("active_model")}
-    _release(state.models, state.evaluations, keep=lambda entry: entry.source == "default" or entry.id in kept)
+    """Keep the weights of the default model, the active one and the KEPT_WEIGHTS newest others; release the rest
+    (with their evaluations, so that the Mistakes tab's cache is bounded too)."""
+    models = session().models
+    holding = [m.id for m in models if m.classifier is not None and m.source != "default"]
+    kept = set(holding[-KEPT_WEIGHTS:]) | {st.session_state.get(ACTIVE_MODEL_KEY)}
+    _release(models, session().evaluations, keep=lambda entry: entry.source == "default" or entry.id in kept)
 
 
-def notify(slot: str, kind: str, text: str) -> None:
-    """Leave a message ("success", "info", "warning" or "error") for `show_notice(slot)` to show."""
-    st.session_state[f"notice_{slot}"] = (kind, text)
+def notify(slot: str, kind: NoticeKind, text: str) -> None:
+    """Leave a message for `show_notice(slot)` to show."""
+    session().notices[slot] = (kind, text)
+
+
+def clear_notice(slot: str) -> None:
+    session().notices.pop(slot, None)
 
 
 def show_notice(slot: str) -> None:
     """Show the message left for `slot`, if any (it stays until replaced), as plain text: messages carry names
     and values people chose."""
-    notice = st.session_state.get(f"notice_{slot}")
+    notice = session().notices.get(slot)
     if notice:
         kind, text = notice
         getattr(st, kind)(plain(text))

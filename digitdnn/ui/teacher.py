@@ -21,8 +21,6 @@ TEACHER_KEY_ENV = "DIGITDNN_TEACHER_KEY"
 SECRET_NAME = "teacher_key"
 FIRST_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 600.0
-UNLOCKED = "teacher_unlocked"    # session_state: a digest of the key this session was unlocked with
-FAILURES = "teacher_failures"    # session_state: (wrong tries in a row, monotonic time before which none is checked)
 KEY_INPUT = "teacher_key_input"  # the password field
 
 
@@ -41,7 +39,7 @@ def configured_key() -> str | None:
 def is_teacher() -> bool:
     """True in a session unlocked with the key that is configured now."""
     key = configured_key()
-    return key is not None and hmac.compare_digest(st.session_state.get(UNLOCKED, ""), _digest(key))
+    return key is not None and hmac.compare_digest(state.session().teacher_unlocked, _digest(key))
 
 
 def wait_seconds(failures: int) -> float:
@@ -71,7 +69,8 @@ def teacher_gate() -> bool:
 def _check_key() -> None:
     """Form callback: unlock with the right key; refuse a wrong one and make the next try wait longer."""
     key, typed = configured_key(), str(st.session_state.get(KEY_INPUT) or "")
-    failures, not_before = st.session_state.get(FAILURES, (0, 0.0))
+    session = state.session()
+    failures, not_before = session.teacher_failures
     now = time.monotonic()
     if key is None:
         return
@@ -79,17 +78,17 @@ def _check_key() -> None:
         state.notify("teacher", "error", f"Too many wrong keys: try again in {math.ceil(not_before - now)} s.")
         return
     if hmac.compare_digest(typed.encode(), key.encode()):
-        st.session_state[UNLOCKED] = _digest(key)
-        st.session_state[FAILURES] = (0, 0.0)
-        st.session_state.pop("notice_teacher", None)
+        session.teacher_unlocked = _digest(key)
+        session.teacher_failures = (0, 0.0)
+        state.clear_notice("teacher")
         return
     failures += 1
-    st.session_state[FAILURES] = (failures, now + wait_seconds(failures))
+    session.teacher_failures = (failures, now + wait_seconds(failures))
     state.notify("teacher", "error", f"Wrong key. The next try is checked after {wait_seconds(failures):g} s.")
 
 
 def _lock() -> None:
-    st.session_state.pop(UNLOCKED, None)
+    state.session().teacher_unlocked = ""
 
 
 def _digest(key: str) -> str:

@@ -1,7 +1,7 @@
 """Watch it learn: the current drawing's ten probabilities after each epoch of the run in progress.
 
 The running job scores the drawing it is told to watch after every epoch (TrainingJob.watch), so
-no epoch is missed however short; st.session_state["watch"] keeps the latest record as a
+no epoch is missed however short; the session keeps the latest record (Session.watched) as a
 WatchRecord, which stays on show after the run ends (then holding the probabilities alone, not
 the job and its weights). A new run starts a new record; so does a new
 drawing while the run trains (the earlier epochs' weights are gone, so the lines start at the
@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from digitdnn.jobs import TrainingJob
-from digitdnn.ui import training
+from digitdnn.ui import runs, state
 from digitdnn.ui.charts import probabilities_by_epoch
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.prediction import Reading
@@ -36,32 +36,34 @@ class WatchRecord:
     def probabilities(self) -> dict[int, np.ndarray]:
         return dict(self.job.progress().watched if self.job is not None else self.watched)
 
-    def ended(self) -> "WatchRecord":
+    def ended(self) -> WatchRecord:
         """The record without its job, once the run is over (the job holds the run's weights)."""
         return WatchRecord(None, self.drawing, self.run, tuple(self.job.progress().watched))
 
 
-def record(reading: Reading) -> None:
-    """Have this session's running job watch the drawing (the drawing fragment calls this on every rerun)."""
-    watched = st.session_state.get("watch")
+def follow_drawing(reading: Reading) -> None:
+    """Have this session's running job score the drawing after each epoch (the drawing fragment calls this on every
+    rerun), and keep only the probabilities of a run that has ended."""
+    session = state.session()
+    watched = session.watched
     if watched is not None and watched.job is not None and watched.job.progress().done:
-        st.session_state.watch = watched.ended()
-    job = training.current_job()
+        session.watched = watched.ended()
+    job = runs.current_job()
     if job is None:
         return
     drawing = None if reading.steps is None else reading.steps.centred
     job.watch(drawing)
-    st.session_state.watch = WatchRecord(job, drawing, job.name)
+    session.watched = WatchRecord(job, drawing, job.name)
 
 
 def watch_panel() -> None:
     """The chart of the watched drawing's probabilities by epoch, or how to get one."""
-    watched = st.session_state.get("watch")
+    watched = state.session().watched
     if watched is None or watched.drawing is None or not watched.probabilities:
         st.markdown("**Watch it learn**")
         st.caption("Draw a digit, then press Train: after each epoch its ten probabilities appear here, "
                    "one line per digit, so you see the network change its mind as it learns."
-                   if not training.is_training() else
+                   if not runs.is_training() else
                    "After each epoch the drawing's ten probabilities appear here (draw a digit if you have not).")
         return
     probabilities = watched.probabilities

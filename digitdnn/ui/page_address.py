@@ -10,11 +10,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from digitdnn.share import PARAMETERS, Setup, from_query, to_query
+from digitdnn.config import TrainConfig
+from digitdnn.share import ADDRESS_NAMES, Setup, from_query, to_query
+from digitdnn.ui import state
 from digitdnn.ui.drawing import CANVAS_SIZE
-from digitdnn.ui.sidebar import config_from_state, widget_values
+from digitdnn.ui.sidebar import widget_values
 from digitdnn.ui.text import plain
 
+PRESENTER_KEY = "presenter"  # the presenter mode toggle
 PRESENTER_CANVAS_SIZE = 420
 PRESENTER_STYLE = """<style>
 .st-key-prediction { --digitdnn-heading: 3.6rem; }
@@ -26,19 +29,20 @@ PRESENTER_STYLE = """<style>
 def read_address() -> None:
     """On the session's first run: set the sidebar's widgets and presenter mode from the address, and keep
     a message for every value that was refused or clamped."""
-    if st.session_state.get("address_read"):
+    session = state.session()
+    if session.address_read:
         return
-    st.session_state.address_read = True
+    session.address_read = True
     setup, messages = from_query({name: st.query_params.get_all(name) for name in st.query_params})
     st.session_state.update(widget_values(setup.config))
-    st.session_state.presenter = setup.presenter
-    st.session_state.address_messages = messages
-    st.session_state.address_config = setup.config
+    st.session_state[PRESENTER_KEY] = setup.presenter
+    session.address_messages = messages
+    session.address_config = setup.config
 
 
 def presenter() -> bool:
     """Whether the page is in presenter mode: bigger drawing and prediction, fewer controls."""
-    return bool(st.session_state.get("presenter"))
+    return bool(st.session_state.get(PRESENTER_KEY))
 
 
 def canvas_size() -> int:
@@ -51,51 +55,45 @@ def presenter_style() -> None:
         st.html(PRESENTER_STYLE)
 
 
-def address_messages() -> None:
-    """A warning listing the address's refused or clamped values, until the settings are changed."""
-    messages = st.session_state.get("address_messages")
+def address_messages(config: TrainConfig | None) -> None:
+    """A warning listing the address's refused or clamped values, until the settings (`config`, None when they
+    make no valid one) are changed."""
+    session = state.session()
+    messages = session.address_messages
     if not messages:
         return
-    try:
-        unchanged = config_from_state(st.session_state) == st.session_state.address_config
-    except ValueError:
-        unchanged = False
-    if not unchanged:
-        st.session_state.address_messages = []
+    if config != session.address_config:
+        session.address_messages = []
         return
     st.warning("The page address had settings that could not be used as they were:\n\n"
                + "\n".join(f"- {plain(m)}" for m in messages))
 
 
-def share_controls() -> None:
-    """Presenter mode and the link to the current setup."""
-    st.toggle("Presenter mode", key="presenter",
+def share_controls(config: TrainConfig | None) -> None:
+    """Presenter mode and the link to the current setup (`config`, None when the settings make no valid one)."""
+    st.toggle("Presenter mode", key=PRESENTER_KEY,
               help="A bigger drawing and prediction, fewer controls: for a projector")
-    link = (st.context.url or "") + _query_string()
+    link = (st.context.url or "") + _query_string(config)
     st.caption("Share this setup: students who open this link get the same settings.")
     st.code(link or "(this page's address)", language=None, wrap_lines=True)
 
 
-def write_address() -> None:
+def write_address(config: TrainConfig | None) -> None:
     """Put the current setup into the page address, changing only the parameters that differ."""
-    wanted = _current_query()
+    wanted = _current_query(config)
     if wanted is None:
         return
-    for name in PARAMETERS:
+    for name in ADDRESS_NAMES:
         if name in wanted and st.query_params.get(name) != wanted[name]:
             st.query_params[name] = wanted[name]
         elif name not in wanted and name in st.query_params:
             del st.query_params[name]
 
 
-def _current_query() -> dict[str, str] | None:
-    try:
-        cfg = config_from_state(st.session_state)
-    except ValueError:
-        return None
-    return to_query(Setup(cfg, presenter()))
+def _current_query(config: TrainConfig | None) -> dict[str, str] | None:
+    return None if config is None else to_query(Setup(config, presenter()))
 
 
-def _query_string() -> str:
-    query = _current_query()
+def _query_string(config: TrainConfig | None) -> str:
+    query = _current_query(config)
     return "?" + urlencode(query, safe=",") if query else ""

@@ -9,6 +9,7 @@ the new weights) and once more when the run is over.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -18,12 +19,18 @@ from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
 
+if TYPE_CHECKING:
+    from digitdnn.config import TrainConfig
+    from digitdnn.history import History
+    from digitdnn.jobs import DataLoader
+    from digitdnn.model import Classifier
+
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
 
 
 def current_job() -> TrainingJob | None:
-    return st.session_state.get("job")
+    return state.session().job
 
 
 def is_training() -> bool:
@@ -45,19 +52,20 @@ def start_training() -> None:
     launch(cfg, data, suffix)
 
 
-def launch(cfg, data, suffix: str = "", initial=None) -> TrainingJob:
+def launch(cfg: TrainConfig, data: DataLoader, suffix: str = "", initial: Classifier | None = None) -> TrainingJob:
     """Start this session's next run ("Run N" + suffix) in the server's queue, in a child process; the sidebar shows
     its progress and Stop, and collect_finished_job keeps its model. `initial`: a warm start from those weights."""
-    st.session_state.run_count += 1
-    name = f"Run {st.session_state.run_count}{suffix}"
-    st.session_state.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
+    session = state.session()
+    session.run_count += 1
+    name = f"Run {session.run_count}{suffix}"
+    session.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
                                        still_wanted=resources.session_still_open(),
                                        max_seconds=resources.max_training_seconds(), separate_process=True,
                                        initial=initial).start()
-    state.watch_session(st.session_state.job)
-    st.session_state.seen_epoch = 0
-    st.session_state.pop("notice_training", None)
-    return st.session_state.job
+    state.watch_session(session.job)
+    session.seen_epoch = 0
+    state.clear_notice("training")
+    return session.job
 
 
 def stop_training() -> None:
@@ -75,7 +83,7 @@ def collect_finished_job() -> None:
     progress = job.progress()
     if not progress.done:
         return
-    st.session_state.job = None
+    state.session().job = None
     # Streamlit keeps a session's previous values until its next run, so a closed page can keep referring to this
     # job (and the weights it returned) for good: it stays watched, to be discarded with the session's models.
     state.watch_session(job)
@@ -87,7 +95,7 @@ def collect_finished_job() -> None:
         return
     history = progress.result.history
     if history.test_accuracy is None:  # no epoch finished: its weights are (nearly) untrained, nothing to use
-        kind = "error" if history.status == "diverged" else "info"
+        kind: state.NoticeKind = "error" if history.status == "diverged" else "info"
         state.notify("training", kind, f"{job.name} {progress.message or history.status}: no epoch finished, so there "
                      "is no model to keep. The active model is unchanged.")
         return
@@ -100,18 +108,18 @@ def collect_finished_job() -> None:
         "command": "digitdnn page",
     }
     diverged = history.status == "diverged"
-    state.add_model(state.ModelEntry(0, f"{job.name}: {short_name(job.config)}", "trained",
+    state.add_model(state.SessionModel(0, f"{job.name}: {short_name(job.config)}", "trained",
                                      progress.result.classifier, metadata), activate=not diverged)
     summary = (f"{job.name} {progress.message or history.status}: {accuracy_summary(history)}, "
                f"{history.total_seconds:.1f} s.")
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     else:
-        kind = "success" if history.status == "completed" else "info"
+        kind: state.NoticeKind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")
 
 
-def accuracy_summary(history) -> str:
+def accuracy_summary(history: History) -> str:
     """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was better."""
     kept = f"test accuracy {history.test_accuracy:.2%}"
     best = max(history.epochs, key=lambda report: report.test_accuracy, default=None)
@@ -143,12 +151,13 @@ def _progress_body() -> None:
     progress = job.progress()
     _show_progress(job, progress)
     now = time.monotonic()
-    new_epoch = progress.epoch != st.session_state.get("seen_epoch")
+    session = state.session()
+    new_epoch = progress.epoch != session.seen_epoch
     # Short epochs would redraw the whole page several times a second: on a shared server that is most of its
     # CPU, so a new epoch waits until PAGE_RERUN_SECONDS have passed since the last redraw (the end never waits).
-    if progress.done or (new_epoch and now - st.session_state.get("page_rerun_at", 0.0) >= PAGE_RERUN_SECONDS):
-        st.session_state.seen_epoch = progress.epoch
-        st.session_state.page_rerun_at = now
+    if progress.done or (new_epoch and now - session.page_rerun_at >= PAGE_RERUN_SECONDS):
+        session.seen_epoch = progress.epoch
+        session.page_rerun_at = now
         st.rerun()  # the whole page: new chart point, drawing re-scored, or the finished run listed
 
 
@@ -169,7 +178,7 @@ def _show_progress(job: TrainingJob, progress: JobProgress) -> None:
         st.caption(f"After epoch {last.epoch}: test accuracy {last.test_accuracy:.2%}, train {last.train_accuracy:.2%}")
 
 
-def scoring_model():
+def scoring_model() -> tuple[Classifier | None, str]:
     """(classifier, label) that scores the drawing: the running job's latest epoch, else the active model."""
     job = current_job()
     if job is not None:

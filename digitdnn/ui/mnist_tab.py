@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,13 +13,17 @@ from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.text import plain
 
+if TYPE_CHECKING:
+    from digitdnn.data import MnistData
+
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
 SPLITS = {"train": "training set", "test": "test set"}
+PICK_KEY = "data_pick"  # the sample number input
 _LOG = logging.getLogger(__name__)
 
 
-def mnist_or_error():
+def mnist_or_error() -> MnistData | None:
     """The page's MNIST (honours DIGITDNN_DATA_LIMIT), loaded on first use, each step shown as it happens; None after
     an error shown on the page."""
     loader = resources.mnist_loader()
@@ -89,9 +94,9 @@ def data_panel() -> None:
         return
     with st.container(key="data_grid"):
         st.image(thumbnails(images[shown]), caption=[f"#{i} · {labels[i]}" for i in shown], width=THUMBNAIL)
-    if st.session_state.get("data_pick", 1) > len(shown):  # fewer samples of this digit than the last one's
-        st.session_state.data_pick = 1
-    pick = st.number_input("Look at sample number", 1, len(shown), 1, key="data_pick",
+    if st.session_state.get(PICK_KEY, 1) > len(shown):  # fewer samples of this digit than the last one's
+        st.session_state[PICK_KEY] = 1
+    pick = st.number_input("Look at sample number", 1, len(shown), 1, key=PICK_KEY,
                            help="Its place in the grid above, counting from 1.")
     index = int(shown[pick - 1])
     numbers(images[index], f"{SPLITS[split]} image #{index}, labelled {labels[index]}", f"{split}_{index}")
