@@ -21,9 +21,10 @@ from digitdnn import data as mnist_data
 from digitdnn import store
 from digitdnn.cli import main as cli_main
 from digitdnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_UNITS, TrainConfig
-from digitdnn.jobs import SharedDataset, TrainingJob
+from digitdnn.jobs import TrainingJob
 from digitdnn.model import Classifier, build_model
 from digitdnn.preprocess import MAX_INK_SHARE, drawing_problem, preprocess_steps
+from digitdnn.shared_dataset import SharedDataset
 from digitdnn.store import ModelLoadError, SaveError
 from digitdnn.strokes import load_drawings, render
 
