@@ -42,6 +42,7 @@ from digitdnn import __version__, settings
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
+from digitdnn.settings import DEFAULT_MODEL_ENV
 
 SIDECAR_FORMAT = 1
 MAX_MODEL_BYTES = 256 * 2**20      # a .keras file, and everything in it unpacked (largest legal model ~215 MB)
@@ -283,7 +284,7 @@ def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
         if not path.is_file():
             raise ModelLoadError(
                 f"There is no default model at {path}; make one with `digitdnn train --out {path}` "
-                f"or set {settings.DEFAULT_MODEL_ENV} to a .keras file."
+                f"or set {DEFAULT_MODEL_ENV} to a .keras file."
             )
     path = Path(path)
     name = str(path)
