@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from digitdnn import settings
+
 # sha256 of arr.tobytes() for each array of the original MNIST, with its shape (dtype uint8).
 EXPECTED = {
     "x_train": ((60000, 28, 28), "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"),
@@ -100,8 +102,7 @@ class MnistData:
 def cache_path(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where load_mnist keeps its verified copy: $DIGITDNN_CACHE_DIR, $XDG_CACHE_HOME/digitdnn or ~/.cache/digitdnn."""
     if cache_dir is None:
-        cache_dir = os.environ.get("DIGITDNN_CACHE_DIR") or Path(
-            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitdnn"
+        cache_dir = settings.cache_dir()
     return Path(cache_dir).expanduser() / CACHE_FILE
 
 
@@ -128,7 +129,7 @@ def load_mnist(path: str | os.PathLike | None = None, *, cache_dir: str | os.Pat
     """
     report = _Reporter(progress)
     cache = cache_path(cache_dir)
-    explicit = path if path is not None else os.environ.get("DIGITDNN_MNIST") or None
+    explicit = path if path is not None else settings.mnist_path()
     if explicit is not None:
         data = _load_explicit(Path(explicit).expanduser(), "path" if path is not None else "DIGITDNN_MNIST")
         report.info(f"verified the MNIST fingerprints: {data.source}")

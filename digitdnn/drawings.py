@@ -36,11 +36,10 @@ from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
+from digitdnn import settings
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, RANGE_SLACK
 
 SCHEMA_VERSION = 1
-DRAWINGS_DB_ENV = "DIGITDNN_DRAWINGS_DB"
-DEFAULT_DRAWINGS_PATH = Path("class-data") / "drawings.sqlite"
 BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"
 LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for this long in all
 MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB)
@@ -92,7 +91,7 @@ class Drawing:
 
 def default_drawings_path() -> Path:
     """$DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite (relative to the working folder)."""
-    return Path(os.environ.get(DRAWINGS_DB_ENV) or DEFAULT_DRAWINGS_PATH).expanduser()
+    return settings.drawings_db_path()
 
 
 class DrawingStore:

@@ -13,16 +13,15 @@ writers that no model trains on, to fit the probabilities' temperature with.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from digitdnn import settings
 from digitdnn.bundled import bundled_path
 from digitdnn.brush import CANVAS, render
 
-PEN_DIGITS_ENV = "DIGITDNN_PEN_DIGITS"
 BUNDLED = bundled_path("pen-digits", "pen-digits-dev.npz")
 ARRAYS = ("points", "stroke_starts", "sample_starts", "label", "lab", "writer", "checked")
 HELD_OUT_SHARE = 0.3       # writers kept out of training, to measure on
@@ -72,7 +71,7 @@ class PenDigits:
 
 def load_pen_digits(path: str | Path | None = None) -> PenDigits:
     """Read the pen digits from `path`, `$DIGITDNN_PEN_DIGITS` or the shipped copy; PenDigitsError if bad."""
-    path = Path(path or os.environ.get(PEN_DIGITS_ENV) or BUNDLED)
+    path = Path(path or settings.pen_digits_path() or BUNDLED)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [name for name in ARRAYS if name not in data.files]

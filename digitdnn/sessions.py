@@ -30,7 +30,7 @@ class ClosedSessionSweeper:
     """Calls each watched session's release() once, after its page has been closed for `after` seconds."""
 
     def __init__(self, after: float = RELEASE_AFTER_SECONDS, every: float = SWEEP_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.after, self.every, self._clock = after, every, clock
         self._watched: dict[Hashable, _Watched] = {}
         self._lock = threading.Lock()

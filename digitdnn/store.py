@@ -38,11 +38,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from digitdnn import __version__
-from digitdnn.bundled import bundled_path
+from digitdnn import __version__, settings
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.data import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
+from digitdnn.settings import DEFAULT_MODEL_ENV
 
 SIDECAR_FORMAT = 1
 MAX_MODEL_BYTES = 256 * 2**20      # a .keras file, and everything in it unpacked (largest legal model ~215 MB)
@@ -53,7 +53,6 @@ MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared 
 
 STAGING_PREFIX = ".digitdnn-save-"  # hidden folder a save is written in before it replaces the target
 STALE_STAGING_SECONDS = 3600       # a staging folder this old was left by a process that died while saving
-DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
 _LOG = logging.getLogger(__name__)
 
 _REQUIRED_ENTRIES = ("config.json", "model.weights.h5")
@@ -100,10 +99,7 @@ class SavedModelFile(NamedTuple):
 
 def default_model_path() -> Path:
     """$DIGITDNN_DEFAULT_MODEL, or the default model shipped in the package (digitdnn/assets/default.keras)."""
-    override = os.environ.get(DEFAULT_MODEL_ENV)
-    if override:
-        return Path(override).expanduser()
-    return bundled_path("default.keras")
+    return settings.default_model_path()
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:

@@ -7,8 +7,8 @@ therefore trains each in a child `python -m digitdnn.training_process`: same arg
 callbacks as `train`; the config, data and warm-start weights go to the child's stdin, its reports and weights come
 back on its stdout (pickled; the child is our own code), and closing its stdin asks it to stop
 (so a child whose parent dies stops too). The child runs at a lower CPU priority (NICENESS) than
-the server, so that drawing stays quick for everyone while some train. A child that dies (killed, out of memory) fails the run
-with a message; it never takes the server down. A plain subprocess rather than multiprocessing,
+the server, so that drawing stays quick for everyone while some train. A child that dies (killed, out
+of memory) fails the run with a message; it never takes the server down. A plain subprocess rather than multiprocessing,
 because multiprocessing re-imports the parent's main module, which under Streamlit is the page.
 """
 from __future__ import annotations
@@ -23,8 +23,16 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from digitdnn.config import TrainConfig
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from digitdnn.data import MnistData
+    from digitdnn.history import EpochReport, TrainResult
+    from digitdnn.model import Classifier
 
 POLL_SECONDS = 0.1      # how often the parent checks should_stop while waiting for news from the child
 EXIT_SECONDS = 10.0     # how long an ending child may take to exit before it is killed
@@ -39,13 +47,13 @@ class RunAbandoned(RuntimeError):
 
 def train_in_child(
     cfg: TrainConfig,
-    data,
-    on_epoch_end: Callable | None = None,
+    data: MnistData,
+    on_epoch_end: Callable[[EpochReport, Classifier], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, float], None] | None = None,
     abandoned: Callable[[], bool] | None = None,
-    initial=None,
-):
+    initial: Classifier | None = None,
+) -> TrainResult:
     """Like digitdnn.training.train(cfg, data, ..., initial=...), run in a child process; returns a TrainResult here.
 
     The classifiers given to on_epoch_end and returned carry the child's weights (numpy copies).
@@ -57,18 +65,20 @@ def train_in_child(
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     child = subprocess.Popen([sys.executable, "-m", "digitdnn.training_process"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, env=env)
+    to_child, from_child = child.stdin, child.stdout
+    assert to_child is not None and from_child is not None  # both are pipes
     news: queue.Queue = queue.Queue()
-    reader = threading.Thread(target=_read_messages, args=(child.stdout, news), name="digitdnn-train-reader",
+    reader = threading.Thread(target=_read_messages, args=(from_child, news), name="digitdnn-train-reader",
                               daemon=True)
     reader.start()
     rebuild = partial(_classifier, cfg)
     try:
         initial_layers = None if initial is None else initial.layers
-        pickle.dump((cfg, data, initial_layers), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        child.stdin.flush()
+        pickle.dump((cfg, data, initial_layers), to_child, protocol=pickle.HIGHEST_PROTOCOL)
+        to_child.flush()
         while True:
-            if should_stop is not None and not child.stdin.closed and should_stop():
-                child.stdin.close()  # the child's signal to stop after its current chunk
+            if should_stop is not None and not to_child.closed and should_stop():
+                to_child.close()  # the child's signal to stop after its current chunk
             if abandoned is not None and abandoned():
                 child.kill()
                 raise RunAbandoned("the training process was ended: nobody waits for its result")
@@ -95,10 +105,10 @@ def train_in_child(
         child.wait(EXIT_SECONDS)
         raise RuntimeError(f"the training process ended unexpectedly (exit code {child.returncode})") from None
     finally:
-        _end(child)
+        _end(child, to_child, from_child)
 
 
-def _read_messages(stream, news: queue.Queue) -> None:
+def _read_messages(stream: IO[bytes], news: queue.Queue) -> None:
     """Put every message the child writes into `news`, then ("gone",) when its stdout closes."""
     try:
         while True:
@@ -110,10 +120,11 @@ def _read_messages(stream, news: queue.Queue) -> None:
     news.put(("gone",))
 
 
-def _end(child: subprocess.Popen) -> None:
-    if not child.stdin.closed:
+def _end(child: subprocess.Popen, to_child: IO[bytes], from_child: IO[bytes]) -> None:
+    """Let the child end (closing its stdin asks it to), killing it if it takes longer than EXIT_SECONDS."""
+    if not to_child.closed:
         try:
-            child.stdin.close()
+            to_child.close()
         except OSError:
             pass
     try:
@@ -121,10 +132,10 @@ def _end(child: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
-    child.stdout.close()
+    from_child.close()
 
 
-def _classifier(cfg: TrainConfig, layers, metadata: dict):
+def _classifier(cfg: TrainConfig, layers: list[tuple[np.ndarray, np.ndarray, str]], metadata: dict) -> Classifier:
     """The child's weights as a Classifier here: numpy arrays only, no Keras model (see Classifier.from_layers)."""
     from digitdnn.model import Classifier
 
@@ -132,8 +143,9 @@ def _classifier(cfg: TrainConfig, layers, metadata: dict):
 
 
 def _child_main() -> None:
-    """The child: read (cfg, data, initial layers or None) from stdin, train, write ("progress", epoch, fraction), ("epoch", report,
-    layers, metadata) and at the end ("done", history, layers, metadata) or ("error", message) to stdout."""
+    """The child: read (cfg, data, initial layers or None) from stdin, train, write ("progress", epoch, fraction),
+    ("epoch", report, layers, metadata) and at the end ("done", history, layers, metadata) or ("error", message)
+    to stdout."""
     messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
     stop = threading.Event()

@@ -1,41 +1,20 @@
 """A first-come, first-served queue for training runs: at most `slots` train at once, the rest wait their turn.
 
-Shared by every session of a server (the page keeps one per process); nothing here knows about
-Streamlit or TensorFlow. A run joins with `join()`, waits with `wait()` until it holds a slot,
+Shared by every session of a server (the page keeps one per process, sized by settings.training_slots());
+nothing here knows about Streamlit or TensorFlow. A run joins with `join()`, waits with `wait()` until it holds a slot,
 asks `place()` where it stands meanwhile, and calls `leave()` when it is done or gives up.
 """
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections import deque
-
-SLOTS_ENV = "DIGITDNN_TRAINING_SLOTS"
-
-
-def default_slots() -> int:
-    """One training at a time per CPU core."""
-    return max(1, os.cpu_count() or 1)
-
-
-def parse_slots(text: str | None) -> int:
-    """The number of slots in $DIGITDNN_TRAINING_SLOTS's format: a positive integer; None or "" gives the default."""
-    if not text or not text.strip():
-        return default_slots()
-    try:
-        slots = int(text)
-    except ValueError:
-        raise ValueError(f"{SLOTS_ENV} must be a positive integer, got {text!r}") from None
-    if slots < 1:
-        raise ValueError(f"{SLOTS_ENV} must be a positive integer, got {text!r}")
-    return slots
 
 
 class TrainingQueue:
     """At most `slots` tickets hold a slot at once; the others wait in the order they joined."""
 
-    def __init__(self, slots: int):
+    def __init__(self, slots: int) -> None:
         if slots < 1:
             raise ValueError(f"a training queue needs at least one slot, got {slots}")
         self.slots = slots

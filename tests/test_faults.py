@@ -22,9 +22,10 @@ from digitdnn import store
 from digitdnn.brush import render
 from digitdnn.cli import main as cli_main
 from digitdnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_UNITS, TrainConfig
-from digitdnn.jobs import SharedDataset, TrainingJob
+from digitdnn.jobs import TrainingJob
 from digitdnn.model import Classifier, build_model
 from digitdnn.preprocess import MAX_INK_SHARE, drawing_problem, preprocess_steps
+from digitdnn.shared_dataset import SharedDataset
 from digitdnn.store import ModelLoadError, SaveError
 from testkit.strokes import load_drawings
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import gc
-import logging
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -12,19 +10,15 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from digitdnn.jobs import DATA_LIMIT_ENV, MAX_SECONDS_ENV, SharedDataset, parse_data_limit, parse_max_seconds
+from digitdnn import settings
 from digitdnn.sessions import ClosedSessionSweeper
-from digitdnn.store import MAX_UPLOAD_BYTES, FolderLimits, ModelLoadError
-from digitdnn.training_queue import SLOTS_ENV, TrainingQueue, default_slots, parse_slots
+from digitdnn.shared_dataset import SharedDataset
+from digitdnn.store import FolderLimits, ModelLoadError
+from digitdnn.training_queue import TrainingQueue
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
 
-MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
-MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB = "DIGITDNN_MODEL_MAX_MB", MAX_UPLOAD_BYTES // 2**20
-MODELS_MAX_MB_ENV, DEFAULT_MODELS_MAX_MB = "DIGITDNN_MODELS_MAX_MB", 1024
-DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
-_LOG = logging.getLogger(__name__)
 _FROZEN = threading.Event()     # keep_tensorflow_out_of_gc has run
 _FREEZING = threading.Lock()
 
@@ -128,7 +122,7 @@ def _shared_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
 
 def mnist_loader() -> SharedDataset:
     """The process-wide MNIST loader (capped by DIGITDNN_DATA_LIMIT for tests); loads on first use."""
-    return _shared_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
+    return _shared_dataset(settings.data_limit())
 
 
 PEN_DIGIT_COPIES = 2  # drawings of each training writer's pen digit in the page's "MNIST + pen digits"
@@ -148,7 +142,7 @@ def _pen_digits_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
 
 def pen_digits_loader() -> SharedDataset:
     """MNIST (capped like mnist_loader) plus the training writers' pen digits, drawn once per server and kept."""
-    return _pen_digits_dataset(parse_data_limit(os.environ.get(DATA_LIMIT_ENV)))
+    return _pen_digits_dataset(settings.data_limit())
 
 
 @st.cache_resource(show_spinner=False)
@@ -158,22 +152,12 @@ def _training_queue(slots: int) -> TrainingQueue:
 
 def training_queue() -> TrainingQueue:
     """The server's training queue: $DIGITDNN_TRAINING_SLOTS runs at once (default one per CPU core), others wait."""
-    try:
-        slots = parse_slots(os.environ.get(SLOTS_ENV))
-    except ValueError as exc:
-        slots = default_slots()
-        _LOG.warning("%s; using %d training slots", exc, slots)
-    return _training_queue(slots)
+    return _training_queue(settings.or_default(settings.training_slots, settings.default_training_slots()))
 
 
 def max_training_seconds() -> float:
     """How long one run from the page may train: $DIGITDNN_MAX_TRAINING_SECONDS, else 15 minutes."""
-    try:
-        seconds = parse_max_seconds(os.environ.get(MAX_SECONDS_ENV))
-    except ValueError as exc:
-        seconds = None
-        _LOG.warning("%s; using %g s", exc, DEFAULT_MAX_TRAINING_SECONDS)
-    return DEFAULT_MAX_TRAINING_SECONDS if seconds is None else seconds
+    return settings.or_default(settings.max_training_seconds, settings.DEFAULT_MAX_TRAINING_SECONDS)
 
 
 def session_still_open() -> Callable[[], bool]:
@@ -207,24 +191,14 @@ def session_id() -> str | None:
 
 def models_dir() -> Path:
     """Where models saved from the page go: $DIGITDNN_MODELS_DIR, else ./models."""
-    return Path(os.environ.get(MODELS_DIR_ENV) or "models")
+    return settings.models_dir()
 
 
 def models_limits() -> FolderLimits:
     """Caps on the shared models folder: $DIGITDNN_MODEL_MAX_MB per saved model (default 64, the upload limit,
     so that any saved model can be uploaded again) and $DIGITDNN_MODELS_MAX_MB for all of them (default 1024)."""
-    return FolderLimits(_megabytes_env(MODEL_MAX_MB_ENV, DEFAULT_MODEL_MAX_MB) * 2**20,
-                        _megabytes_env(MODELS_MAX_MB_ENV, DEFAULT_MODELS_MAX_MB) * 2**20)
-
-
-def _megabytes_env(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        _LOG.warning("%s must be a whole number of megabytes, got %r; using %d", name, text, default)
-        return default
-    return int(text)
+    return FolderLimits(settings.or_default(settings.model_max_mb, settings.DEFAULT_MODEL_MAX_MB) * 2**20,
+                        settings.or_default(settings.models_max_mb, settings.DEFAULT_MODELS_MAX_MB) * 2**20)
 
 
 @st.cache_resource(show_spinner=False)

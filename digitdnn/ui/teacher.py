@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 import time
 
 import streamlit as st
 
+from digitdnn import settings
+from digitdnn.settings import TEACHER_KEY_ENV
 from digitdnn.ui import state
 
-TEACHER_KEY_ENV = "DIGITDNN_TEACHER_KEY"
 SECRET_NAME = "teacher_key"
 FIRST_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 600.0
@@ -26,7 +26,7 @@ KEY_INPUT = "teacher_key_input"  # the password field
 
 def configured_key() -> str | None:
     """The server's teacher key ($DIGITDNN_TEACHER_KEY, else teacher_key in the secrets file), or None."""
-    key = os.environ.get(TEACHER_KEY_ENV)
+    key = settings.teacher_key()
     if not key:
         try:
             key = st.secrets[SECRET_NAME]

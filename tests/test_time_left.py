@@ -1,0 +1,37 @@
+"""TimeLeft with a fake clock: fraction done and seconds left at the pace kept since the first report."""
+import pytest
+
+from digitdnn.time_left import TimeLeft
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_no_estimate_before_the_run_has_moved_since_its_first_report():
+    clock = Clock()
+    left = TimeLeft(epochs=4, clock=clock)
+    assert left.update(0, 0.0) == (0.0, None)
+    clock.now += 5
+    assert left.update(0, 0.0) == (0.0, None)
+
+
+def test_the_pace_since_the_first_report_gives_the_time_left():
+    clock = Clock()
+    left = TimeLeft(epochs=4, clock=clock)
+    clock.now = 30.0  # compiling before the first report does not count
+    assert left.update(0, 0.5) == (0.125, None)
+    clock.now += 10.0  # half an epoch (1/8 of the run) in 10 s: 80 s per run
+    fraction, seconds = left.update(1, 0.0)
+    assert fraction == 0.25 and seconds == pytest.approx(60.0)
+    clock.now += 60.0
+    assert left.update(4, 0.0) == (1.0, 0.0)
+
+
+def test_the_fraction_is_capped_and_zero_epochs_do_not_divide_by_zero():
+    left = TimeLeft(epochs=0, clock=Clock())
+    assert left.update(3, 0.5)[0] == 1.0
