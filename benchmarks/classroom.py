@@ -65,7 +65,7 @@ class Outcome:
 def groups(pen, held_out: np.ndarray) -> list[Group]:
     """The held-out digits by lab: labs with at least MIN_GROUP on their own, the rest pooled (if enough)."""
     labs, counts = np.unique(pen.lab[held_out], return_counts=True)
-    own = [str(lab) for lab, n in zip(labs, counts) if n >= MIN_GROUP]
+    own = [str(lab) for lab, n in zip(labs, counts, strict=True) if n >= MIN_GROUP]
     found = [Group(lab, held_out[pen.lab[held_out] == lab]) for lab in own]
     pooled = held_out[~np.isin(pen.lab[held_out], own)]
     if len(pooled) >= MIN_GROUP:

@@ -21,7 +21,7 @@ class Row:
 
     @classmethod
     def measure(cls, figure: str, unit: str, project: float, target: float | None, baseline: float | None = None,
-                failure: str = "") -> "Row":
+                failure: str = "") -> Row:
         """A row with its ratio and verdict worked out (without a target it passes unless it failed outright)."""
         ratio = None if baseline is None else project / baseline
         measured = project if ratio is None else ratio
@@ -54,6 +54,6 @@ def format_table(report: Report) -> str:
     lines = [(r.figure, number(r.project, r.unit), number(r.baseline, r.unit), number(r.ratio), *verdict(r))
              for r in report.rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
             for row in [header, *lines]]
     return "\n".join(text + [""] + [f"- {note}" for note in report.notes])

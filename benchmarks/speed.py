@@ -74,7 +74,7 @@ def step_products(batch: int, widths: tuple[int, ...], rng: np.random.Generator)
     """The float32 matrix products of one training step: per layer, forward (x W) and weight gradient
     (x^T dy), and for every layer but the first (whose input is the images) the input gradient (dy W^T)."""
     products = []
-    for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+    for layer, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         x = rng.random((batch, fan_in), dtype=np.float32)
         w = rng.random((fan_in, fan_out), dtype=np.float32)
         dy = rng.random((batch, fan_out), dtype=np.float32)
@@ -108,7 +108,7 @@ def gemm_flops_per_second(batch: int, widths: tuple[int, ...]) -> float:
 def epoch_flops(n_train: int, n_test: int, widths: tuple[int, ...]) -> float:
     """FLOPs of an epoch's matrix products: a training step's (see step_products) for every training
     image, the forward pass for every test image."""
-    forward = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    forward = sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     backward = 2 * forward - widths[0] * widths[1]
     return 2.0 * ((forward + backward) * n_train + forward * n_test)
 

@@ -117,7 +117,7 @@ class PageSession:
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return predicate(self.run)
         return True
 

@@ -286,7 +286,7 @@ class _StopOnInterrupt:
         self.requested = True
         _say("stopping after the current batch and saving (Ctrl-C again to abort)")
 
-    def __enter__(self) -> "_StopOnInterrupt":
+    def __enter__(self) -> _StopOnInterrupt:
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 

@@ -67,7 +67,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """Build from a dict such as to_dict() gives; unknown keys raise ValueError."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
@@ -75,7 +75,7 @@ class TrainConfig:
             raise ValueError(f"unknown TrainConfig field(s): {', '.join(sorted(unknown))}")
         return cls(**d)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 

@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -57,7 +57,7 @@ Progress = Callable[[str], None]
 
 
 def _combined_fingerprint(digests: list[str]) -> str:
-    text = "\n".join(f"{name}={digest}" for name, digest in zip(ARRAY_NAMES, digests))
+    text = "\n".join(f"{name}={digest}" for name, digest in zip(ARRAY_NAMES, digests, strict=True))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -83,7 +83,7 @@ class MnistData:
     y_test: np.ndarray
     source: str  # e.g. "cache /root/.cache/digitdnn/mnist.npz"
 
-    def head(self, n_train: int | None, n_test: int | None = None) -> "MnistData":
+    def head(self, n_train: int | None, n_test: int | None = None) -> MnistData:
         """The first n_train training and n_test test examples (None keeps all); source kept."""
         for n in (n_train, n_test):
             if n is not None and n < 0:

@@ -30,9 +30,10 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -290,7 +291,7 @@ class DrawingStore:
             with contextlib.suppress(sqlite3.DatabaseError):
                 if self._run(lambda db: db.execute("PRAGMA quick_check(1)").fetchone()[0]) == "ok":
                     return  # another thread or process set it aside and started a fresh one meanwhile
-            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             try:
                 os.replace(self.path, aside)
@@ -418,7 +419,7 @@ def _rows_from_npz(path) -> list[tuple]:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 # ---- transactions and files

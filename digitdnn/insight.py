@@ -54,7 +54,7 @@ def effective_weights(classifier, image: np.ndarray, digit: int) -> tuple[list[n
     *hidden, (w_out, _, _) = classifier.layers
     weight = w_out[:, digit] - w_out.mean(axis=1)
     weights = [weight]
-    for (w, _, name), a in zip(hidden[:0:-1], activations[:0:-1]):
+    for (w, _, name), a in zip(hidden[:0:-1], activations[:0:-1], strict=True):
         weight = w @ (_slope(a, name) * weight)
         weights.insert(0, weight)
     return activations, weights
@@ -63,7 +63,7 @@ def effective_weights(classifier, image: np.ndarray, digit: int) -> tuple[list[n
 def pushes(classifier, image: np.ndarray, digit: int) -> list[np.ndarray]:
     """Every hidden unit's push towards `digit` for one (28, 28) image: a (units,) array per hidden layer."""
     activations, weights = effective_weights(classifier, image, digit)
-    return [a * w for a, w in zip(activations, weights)]
+    return [a * w for a, w in zip(activations, weights, strict=True)]
 
 
 def strongest_pushes(classifier, image: np.ndarray, digit: int,

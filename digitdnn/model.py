@@ -64,7 +64,7 @@ def build_model(cfg: TrainConfig):
     return keras.Model(inputs, outputs, name="digitdnn")
 
 
-def keras_model_for(layers) -> "keras.Model":
+def keras_model_for(layers) -> keras.Model:
     """A Keras model that can hold these (W, b, activation) layers: 28x28 input, Flatten, one Dense per layer
     (weights not set: see load_layers)."""
     import keras
@@ -153,7 +153,7 @@ class Classifier:
         self.refresh()
 
     @classmethod
-    def snapshot(cls, model, metadata: dict | None = None) -> "Classifier":
+    def snapshot(cls, model, metadata: dict | None = None) -> Classifier:
         """A Classifier frozen at `model`'s current weights; its own Keras model is cloned on first use."""
         clf = cls.__new__(cls)
         clf._model = None
@@ -164,7 +164,7 @@ class Classifier:
 
     @classmethod
     def from_layers(cls, layers: list[tuple[np.ndarray, np.ndarray, str]], config: TrainConfig | None = None,
-                    metadata: dict | None = None) -> "Classifier":
+                    metadata: dict | None = None) -> Classifier:
         """A Classifier of these weights that holds no Keras model: ``model`` builds one for `config` (without one:
         Flatten and one Dense per layer, see keras_model_for) each time it is asked for (to save it) and keeps
         none. TensorFlow never gives back memory it once allocated, so a server that holds many models (the

@@ -18,8 +18,14 @@ import numpy as np
 from digitdnn.calibration import fit_temperature, with_temperature
 from digitdnn.data import MnistData, cache_path, save_npz_atomically
 from digitdnn.model import Classifier
-from digitdnn.pendigits import (SPLIT_SALT, PenDigits, calibration_indices, load_pen_digits, render_digit,
-                                split_by_writer)
+from digitdnn.pendigits import (
+    SPLIT_SALT,
+    PenDigits,
+    calibration_indices,
+    load_pen_digits,
+    render_digit,
+    split_by_writer,
+)
 from digitdnn.preprocess import to_mnist
 from digitdnn.stroke_augment import add_style, distort_strokes
 

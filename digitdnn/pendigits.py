@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from digitdnn import settings
-from digitdnn.bundled import bundled_path
 from digitdnn.brush import CANVAS, render
+from digitdnn.bundled import bundled_path
 
 BUNDLED = bundled_path("pen-digits", "pen-digits-dev.npz")
 ARRAYS = ("points", "stroke_starts", "sample_starts", "label", "lab", "writer", "checked")
@@ -53,7 +53,7 @@ class PenDigits:
         starts = self.stroke_starts
         return [self.points[starts[k]:starts[k + 1]] for k in range(self.sample_starts[i], self.sample_starts[i + 1])]
 
-    def subset(self, indices) -> "PenDigits":
+    def subset(self, indices) -> PenDigits:
         """Only the digits `indices`, in that order."""
         strokes = [self.strokes(int(i)) for i in indices]
         flat = [s for digit in strokes for s in digit]

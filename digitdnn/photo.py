@@ -216,7 +216,7 @@ def label_marks(mask: np.ndarray) -> tuple[np.ndarray, int]:
     roots = np.array([root(i) for i in range(len(starts))], dtype=np.int64)
     unique, numbered = np.unique(roots, return_inverse=True)
     labels = np.zeros((h, w), np.int32)
-    for row, start, end, number in zip(run_rows, starts, ends, numbered + 1):
+    for row, start, end, number in zip(run_rows, starts, ends, numbered + 1, strict=True):
         labels[row, start:end] = number
     return labels, len(unique)
 

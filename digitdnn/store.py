@@ -197,7 +197,7 @@ def _sidecar_fields(metadata: dict | None) -> dict:
         "history": None,
         "test_accuracy": None,
         "data_fingerprint": None,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": {
             "digitdnn": __version__,
             "python": platform.python_version(),
@@ -499,7 +499,7 @@ def _check_links(body: dict, layers: list, name: str) -> None:
     ends = [end[0] if end and isinstance(end[0], list) and len(end) == 1 else end for end in ends]
     if ends != [[names[0], 0, 0], [names[-1], 0, 0]] or len(set(names)) != len(names):
         raise ModelLoadError(f"Cannot load {name}: it has several inputs or outputs, not one image in and 10 classes out.")
-    for previous, layer in zip(names, layers[1:]):
+    for previous, layer in zip(names[:-1], layers[1:], strict=True):
         nodes = layer["inbound_nodes"]
         if len(nodes) != 1 or len(nodes[0]["args"]) != 1 or \
                 nodes[0]["args"][0]["config"]["keras_history"][0] != previous:

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from app_session import TEST_DATA_LIMIT, open_session, run_until, texts
+from app_session import open_session, run_until, texts
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 

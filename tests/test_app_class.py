@@ -73,7 +73,7 @@ def add_mnist_drawings(db, mnist, count: int, start: int = 0) -> tuple[np.ndarra
     x = mnist.x_test[start:start + count].astype(np.float32) / 255
     y = mnist.y_test[start:start + count].astype(int)
     store = DrawingStore(db)
-    for image, label in zip(x, y):
+    for image, label in zip(x, y, strict=True):
         store.add(image, int(label), model="test")
     return x, y
 

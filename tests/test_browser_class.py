@@ -8,8 +8,17 @@ import asyncio
 import pytest
 
 from digitdnn.drawings import DrawingStore
-from testkit.browser import (PREDICTION, draw, draw_async, launched_chromium, launched_chromium_async, open_page,
-                             open_page_async, wait_for_text, wait_for_text_async)
+from testkit.browser import (
+    PREDICTION,
+    draw,
+    draw_async,
+    launched_chromium,
+    launched_chromium_async,
+    open_page,
+    open_page_async,
+    wait_for_text,
+    wait_for_text_async,
+)
 from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser

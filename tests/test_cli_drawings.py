@@ -6,13 +6,13 @@ import re
 
 import numpy as np
 import pytest
+from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
 
 from digitdnn.cli import main
 from digitdnn.config import TrainConfig
 from digitdnn.drawings import DrawingStore
 from digitdnn.store import load_classifier, save_classifier
 from digitdnn.training import train
-from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
 
 
 def run_main(*argv) -> tuple[int, str]:

@@ -65,7 +65,7 @@ def test_default_path_is_class_data_or_the_environment(monkeypatch, tmp_path):
 
 def test_drawings_come_back_oldest_first_to_within_one_grey_level(store):
     xs = [image(i) for i in range(5)]
-    ids = [store.add(x, label) for x, label in zip(xs, [3, 1, 4, 1, 5])]
+    ids = [store.add(x, label) for x, label in zip(xs, [3, 1, 4, 1, 5], strict=True)]
     assert ids == sorted(ids) and len(set(ids)) == 5
     x, y = store.arrays()
     assert x.dtype == np.float32 and x.shape == (5, 28, 28) and y.tolist() == [3, 1, 4, 1, 5]

@@ -48,7 +48,7 @@ def test_stored_drawings_are_the_templates_expansion(drawings):
     tests/data/stroke_drawings.npz"""
     expected = expand(load_templates(DATA / "stroke_templates.json"), DRAWING_COUNT, DRAWING_SEED)
     assert len(expected) == len(drawings)
-    for stored, fresh in zip(drawings, expected):
+    for stored, fresh in zip(drawings, expected, strict=True):
         assert (stored.label, stored.style, stored.transparent) == (fresh.label, fresh.style, fresh.transparent)
         assert stored.brush == pytest.approx(fresh.brush, abs=1e-3)
         for a, b in zip(stored.strokes, fresh.strokes, strict=True):
@@ -64,7 +64,7 @@ def test_default_model_names_the_drawings(drawings):
     predicted = classifier.predict(np.stack(images))
     labels = np.array([d.label for d in drawings])
     wrong = defaultdict(int)
-    for drawing, guess in zip(drawings, predicted):
+    for drawing, guess in zip(drawings, predicted, strict=True):
         if guess != drawing.label:
             wrong[f"{drawing.label}/{drawing.style}->{guess}"] += 1
     named = (predicted == labels).mean()

@@ -25,7 +25,7 @@ def random_network(activation: str, units=(12, 7, 5), seed=0) -> Classifier:
     rng = np.random.default_rng(seed)
     sizes = (784, *units, 10)
     layers = [(rng.normal(0, 1 / np.sqrt(n), (n, m)), rng.normal(0, 0.1, m), activation)
-              for n, m in zip(sizes[:-1], sizes[1:])]
+              for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
     layers[-1] = (*layers[-1][:2], "softmax")
     return hand_made(layers)
 
@@ -80,7 +80,7 @@ def test_effective_weights_are_the_gradient_of_the_margin(activation):
     image = np.random.default_rng(3).random((28, 28)).astype(np.float32)
     digit, step = 7, 1e-6
     activations, weights = effective_weights(clf, image, digit)
-    for layer, (a, w) in enumerate(zip(activations, weights)):
+    for layer, (a, w) in enumerate(zip(activations, weights, strict=True)):
         assert a.shape == w.shape
         for unit in range(0, a.size, 3):
             up, down = a.copy(), a.copy()

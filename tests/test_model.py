@@ -66,7 +66,7 @@ def test_tanh_and_output_layers_use_glorot():
 def test_same_seed_same_weights_other_seed_other_weights():
     first, again = build_model(TrainConfig(seed=3)), build_model(TrainConfig(seed=3))
     other = build_model(TrainConfig(seed=4))
-    for a, b, c in zip(first.get_weights(), again.get_weights(), other.get_weights()):
+    for a, b, c in zip(first.get_weights(), again.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
         if a.any():
             assert not np.array_equal(a, c)
@@ -96,7 +96,7 @@ def test_hidden_activations_match_keras_intermediate_outputs(small_mnist):
     expected = [a.numpy() if hasattr(a, "numpy") else a for a in probe(x)]
     got = Classifier(model).hidden_activations(x)
     assert [a.shape for a in got] == [(8, 40), (8, 20)]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, atol=1e-5)
 
 

@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from digitdnn.pendigits import (PenDigits, PenDigitsError, calibration_indices, load_pen_digits, place_on_canvas,
-                                render_digit, split_by_writer)
+from digitdnn.pendigits import (
+    PenDigits,
+    PenDigitsError,
+    calibration_indices,
+    load_pen_digits,
+    place_on_canvas,
+    render_digit,
+    split_by_writer,
+)
 from digitdnn.preprocess import ink_box, ink_map, stroke_width, to_mnist
 
 
@@ -101,5 +108,5 @@ def test_a_subset_saves_and_loads_back_digit_for_digit(pen, tmp_path):
     pen.subset(picked).save(path)
     small = load_pen_digits(path)
     assert len(small) == 3 and list(small.label) == list(pen.label[picked])
-    for new, old in zip(range(3), picked):
+    for new, old in zip(range(3), picked, strict=True):
         assert all(np.array_equal(a, b) for a, b in zip(small.strokes(new), pen.strokes(old), strict=True))

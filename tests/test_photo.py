@@ -9,8 +9,15 @@ from PIL import Image
 
 from digitdnn.paper_photos import paper_photo
 from digitdnn.pendigits import load_pen_digits, split_by_writer
-from digitdnn.photo import (MAX_OTHER_PIXELS, PhotoError, label_marks, otsu_threshold, photo_steps, photo_to_mnist,
-                            read_photo)
+from digitdnn.photo import (
+    MAX_OTHER_PIXELS,
+    PhotoError,
+    label_marks,
+    otsu_threshold,
+    photo_steps,
+    photo_to_mnist,
+    read_photo,
+)
 from digitdnn.preprocess import to_mnist
 
 PHOTOS = 60             # held-out writers' digits photographed (python -m benchmarks.photos: 700, 98.1%)
@@ -83,7 +90,7 @@ def test_marks_are_numbered_as_8_connected_regions_like_a_flood_fill():
         reference, reference_count = _flood_fill(mask)
         assert count == reference_count
         assert ((labels > 0) == mask).all()
-        pairs = set(zip(labels[mask].tolist(), reference[mask].tolist()))
+        pairs = set(zip(labels[mask].tolist(), reference[mask].tolist(), strict=True))
         assert len(pairs) == count  # the same partition: each label matches exactly one reference region
 
 
@@ -138,7 +145,7 @@ def _flood_fill(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected regions by breadth-first search, pixel by pixel: the slow, obvious reference."""
     labels = np.zeros(mask.shape, np.int32)
     count = 0
-    for start in zip(*np.nonzero(mask)):
+    for start in zip(*np.nonzero(mask), strict=True):
         if labels[start]:
             continue
         count += 1

@@ -106,7 +106,7 @@ def test_mnist_digits_come_through_nearly_unchanged(small_mnist):
     digits = small_mnist.x_test[:200]
     images = [to_mnist(d) for d in digits]
     assert all(image is not None for image in images)
-    correlations = [correlation(image, digit) for image, digit in zip(images, digits)]
+    correlations = [correlation(image, digit) for image, digit in zip(images, digits, strict=True)]
     assert np.median(correlations) > 0.85
 
 

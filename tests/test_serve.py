@@ -22,7 +22,7 @@ def test_serve_runs_the_packaged_page_with_every_setting_as_a_flag():
     page = serve.page_path()
     assert page.is_file() and page.parent == ROOT / "digitdnn" / "ui"
     assert command[1:5] == ["-m", "streamlit", "run", str(page)]
-    flags = dict(zip(command[5::2], command[6::2]))
+    flags = dict(zip(command[5::2], command[6::2], strict=True))
     assert flags["--server.port"] == "8600" and flags["--server.address"] == "127.0.0.1"
     assert flags["--server.headless"] == "true" and flags["--server.enableXsrfProtection"] == "true"
     assert flags["--client.showErrorDetails"] == "none" and flags["--server.maxUploadSize"] == "64"

@@ -84,7 +84,7 @@ def test_round_trip_gives_identical_predictions_and_metadata(clf, tmp_path):
     assert meta["format"] == 1 and meta["data_fingerprint"] is None
     assert meta["versions"]["keras"] == keras.__version__ and meta["versions"]["tensorflow"]
     created = datetime.datetime.fromisoformat(meta["created"])
-    assert abs(datetime.datetime.now(datetime.timezone.utc) - created).total_seconds() < 60
+    assert abs(datetime.datetime.now(datetime.UTC) - created).total_seconds() < 60
     assert store.read_metadata(path) == meta
 
 

@@ -35,8 +35,8 @@ def test_distortion_is_seeded(pen):
     first = distort_strokes(strokes, np.random.default_rng(5))
     again = distort_strokes(strokes, np.random.default_rng(5))
     other = distort_strokes(strokes, np.random.default_rng(6))
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not all(a.shape == b.shape and np.allclose(a, b) for a, b in zip(first, other))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(a.shape == b.shape and np.allclose(a, b) for a, b in zip(first, other, strict=True))
 
 
 def test_loose_ends_cut_and_extend_strokes():

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
+from digitdnn import training
 from digitdnn.config import OPTIMIZERS, TrainConfig
 from digitdnn.model import build_model
-from digitdnn import training
 from digitdnn.training import EpochReport, History, TrainResult, make_optimizer, train
 
 ADAM = TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=32, epochs=1)
@@ -126,7 +126,7 @@ def test_divergence_is_reported_and_finite_weights_are_kept(tiny_mnist):
     assert "diverged" in result.history.message and "NaN" in result.history.message
     probabilities = result.classifier.predict_proba(tiny_mnist.x_test / np.float32(255))
     assert np.isfinite(probabilities).all()
-    for (w, b, _), layer in zip(result.classifier.layers, [l for l in build_model(cfg).layers if l.weights]):
+    for (w, b, _), layer in zip(result.classifier.layers, [l for l in build_model(cfg).layers if l.weights], strict=True):
         np.testing.assert_array_equal(w, layer.kernel.numpy())  # back to the initial weights
     assert all(np.isfinite(w).all() for w in result.classifier.model.get_weights())
 
@@ -159,7 +159,7 @@ def test_every_optimizer_trains(optimizer, tiny_mnist):
     assert np.isfinite(report.train_loss) and np.isfinite(report.test_loss)
     initial = build_model(cfg).get_weights()
     trained = result.classifier.model.get_weights()
-    assert all(not np.array_equal(a, b) for a, b in zip(initial, trained))
+    assert all(not np.array_equal(a, b) for a, b in zip(initial, trained, strict=True))
 
 
 def test_optimizers_are_configured_as_named():

@@ -81,7 +81,8 @@ def _weight_tiles(classifier, image: np.ndarray | None, digit: int | None) -> No
 def _activations(classifier, image: np.ndarray) -> None:
     st.markdown("**Hidden activations for this drawing, layer by layer**")
     layers = [values[0] for values in classifier.hidden_activations(image)]
-    for column, (i, values) in zip(st.columns(max(len(layers), 3)), enumerate(layers, start=1)):
+    columns = st.columns(max(len(layers), 3))[:len(layers)]  # at least 3 columns, so one layer is not too wide
+    for column, (i, values) in zip(columns, enumerate(layers, start=1), strict=True):
         active = int((values > 0).sum())
         column.image(enlarge(activation_grid(values), size=200),
                      caption=f"Layer {i}: {active} of {values.size} units above zero")
@@ -92,7 +93,7 @@ def _pushes(classifier, image: np.ndarray, digit: int) -> None:
     towards, against = strongest_pushes(classifier, image, digit, PUSHES_SHOWN)
     st.markdown(f"**Which units push the drawing towards {digit}**")
     tiles = weight_tiles(classifier)
-    for column, title, units in zip(st.columns(2), (f"Towards {digit}", f"Against {digit}"), (towards, against)):
+    for column, title, units in zip(st.columns(2), (f"Towards {digit}", f"Against {digit}"), (towards, against), strict=True):
         with column:
             st.markdown(title)
             if not units:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitdnn.server_default import chosen_default, choose_default, forget_default
+from digitdnn.server_default import choose_default, chosen_default, forget_default
 from digitdnn.store import save_classifier
 from digitdnn.ui import resources, state, teacher
 
@@ -103,7 +103,7 @@ def _make_default() -> None:
     if entry is None:
         return
     folder = resources.models_dir()
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     try:
         path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
         choose_default(folder, path)
