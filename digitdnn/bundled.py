@@ -10,5 +10,13 @@ from pathlib import Path
 
 
 def bundled_path(*parts: str) -> Path:
-    """digitdnn/assets/<parts> as a file-system path (the package is installed as files, not zipped)."""
-    return Path(os.fspath(resources.files("digitdnn").joinpath("assets", *parts)))
+    """digitdnn/assets/<parts> as a file-system path."""
+    return package_path("assets", *parts)
+
+
+def package_path(*parts: str) -> Path:
+    """digitdnn/<parts> as a file-system path (the package must be installed as files, not zipped)."""
+    found = resources.files("digitdnn").joinpath(*parts)
+    if not isinstance(found, os.PathLike):
+        raise RuntimeError(f"digitdnn is installed where its files have no path ({found}); reinstall it unzipped")
+    return Path(os.fspath(found))

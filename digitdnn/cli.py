@@ -213,7 +213,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise _UsageError(f"--pen-digits must be 0 or more, got {args.pen_digits}")
     out = args.out or Path("runs") / f"model-{time.strftime('%Y%m%d-%H%M%S')}.keras"
     data = load_mnist().head(args.limit, args.test_limit)
-    extra = {}
+    extra: dict[str, object] = {}
     if args.pen_digits:
         from digitdnn.pen_training import mnist_with_pen_digits, pen_digits_record
         from digitdnn.pendigits import load_pen_digits

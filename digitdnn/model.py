@@ -11,9 +11,14 @@ saturating units. Biases start at zero. Every random draw is seeded from ``cfg.s
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from digitdnn.config import ACTIVATIONS, TrainConfig
+
+if TYPE_CHECKING:
+    import keras
 
 IMAGE_SHAPE = (28, 28)
 N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
@@ -77,7 +82,7 @@ def keras_model_for(layers) -> keras.Model:
     return keras.Model(inputs, outputs, name="digitdnn")
 
 
-def dense_layers(model) -> list[tuple[object, str]]:
+def dense_layers(model) -> list[tuple[Any, str]]:
     """The model's Dense layers with their activation names; ValueError if it is not our architecture."""
     found = []
     for layer in model.layers:
@@ -146,9 +151,12 @@ class Classifier:
     ``Classifier.from_layers(layers, config)`` holds the weights alone, no Keras model (nor TensorFlow).
     """
 
+    layers: list[tuple[np.ndarray, np.ndarray, str]]
+
     def __init__(self, model, metadata: dict | None = None):
         self._model = model
         self._source = None
+        self._config: TrainConfig | None = None
         self.metadata = dict(metadata or {})
         self.refresh()
 

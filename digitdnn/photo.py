@@ -86,9 +86,9 @@ def photo_steps(image: np.ndarray) -> PhotoSteps:
     threshold = max(otsu_threshold(darkness), MIN_INK_DARKNESS)
     kept = digit_marks(darkness >= threshold)
     if not kept.any():
-        problem = ("No writing found away from the photo's edges: photograph one digit, dark on light paper, "
-                   "with paper all around it.")
-        return PhotoSteps(grey, paper, flattened, threshold, np.zeros(grey.shape, np.uint8), None, problem)
+        nothing_found = ("No writing found away from the photo's edges: photograph one digit, dark on light paper, "
+                         "with paper all around it.")
+        return PhotoSteps(grey, paper, flattened, threshold, np.zeros(grey.shape, np.uint8), None, nothing_found)
     ink = _ink(darkness, kept, threshold)
     drawing = preprocess_steps(ink)
     problem = None if drawing is not None else "The writing found is too small to be a digit: come closer."
@@ -216,8 +216,8 @@ def label_marks(mask: np.ndarray) -> tuple[np.ndarray, int]:
     roots = np.array([root(i) for i in range(len(starts))], dtype=np.int64)
     unique, numbered = np.unique(roots, return_inverse=True)
     labels = np.zeros((h, w), np.int32)
-    for row, start, end, number in zip(run_rows, starts, ends, numbered + 1, strict=True):
-        labels[row, start:end] = number
+    for run_row, start, end, number in zip(run_rows, starts, ends, numbered + 1, strict=True):
+        labels[run_row, start:end] = number
     return labels, len(unique)
 
 

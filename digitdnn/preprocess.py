@@ -139,16 +139,15 @@ def ink_map(image: np.ndarray, background: tuple[int, ...] | None = None) -> np.
         planes = planes[:len(background)]
         if len(planes) != len(background):
             raise ValueError(f"background {background!r} does not match an image with {image.shape[2]} channels")
-    distance = None
+    distances = []
     for index, plane in enumerate(planes):
         if background is None:
             border = np.concatenate([plane[0], plane[-1], plane[1:-1, 0], plane[1:-1, -1]])
             level = int(np.median(border))
         else:
             level = int(background[index])
-        plane_distance = np.abs(plane.astype(np.int16) - level)
-        distance = plane_distance if distance is None else np.maximum(distance, plane_distance)
-    distance = distance.astype(np.float32) / 255.0
+        distances.append(np.abs(plane.astype(np.int16) - level))
+    distance = np.maximum.reduce(distances).astype(np.float32) / 255.0
     contrast = float(distance.max())
     if contrast < MIN_CONTRAST:
         return None
@@ -164,6 +163,14 @@ def ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     cols = np.flatnonzero(solid.any(axis=0))
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def _inked_box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """ink_box of an image already known to hold ink (the steps after the empty-canvas check)."""
+    box = ink_box(ink)
+    if box is None:
+        raise ValueError("no ink left to place")
+    return box
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -198,7 +205,7 @@ def normalise_pen(cropped: np.ndarray, width: float) -> np.ndarray:
     width = max(width * scale, 1.0)
     for second_pass in (False, True):
         if second_pass:
-            top, left, bottom, right = ink_box(work)
+            top, left, bottom, right = _inked_box(work)
             width = stroke_width(work)
             target = _pen_for_mnist(max(bottom - top, right - left), width)
         else:
@@ -231,7 +238,7 @@ def fit_mnist_box(work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image, and the 28x28 image resampled straight from `work` with the
     sub-pixel offset that puts the centre of mass on MNIST_CENTRE.
     """
-    top, left, bottom, right = ink_box(work)
+    top, left, bottom, right = _inked_box(work)
     extent = max(bottom - top, right - left)
     step = extent / DIGIT_EXTENT  # working pixels per MNIST pixel
     side = DIGIT_BOX * step

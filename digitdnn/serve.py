@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
+
+from digitdnn.bundled import package_path
 
 DEFAULT_PORT = 8501
 # The settings for serving a class (see .streamlit/config.toml for why each is chosen).
@@ -26,7 +27,7 @@ SERVER_SETTINGS = {
 
 def page_path() -> Path:
     """The page's script inside the package."""
-    return Path(os.fspath(resources.files("digitdnn").joinpath("ui", "page.py")))
+    return package_path("ui", "page.py")
 
 
 def streamlit_command(port: int = DEFAULT_PORT, address: str | None = None) -> list[str]:

@@ -371,7 +371,9 @@ def _check_config(config, name: str) -> None:
         raise ModelLoadError(f"Cannot load {name}: its config.json does not describe a model.")
     _check_object(config, _MODEL_CLASSES, name)
     body = config.get("config")
-    layers = body.get("layers") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        body = {}
+    layers = body.get("layers")
     if not isinstance(layers, list) or not layers:
         raise ModelLoadError(f"Cannot load {name}: its config.json declares no layers.")
     n_dense = 0
@@ -466,7 +468,7 @@ def _dense_chain(config: dict, name: str) -> list[str]:
         flat = shape == (N_PIXELS,)
         if not flat and shape != IMAGE_SHAPE:
             raise ModelLoadError(f"Cannot load {name}: it takes inputs of shape {shape}, not 28x28 images.")
-        dense = []
+        dense: list[tuple[int, str]] = []
         for layer in layers[1:]:
             kind, layer_config = layer["class_name"], layer["config"]
             if kind == "InputLayer" or (kind == "Flatten" and (flat or dense)) or (kind == "Dense" and not flat):
@@ -563,7 +565,9 @@ def kept_test_accuracy(metadata: dict) -> float | None:
     (sidecars written before that field existed; a run keeps its last finished epoch's weights),
     else the sidecar's own ``test_accuracy`` (a measurement, e.g. an upload's or a model without history).
     """
-    history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
+    history = metadata.get("history")
+    if not isinstance(history, dict):
+        history = {}
     epochs = [e for e in history.get("epochs") or [] if isinstance(e, dict)]
     for candidate in (history.get("test_accuracy"), epochs[-1].get("test_accuracy") if epochs else None,
                       metadata.get("test_accuracy")):

@@ -236,7 +236,7 @@ def _check_matches(initial: Classifier, cfg: TrainConfig) -> None:
 
 
 def _metadata(cfg: TrainConfig, report: EpochReport | None) -> dict:
-    meta = {"config": cfg.to_dict()}
+    meta: dict[str, object] = {"config": cfg.to_dict()}
     if report is not None:
         meta.update(epoch=report.epoch, test_accuracy=report.test_accuracy)
     return meta
