@@ -25,7 +25,7 @@ PARTS = {
     "soak": "benchmarks.soak",     # 50 training runs in one server process: memory growth
     "sessions": "benchmarks.sessions",  # sessions train big networks and close: server memory given back
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
-    "students": "benchmarks.students",  # students over the websocket protocol, server on its own core: held at p95 <= 1 s
+    "students": "benchmarks.students",  # students over the websocket protocol, server on its own core
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
 }
 

@@ -167,7 +167,8 @@ def run(quick: bool = False, model_path=None) -> Report:
 def main(argv=None) -> int:
     """Run the benchmark, print its table; 1 if a target is missed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.classroom", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one group, 60 drawings stored, one epoch, a slice of MNIST")
+    parser.add_argument("--quick", action="store_true",
+                        help="one group, 60 drawings stored, one epoch, a slice of MNIST")
     parser.add_argument("--model", default=None, help="the model to fine-tune (default: digitdnn/assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

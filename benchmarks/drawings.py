@@ -124,7 +124,8 @@ def pen_digit_report(classifier, x: np.ndarray, y: np.ndarray, labs: np.ndarray)
     per_digit = "  ".join(f"{d}: {(predicted[y == d] == d).mean():.1%}" for d in np.unique(y))
     per_lab = "  ".join(f"{lab}: {(predicted[labs == lab] == y[labs == lab]).mean():.1%}" for lab in np.unique(labs))
     pairs, counts = np.unique(np.stack([y[wrong], predicted[wrong]], axis=1), axis=0, return_counts=True)
-    top = "  ".join(f"{a}->{b}: {n}" for (a, b), n in sorted(zip(map(tuple, pairs), counts, strict=True), key=lambda t: -t[1])[:6])
+    commonest = sorted(zip(map(tuple, pairs), counts, strict=True), key=lambda pair: -pair[1])[:6]
+    top = "  ".join(f"{a}->{b}: {n}" for (a, b), n in commonest)
     unsure = probabilities.max(axis=1) < UNSURE_BELOW
     return [f"named {1 - wrong.mean():.2%} of {len(y)} (target >= 96%), zeros {(predicted[y == 0] == 0).mean():.1%} "
             f"(target >= 90%), confidently wrong {confident_wrong:.2%} of all (target <= 1%), "

@@ -245,7 +245,8 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
         f"(RSS with {sessions} - RSS with 1) / {sessions - 1}",
     ]
     rows = [
-        Row.measure("page: mouse-up to prediction shown, p50", "ms", float(np.median(latencies)), TARGETS["browser_ms"]),
+        Row.measure("page: mouse-up to prediction shown, p50", "ms", float(np.median(latencies)),
+                    TARGETS["browser_ms"]),
         Row.measure("page: mouse-up to prediction shown, p95", "ms", percentile(latencies, 95), TARGETS["browser_ms"]),
         Row.measure("server: canvas update to prediction sent, p50", "ms", float(np.median(server_ms)),
                     TARGETS["server_ms"]),

@@ -54,6 +54,7 @@ def format_table(report: Report) -> str:
     lines = [(r.figure, number(r.project, r.unit), number(r.baseline, r.unit), number(r.ratio), *verdict(r))
              for r in report.rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+    text = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
             for row in [header, *lines]]
     return "\n".join(text + [""] + [f"- {note}" for note in report.notes])

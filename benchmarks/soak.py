@@ -4,11 +4,11 @@
 
 Runs training after training through `TrainingJob` and a shared `TrainingQueue`, the way the page
 does (each run in a child process; --in-process trains in this process's threads instead, which
-shows what TensorFlow keeps of every run): each on a small slice of MNIST, with settings that change from run to run (widths, depths,
-optimizers, dropout, augmentation); every third run is abandoned part-way (its page "closes") and
-every fifth stopped. Like a session, only the results of the last few runs are kept. The process's
-resident memory (RSS) is read after the warm-up run and after the last one: the growth between the
-two must stay under 200 MB. --quick runs 8 runs on a smaller slice.
+shows what TensorFlow keeps of every run): each on a small slice of MNIST, with settings that change
+from run to run (widths, depths, optimizers, dropout, augmentation); every third run is abandoned
+part-way (its page "closes") and every fifth stopped. Like a session, only the results of the last
+few runs are kept. The process's resident memory (RSS) is read after the warm-up run and after the
+last one: the growth between the two must stay under 200 MB. --quick runs 8 runs on a smaller slice.
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def run(quick: bool = False, model_path=None, runs: int | None = None, separate_
     counts = {s: figures["statuses"].count(s) for s in sorted(set(figures["statuses"]))}
     rows = [Row.measure(f"soak: RSS growth over {runs} training runs", "MB", figures["growth"], TARGET_GROWTH_MB)]
     where = "each in a child process" if separate_process else "in this process's threads"
-    notes = [f"{runs} runs on {'%d,%d' % (QUICK_SLICE if quick else SLICE)} images, one at a time, {where} "
+    notes = [f"{runs} runs on {'{},{}'.format(*(QUICK_SLICE if quick else SLICE))} images, one at a time, {where} "
              f"({', '.join(f'{n} {s}' for s, n in counts.items())}); RSS {figures['start']:.0f} MB at start, "
              f"{figures['after_warm_up']:.0f} MB after the first run, {figures['end']:.0f} MB after the last, "
              f"peak {figures['peak']:.0f} MB (largest training child: {figures['child_peak']:.0f} MB); growth counted "

@@ -296,7 +296,8 @@ def run(quick: bool = False, model_path: str | None = None, steps: list[int] | N
              f"server's core: {tally.runs_started} runs started, {tally.runs_ended} ended, {tally.epochs_seen} epochs "
              f"seen under way); load average at the end {facts['load'][0]:.1f}"]
     notes += [f"{s.students} students, {s.trainings} trainings: pen-up to prediction p50 {s.p50 * 1000:.0f} ms, "
-              f"p95 {s.p95 * 1000:.0f} ms ({s.strokes} strokes, {s.digits} digits); server CPU {s.cpu_per_digit * 1000:.0f} "
+              f"p95 {s.p95 * 1000:.0f} ms ({s.strokes} strokes, {s.digits} digits); "
+              f"server CPU {s.cpu_per_digit * 1000:.0f} "
               f"ms per digit named" for s in results]
     notes += (tally.errors + tally.wrong)[:10]
     return Report(rows, notes)

@@ -250,7 +250,8 @@ class DrawingStore:
         if code == sqlite3.SQLITE_FULL:
             return f"The drawings database {self.path} cannot grow: the disk is full."
         if code == sqlite3.SQLITE_IOERR:
-            return f"The drawings database {self.path} could not be written to disk (full, too large or failing: {exc})."
+            return (f"The drawings database {self.path} could not be written to disk "
+                    f"(full, too large or failing: {exc}).")
         if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return (f"The drawings database {self.path} cannot be written: its folder or file is read-only "
                     f"or not accessible ({exc}).")

@@ -40,7 +40,9 @@ def fine_tune_config(classifier: Classifier, epochs: int | None = None,
         raise ValueError("the classifier has no hidden layer to fine-tune")
     units = tuple(int(w.shape[1]) for w, _, _ in hidden)
     saved = classifier.metadata.get("config")
-    kept: dict[str, Any] = {name: saved[name] for name in _KEPT_SETTINGS if name in saved} if isinstance(saved, dict) else {}
+    kept: dict[str, Any] = {}
+    if isinstance(saved, dict):
+        kept = {name: saved[name] for name in _KEPT_SETTINGS if name in saved}
     recipe: dict[str, Any] = dict(hidden_units=units, activation=hidden[0][2], optimizer="adam", batch_size=BATCH_SIZE,
                   learning_rate=LEARNING_RATE if learning_rate is None else learning_rate,
                   epochs=EPOCHS if epochs is None else epochs, augment=AUGMENT, dropout=0.0)

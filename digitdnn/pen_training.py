@@ -54,7 +54,7 @@ def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, 
     images, labels, drawn = [], [], []
     indices = np.asarray(indices)
     total = len(indices) * copies
-    for n, (copy, i) in enumerate((c, i) for c in range(copies) for i in indices):
+    for n, i in enumerate(i for _ in range(copies) for i in indices):
         strokes = pen.strokes(int(i))
         label = int(pen.label[i])
         if distort:
@@ -132,7 +132,8 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
 
 
 def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:
-    """`classifier` with a temperature fitted on the calibration writers' digits (never trained on), and that temperature.
+    """`classifier` with a temperature fitted on the calibration writers' digits (never trained on), and that
+    temperature.
 
     The digits are drawn with other hands and foreign styles, as writers from elsewhere would
     write them, so the probabilities stay honest on handwriting unlike the training writers'.

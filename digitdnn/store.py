@@ -351,7 +351,8 @@ def _read_archive(data: bytes, name: str) -> dict:
             if sum(entry.file_size for entry in entries) > MAX_MODEL_BYTES:
                 raise ModelLoadError(f"Cannot load {name}: it would unpack to more than {_megabytes(MAX_MODEL_BYTES)}.")
             if any(entry.file_size > MAX_CONFIG_BYTES for entry in entries if entry.filename.endswith(".json")):
-                raise ModelLoadError(f"Cannot load {name}: its description is larger than {_megabytes(MAX_CONFIG_BYTES)}.")
+                raise ModelLoadError(
+                    f"Cannot load {name}: its description is larger than {_megabytes(MAX_CONFIG_BYTES)}.")
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile("checksum mismatch")
             config_bytes = archive.read("config.json")
@@ -403,7 +404,8 @@ def _check_object(obj: dict, allowed: dict, name: str) -> None:
         raise ModelLoadError(f"Cannot load {name}: it refers to the module {module!r}, which digitdnn does not allow.")
     registered = obj.get("registered_name")
     if registered not in (None, class_name):
-        raise ModelLoadError(f"Cannot load {name}: it contains the custom class {registered!r}, which digitdnn does not allow.")
+        raise ModelLoadError(
+            f"Cannot load {name}: it contains the custom class {registered!r}, which digitdnn does not allow.")
 
 
 def _check_parts(value, name: str, depth: int = 0) -> None:
@@ -442,12 +444,15 @@ def _check_dense(config, name: str) -> None:
         raise ModelLoadError(f"Cannot load {name}: a Dense layer has {units!r} units, not 1 to {MAX_UNITS}.")
     activation = config.get("activation")
     if not isinstance(activation, str) or activation not in _DENSE_ACTIVATIONS:
-        raise ModelLoadError(f"Cannot load {name}: a Dense layer uses the activation {activation!r}, which digitdnn does not run.")
+        raise ModelLoadError(
+            f"Cannot load {name}: a Dense layer uses the activation {activation!r}, which digitdnn does not run.")
     if config.get("lora_rank") or config.get("quantization_config") is not None:
         raise ModelLoadError(f"Cannot load {name}: a Dense layer is quantized or has LoRA weights.")
     for key, value in config.items():
-        if key.endswith(("_initializer", "_regularizer", "_constraint")) and not (value is None or isinstance(value, dict)):
-            raise ModelLoadError(f"Cannot load {name}: a Dense layer gives {key} by name, which digitdnn does not allow.")
+        by_name = not (value is None or isinstance(value, dict))
+        if key.endswith(("_initializer", "_regularizer", "_constraint")) and by_name:
+            raise ModelLoadError(
+                f"Cannot load {name}: a Dense layer gives {key} by name, which digitdnn does not allow.")
 
 
 # ------------------------------------------------------------------------------ the layers and their weights
@@ -500,7 +505,8 @@ def _check_links(body: dict, layers: list, name: str) -> None:
     ends = [body["input_layers"], body["output_layers"]]
     ends = [end[0] if end and isinstance(end[0], list) and len(end) == 1 else end for end in ends]
     if ends != [[names[0], 0, 0], [names[-1], 0, 0]] or len(set(names)) != len(names):
-        raise ModelLoadError(f"Cannot load {name}: it has several inputs or outputs, not one image in and 10 classes out.")
+        raise ModelLoadError(
+            f"Cannot load {name}: it has several inputs or outputs, not one image in and 10 classes out.")
     for previous, layer in zip(names[:-1], layers[1:], strict=True):
         nodes = layer["inbound_nodes"]
         if len(nodes) != 1 or len(nodes[0]["args"]) != 1 or \

@@ -123,7 +123,8 @@ def _flagged_one(strokes, rng):
     flag_start = top + np.array([-rng.uniform(0.15, 0.35), rng.uniform(0.1, 0.3)]) * h
     flag = _line(flag_start, top)
     # The flag is written in the same stroke as the stem: join it to the stroke that starts at the top.
-    first = strokes[0] if np.linalg.norm(strokes[0][0] - top) <= np.linalg.norm(strokes[0][-1] - top) else strokes[0][::-1]
+    starts_at_top = np.linalg.norm(strokes[0][0] - top) <= np.linalg.norm(strokes[0][-1] - top)
+    first = strokes[0] if starts_at_top else strokes[0][::-1]
     styled = [np.vstack([flag, first]), *strokes[1:]]
     if rng.uniform() < 0.5:  # a base too
         bottom = np.array([_nearest_x_at(strokes, y1), y1])

@@ -36,7 +36,7 @@ MAX_CHUNK_BATCHES = 50        # steps per compiled call at most (should_stop is 
 CHUNK_TARGET_SECONDS = 0.2    # chunks shrink so that big networks still poll about this often
 EVAL_BATCH = 5000             # test images per evaluation call
 EXPLODED_LOSS = 1e3           # a mean cross-entropy above this (chance is 2.3) counts as diverged
-SEEDS_PER_EPOCH = 8           # dropout seeds (epoch, layer) -> 8 * epoch + the layer's place (< 8: four Dense, four Dropout)
+SEEDS_PER_EPOCH = 8  # dropout seeds (epoch, layer) -> 8 * epoch + the layer's place (< 8: four Dense, four Dropout)
 AUGMENTED_SHARE = 0.5         # with cfg.augment, this share of every batch is distorted, the rest kept clean
 
 
@@ -84,7 +84,8 @@ class _Trainer:
         self.batch_size = min(cfg.batch_size, self.n_train)
         self.optimizer = make_optimizer(cfg, cfg.epochs * math.ceil(self.n_train / self.batch_size))
         self.optimizer.build(model.trainable_variables)
-        *self.body, self.output = [l for l in model.layers if isinstance(l, (keras.layers.Dense, keras.layers.Dropout))]
+        *self.body, self.output = [layer for layer in model.layers
+                                   if isinstance(layer, (keras.layers.Dense, keras.layers.Dropout))]
         self.dropout_seed = int(np.random.SeedSequence([cfg.seed, 2]).generate_state(1)[0] % 2**30)
         self.shuffle_rng = np.random.default_rng(cfg.seed)
         self.augment_rng = np.random.default_rng([cfg.seed, 1])

@@ -182,7 +182,8 @@ def load_drawings(path: str | Path) -> list[Drawing]:
         return [Drawing(int(label), str(style), tuple(strokes[bounds[i]:bounds[i + 1]]), float(brush),
                         bool(transparent), (int(canvas[0]), int(canvas[1])))
                 for i, (label, style, brush, transparent, canvas) in enumerate(
-                    zip(data["labels"], data["styles"], data["brushes"], data["transparent"], data["canvases"], strict=True))]
+                    zip(data["labels"], data["styles"], data["brushes"], data["transparent"], data["canvases"],
+                        strict=True))]
 
 
 # One clear writing style per digit (tests/data/stroke_templates.json), drawn 180 px high on the 280 px canvas.

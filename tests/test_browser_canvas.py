@@ -60,7 +60,8 @@ def test_address_values_show_no_link_and_fetch_no_image(browser, server):
                            "&activation=!%5Bx%5D(http%3A%2F%2F127.0.0.1%3A9%2Fp.png)")
         sidebar = page.locator("[data-testid=stSidebar]")
         wait_for_text(page, "[data-testid=stSidebar]", "could not be used")
-        assert "“[Log in here](http://ev.il)” is not one of" in sidebar.inner_text().replace("\u2060", "")  # word joiners
+        said = sidebar.inner_text().replace("\u2060", "")  # without the word joiners
+        assert "“[Log in here](http://ev.il)” is not one of" in said
         assert sidebar.locator("a[href*='ev.il'], img[src*='p.png']").count() == 0
         assert not [url for url in requested if urlsplit(url).hostname == "ev.il" or urlsplit(url).path == "/p.png"]
     finally:

@@ -95,7 +95,8 @@ def test_two_sessions_training_at_once_keep_their_own_models_and_histories(class
     carol = classroom()  # a third person arriving later sees neither run
     assert [m.source for m in carol.session_state["session"].models] == ["default"]
     assert sha256(default_model) == default_hash
-    for before, (after, _, _) in zip(default_weights, carol.session_state["session"].models[0].classifier.layers, strict=True):
+    carols_default = carol.session_state["session"].models[0].classifier
+    for before, (after, _, _) in zip(default_weights, carols_default.layers, strict=True):
         np.testing.assert_array_equal(before, after)
     assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []  # nothing saved
 

@@ -1,4 +1,5 @@
-"""The drawings benchmark's pen-digit report: its figures from known answers, and a quick run on the held-out writers."""
+"""The drawings benchmark's pen-digit report: its figures from known answers, and a quick run on the held-out
+writers."""
 import numpy as np
 
 from benchmarks.drawings import pen_digit_lines, pen_digit_report

@@ -30,7 +30,8 @@ def rotated(images: np.ndarray) -> np.ndarray:
 
 
 def layers_equal(a: Classifier, b: Classifier) -> bool:
-    return all(np.array_equal(wa, wb) and np.array_equal(ba, bb) for (wa, ba, _), (wb, bb, _) in zip(a.layers, b.layers, strict=True))
+    return all(np.array_equal(wa, wb) and np.array_equal(ba, bb)
+               for (wa, ba, _), (wb, bb, _) in zip(a.layers, b.layers, strict=True))
 
 
 def test_a_new_style_is_learned_while_mnist_holds(base, data, mnist):
@@ -48,7 +49,8 @@ def test_a_new_style_is_learned_while_mnist_holds(base, data, mnist):
     assert history.test_accuracy >= history.initial_test_accuracy - 0.03, history.to_dict()
     mnist_after = (tuned.predict(data.x_test / np.float32(255)) == data.y_test).mean()
     assert mnist_after == pytest.approx(history.test_accuracy, abs=0.002)
-    assert all(np.array_equal(w, o) for (w, _, _), o in zip(base.layers, original, strict=True))  # the given model is unchanged
+    # the given model is unchanged
+    assert all(np.array_equal(w, o) for (w, _, _), o in zip(base.layers, original, strict=True))
 
 
 def test_the_recipe_keeps_the_architecture_with_a_small_learning_rate(base):

@@ -26,18 +26,18 @@ def test_layers_follow_the_config():
     assert model.input_shape == (None, 28, 28)
     assert model.output_shape == (None, 10)
     layers = dense(model)
-    assert [l.name for l in layers] == ["hidden_1", "hidden_2", "hidden_3", "output"]
-    assert [l.units for l in layers] == [50, 40, 30, 10]
-    assert [l.kernel.shape for l in layers] == [(784, 50), (50, 40), (40, 30), (30, 10)]
-    assert [l.get_config()["activation"] for l in layers] == ["tanh", "tanh", "tanh", "softmax"]
-    dropouts = [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+    assert [layer.name for layer in layers] == ["hidden_1", "hidden_2", "hidden_3", "output"]
+    assert [layer.units for layer in layers] == [50, 40, 30, 10]
+    assert [layer.kernel.shape for layer in layers] == [(784, 50), (50, 40), (40, 30), (30, 10)]
+    assert [layer.get_config()["activation"] for layer in layers] == ["tanh", "tanh", "tanh", "softmax"]
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     assert [d.rate for d in dropouts] == [0.25, 0.25, 0.25]
-    assert all(l.kernel_regularizer is None for l in layers)
+    assert all(layer.kernel_regularizer is None for layer in layers)
 
 
 def test_no_dropout_layers_without_dropout_and_l2_when_asked():
     model = build_model(TrainConfig(l2=1e-3))
-    assert not [l for l in model.layers if isinstance(l, keras.layers.Dropout)]
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     for layer in dense(model):
         assert layer.kernel_regularizer.get_config()["l2"] == pytest.approx(1e-3)
 
@@ -160,7 +160,7 @@ def test_snapshot_keeps_its_weights_and_builds_a_matching_model():
     np.testing.assert_array_equal(snap.predict_proba(x), before)
     assert snap.model is not model
     np.testing.assert_allclose(snap.model(x).numpy(), before, atol=1e-5)
-    assert [l.name for l in snap.model.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in snap.model.layers] == [layer.name for layer in model.layers]
     assert snap.metadata == {"epoch": 1}
 
 

@@ -178,7 +178,8 @@ def test_save_where_no_folder_can_be_made_raises_save_error(clf, tmp_path):
 
 
 def test_save_refuses_a_model_it_could_not_load_back(tmp_path):
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
     clf = Classifier(model)
     model.add(keras.layers.Lambda(lambda x: x))  # changed after the Classifier was made
     with pytest.raises(SaveError, match="could not load it back"):
@@ -331,7 +332,8 @@ HOSTILE_EDITS = {
         "module": "builtins", "class_name": "function", "config": "exec", "registered_name": "function"}),
         "class 'function'"),
     "registered custom name": (_set_layer("registered_name", "evil>Dense"), "custom class 'evil>Dense'"),
-    "activation by dotted name": (_set_dense("activation", "keras.utils.get_file"), "activation 'keras.utils.get_file'"),
+    "activation by dotted name": (_set_dense("activation", "keras.utils.get_file"),
+                                  "activation 'keras.utils.get_file'"),
     "initializer by name": (_set_dense("kernel_initializer", "glorot_uniform"), "kernel_initializer by name"),
     "huge layer": (_set_dense("units", 10**9), "1000000000 units"),
     "huge input": (_set_input_shape, "tensor shape"),

@@ -126,7 +126,8 @@ def test_divergence_is_reported_and_finite_weights_are_kept(tiny_mnist):
     assert "diverged" in result.history.message and "NaN" in result.history.message
     probabilities = result.classifier.predict_proba(tiny_mnist.x_test / np.float32(255))
     assert np.isfinite(probabilities).all()
-    for (w, b, _), layer in zip(result.classifier.layers, [l for l in build_model(cfg).layers if l.weights], strict=True):
+    keras_layers = [layer for layer in build_model(cfg).layers if layer.weights]
+    for (w, _, _), layer in zip(result.classifier.layers, keras_layers, strict=True):
         np.testing.assert_array_equal(w, layer.kernel.numpy())  # back to the initial weights
     assert all(np.isfinite(w).all() for w in result.classifier.model.get_weights())
 
