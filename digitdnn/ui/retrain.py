@@ -72,6 +72,8 @@ def start_retrain() -> None:
         problem = _why_not(len(y))
         if problem:
             raise ValueError(problem)
+        # _why_not found an active model, and an active model keeps its weights
+        assert entry is not None and entry.classifier is not None
         cfg = fine_tune_config(entry.classifier)
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
