@@ -120,7 +120,8 @@ def collect_finished_job() -> None:
 
 
 def accuracy_summary(history: History) -> str:
-    """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was better."""
+    """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was
+    better."""
     accuracy = history.test_accuracy
     assert accuracy is not None  # collect_finished_job returns earlier when no epoch finished
     kept = f"test accuracy {accuracy:.2%}"
