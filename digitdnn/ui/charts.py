@@ -3,10 +3,11 @@ the confusion matrix, and a drawing's probabilities epoch by epoch."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import altair as alt
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
 
 METRICS = {"accuracy": "Accuracy", "loss": "Loss"}
 # Test accuracy of fully connected networks on MNIST in the literature: (accuracy, label, full reference).
@@ -17,7 +18,8 @@ LITERATURE = (
 )
 # Where each label sits so that the three stay apart however close the lines are drawn:
 # (align, dy, x) = LeCun below its line on the left, Simard below on the right, Srivastava above on the left.
-_LABEL_PLACES = (("left", 9, 0), ("right", 9, "width"), ("left", -5, 0))
+_LABEL_PLACES: tuple[tuple[Literal["left", "right"], int, float | Literal["width"]], ...] = (
+    ("left", 9, 0), ("right", 9, "width"), ("left", -5, 0))
 DIGIT_COLOURS = alt.Scale(domain=[str(d) for d in range(10)], scheme="category10")
 # Reference lines and their labels: a grey with about the same contrast (4.3:1 and 4.4:1) on the light theme's white
 # and on the dark theme's near-black background, so that they read in both.
@@ -34,7 +36,7 @@ def literature_lines() -> alt.LayerChart:
             y="accuracy:Q", text="label", tooltip=["reference"])
         for i, (align, dy, x) in enumerate(_LABEL_PLACES)
     ]
-    return alt.layer(rules, *labels)
+    return alt.LayerChart(layer=[rules, *labels])
 
 
 def _with_literature(chart: alt.Chart, metric: str, title: str, description: str) -> alt.Chart | alt.LayerChart:
@@ -43,7 +45,7 @@ def _with_literature(chart: alt.Chart, metric: str, title: str, description: str
     if metric != "accuracy":
         return chart.properties(title=title, description=description)
     published = "; ".join(reference for _, _, reference in LITERATURE)
-    return alt.layer(chart, literature_lines()).properties(
+    return alt.LayerChart(layer=[chart, literature_lines()]).properties(
         title=title, description=f"{description} Dashed lines: published results ({published}).")
 
 
@@ -174,10 +176,10 @@ def confusion_heatmap(matrix: np.ndarray, chosen: tuple[int, int] | None = None,
     right = int(np.trace(matrix))
     description = (f"Confusion matrix: for each true digit (rows) how many images the network named as each digit "
                    f"(columns); {right} of {int(matrix.sum())} are on the diagonal, named right.")
-    return alt.layer(cells, counts).properties(width=380, height=380, description=description)
+    return alt.LayerChart(layer=[cells, counts]).properties(width=380, height=380, description=description)
 
 
-def probabilities_by_epoch(record: Mapping[int, Sequence[float]]) -> alt.LayerChart:
+def probabilities_by_epoch(record: Mapping[int, np.ndarray | Sequence[float]]) -> alt.LayerChart:
     """The ten probabilities of one drawing after each epoch, one line per digit, the likely digits named
     at the last epoch."""
     frame = pd.DataFrame([{"epoch": epoch, "digit": str(d), "probability": float(p[d])}
@@ -200,4 +202,5 @@ def probabilities_by_epoch(record: Mapping[int, Sequence[float]]) -> alt.LayerCh
         said = f"After epoch {final['epoch']} the most likely digit is {final['digit']} ({final['probability']:.0%})."
     description = ("Line chart of your drawing's probability for each digit after each epoch, one line per digit. "
                    + said)
-    return alt.layer(lines, names).properties(title="Your drawing by epoch", height=260, description=description)
+    return alt.LayerChart(layer=[lines, names]).properties(title="Your drawing by epoch", height=260,
+                                                           description=description)

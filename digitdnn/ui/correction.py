@@ -26,9 +26,11 @@ def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities:
     """The container (key "correction") with buttons "0" to "9", under the prediction.
 
     `probabilities` are the model's for this drawing (None when nothing is named: the buttons are then off)."""
-    ready = reading.steps is not None and probabilities is not None
-    predicted = int(np.argmax(probabilities)) if ready else None
-    drawing = _drawing_key(reading) if ready else None
+    predicted: int | None = None  # the model's digit and the drawing's key, when something is named
+    drawing: str | None = None
+    if reading.steps is not None and probabilities is not None:
+        predicted, drawing = int(np.argmax(probabilities)), _drawing_key(reading.steps.centred)
+    ready = drawing is not None
     with st.container(key="correction"):
         st.markdown("**It was a …**")
         pressed = None
@@ -37,8 +39,9 @@ def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities:
                 if st.button(str(digit), key=f"correct_{digit}", disabled=not ready,
                              type="primary" if digit == predicted else "secondary"):
                     pressed = digit
-        if pressed is not None and ready:
-            _store(pressed, drawing, reading, canvas, probabilities, model_label)
+        if pressed is not None and drawing is not None:
+            assert reading.steps is not None and probabilities is not None  # as `drawing` is set
+            _store(pressed, drawing, reading.steps.centred, canvas, probabilities, model_label)
         notice = state.session().correction_notice
         if notice and notice[0] == drawing:
             getattr(st, notice[1])(notice[2])
@@ -57,21 +60,22 @@ def png_bytes(canvas: np.ndarray | None) -> bytes | None:
     return None if canvas is None else png(Image.fromarray(np.asarray(canvas, dtype=np.uint8)))
 
 
-def _drawing_key(reading: Reading) -> str:
+def _drawing_key(centred: np.ndarray) -> str:
     """A short fingerprint of the 28x28 input: the same drawing gives the same key."""
-    return hashlib.blake2b(np.ascontiguousarray(reading.steps.centred).tobytes(), digest_size=8).hexdigest()
+    return hashlib.blake2b(np.ascontiguousarray(centred).tobytes(), digest_size=8).hexdigest()
 
 
-def _store(label: int, drawing: str, reading: Reading, canvas, probabilities, model_label: str) -> None:
+def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities, model_label: str) -> None:
     from digitdnn.drawings import MAX_TEXT_CHARS, DrawingStoreError
 
     stored = state.session().correction_stored
     predicted = int(np.argmax(probabilities))
+    kind: state.NoticeKind
     if drawing in stored:
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
     else:
         try:
-            resources.drawing_store().add(reading.steps.centred, label, predicted=predicted,
+            resources.drawing_store().add(centred, label, predicted=predicted,
                                           probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
                                           session=session_id(), image_png=png_bytes(canvas))
         except DrawingStoreError as exc:

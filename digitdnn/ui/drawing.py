@@ -61,13 +61,15 @@ export default function (component) {
     if (!window.digitdnnCanvasButtons) {
         window.digitdnnCanvasButtons = true;
         window.addEventListener("click", (event) => {
-            const button = event.target instanceof Element && event.target.closest(".st-key-undo button, .st-key-clear button");
+            const button = event.target instanceof Element
+                && event.target.closest(".st-key-undo button, .st-key-clear button");
             if (!button || button.disabled) return;
             const clear = button.closest(".st-key-clear") !== null;
             if (clear && !window.digitdnnCanvas.reset_clears) return;
             const label = clear ? "Reset canvas & history" : "Undo";
             const roots = canvasRoots();
-            const tool = roots.length === 1 ? roots[0].querySelector(`.dc-toolbar button[aria-label="${label}"]`) : null;
+            const tool = roots.length === 1
+                ? roots[0].querySelector(`.dc-toolbar button[aria-label="${label}"]`) : null;
             if (!tool || tool.disabled) return;
             event.stopPropagation();
             event.preventDefault();

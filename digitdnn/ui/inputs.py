@@ -41,8 +41,10 @@ def photo_area() -> Reading:
     if st.toggle("Use the camera", key="photo_camera", help="Your browser asks once whether the page may use it."):
         shot = st.camera_input("Photo of the digit", key="photo_shot")
     chosen = shot or uploaded
+    if chosen is None:
+        return read_photo_file(None, "")
     try:
-        return read_photo_file(None if chosen is None else chosen.getvalue(), "" if chosen is None else chosen.name)
+        return read_photo_file(chosen.getvalue(), chosen.name)
     except PhotoError as error:
         st.error(plain(f"{chosen.name}: {error}"))
         return read_photo_file(None, "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
 import streamlit as st
 from PIL import Image
 
@@ -63,6 +63,7 @@ def network_inside(steps: PreprocessSteps | None, classifier: Classifier | None)
         if image is None:
             st.caption("Draw a digit to see its activations and which units push it towards a digit.")
             return
+        assert digit is not None  # with a drawing there is a predicted digit
         _activations(classifier, image)
         _pushes(classifier, image, digit)
 
@@ -93,7 +94,8 @@ def _pushes(classifier, image: np.ndarray, digit: int) -> None:
     towards, against = strongest_pushes(classifier, image, digit, PUSHES_SHOWN)
     st.markdown(f"**Which units push the drawing towards {digit}**")
     tiles = weight_tiles(classifier)
-    for column, title, units in zip(st.columns(2), (f"Towards {digit}", f"Against {digit}"), (towards, against), strict=True):
+    titles = (f"Towards {digit}", f"Against {digit}")
+    for column, title, units in zip(st.columns(2), titles, (towards, against), strict=True):
         with column:
             st.markdown(title)
             if not units:

@@ -8,10 +8,14 @@ narrower than the canvas (drawing.py).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 
 NETWORK_INPUT_WIDTH = 224       # "What the network sees": the 28x28 input enlarged 8 times
 PREDICTION_MIN_WIDTH = "15rem"  # narrower than this, the prediction goes under the canvas
+# The gaps st.container accepts between its boxes.
+Gap = Literal["xxsmall", "xsmall", "small", "medium", "large", "xlarge", "xxlarge"]
 
 # The prediction's headings ("Prediction: 7", "Draw a digit") stay on one line: their size follows the width of
 # the prediction box (container query units, cqi) between a floor and the heading's size (presenter mode: larger).
@@ -21,7 +25,7 @@ PREDICTION_STYLE = """<style>
 </style>"""
 
 
-def wrapping_row(key: str, widths: list[int | str], gap: str = "medium", style: bool = True) -> list:
+def wrapping_row(key: str, widths: list[int | str], gap: Gap = "medium", style: bool = True) -> list:
     """Boxes side by side that wrap onto new rows when the width runs short; returns their containers.
 
     Args:

@@ -5,7 +5,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
 import streamlit as st
 
 from digitdnn.ui import resources, state
@@ -80,7 +80,7 @@ def data_panel() -> None:
     if data is None:
         return
     left, right = st.columns(2)
-    split = left.segmented_control("Set", list(SPLITS), format_func=SPLITS.get, default="train",
+    split = left.segmented_control("Set", list(SPLITS), format_func=SPLITS.__getitem__, default="train",
                                    key="data_split") or "train"
     digit = right.segmented_control("Digit", list(range(10)), default=0, key="data_digit")
     digit = 0 if digit is None else digit
@@ -124,6 +124,7 @@ def numbers(image: np.ndarray, title: str, key: str) -> None:
                       caption="From the numbers: " + (f"{changed} changed" if changed else "the same image"))
     entry = state.active_model()
     if entry is not None:
+        assert entry.classifier is not None  # the active model is never a record
         probabilities = entry.classifier.predict_proba(rebuilt.astype(np.float32) / 255)[0]
         with guess_column:
             st.markdown(f"**{plain(entry.name)}** says **{int(probabilities.argmax())}** ({probabilities.max():.0%})")

@@ -6,7 +6,7 @@ import re
 import tempfile
 from pathlib import Path
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
 import streamlit as st
 
 from digitdnn.store import (
@@ -86,7 +86,7 @@ def saved_label(entry: SavedModelFile) -> str:
     return entry.path.stem if accuracy is None else f"{entry.path.stem} ({accuracy:.2%})"
 
 
-def _add_loaded_model(load, name: str, source: str, refused: str, done: str) -> None:
+def _add_loaded_model(load, name: str, source: state.Source, refused: str, done: str) -> None:
     """Load a model with `load()` and make it the active one, or say why it was refused."""
     try:
         classifier = load()
@@ -102,6 +102,7 @@ def _on_save() -> None:
     entry = state.active_model()
     if entry is None:
         return
+    assert entry.classifier is not None  # the active model is never a record
     try:
         name = file_name(st.session_state.get(SAVE_NAME_KEY, ""))
         # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
@@ -155,7 +156,7 @@ def _overlay(entries: list[state.SessionModel]) -> None:
         st.session_state[OVERLAY_KEY] = list(with_curves)[-3:]
     known.update(with_curves)
     chosen = st.multiselect("Overlay the curves of", list(with_curves), key=OVERLAY_KEY)
-    metric = st.segmented_control("Show", list(METRICS), format_func=METRICS.get, default="accuracy",
+    metric = st.segmented_control("Show", list(METRICS), format_func=METRICS.__getitem__, default="accuracy",
                                   key="overlay_metric") or "accuracy"
     if chosen:
         st.altair_chart(runs_overlay({name: with_curves[name] for name in chosen}, metric))
@@ -182,7 +183,7 @@ def _save_and_open() -> None:
         listed = {str(m.path): m for m in list_models(resources.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key=SAVED_MODEL_KEY)
-        chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY))
+        chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY) or "")
         if chosen is not None and chosen.damaged:
             st.warning(f"Its metadata is damaged: {plain(chosen.damaged)} The model itself may still open.")
         st.button("Open", key="open", on_click=_on_open, disabled=not listed)

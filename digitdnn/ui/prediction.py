@@ -136,7 +136,8 @@ def preprocessing_steps(reading: Reading) -> None:
             return
         top, left, bottom, right = steps.box
         columns = st.columns(4)
-        columns[0].image(with_box(steps.ink, steps.box), caption=f"1. Ink and its box ({right - left} x {bottom - top} px)")
+        columns[0].image(with_box(steps.ink, steps.box),
+                         caption=f"1. Ink and its box ({right - left} x {bottom - top} px)")
         columns[1].image(enlarge(steps.cropped, size=200, grid=False), caption="2. Cropped to the box")
         h, w = steps.scaled.shape
         columns[2].image(enlarge(steps.scaled, size=200), caption=f"3. Pen width evened out, scaled to {w} x {h}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
@@ -72,6 +72,8 @@ def start_retrain() -> None:
         problem = _why_not(len(y))
         if problem:
             raise ValueError(problem)
+        # _why_not found an active model, and an active model keeps its weights
+        assert entry is not None and entry.classifier is not None
         cfg = fine_tune_config(entry.classifier)
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")

@@ -115,15 +115,18 @@ def collect_finished_job() -> None:
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     else:
-        kind: state.NoticeKind = "success" if history.status == "completed" else "info"
+        kind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")
 
 
 def accuracy_summary(history: History) -> str:
-    """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was better."""
-    kept = f"test accuracy {history.test_accuracy:.2%}"
+    """The test accuracy of the weights a run keeps (its last finished epoch), and its best epoch's if that was
+    better."""
+    accuracy = history.test_accuracy
+    assert accuracy is not None  # collect_finished_job returns earlier when no epoch finished
+    kept = f"test accuracy {accuracy:.2%}"
     best = max(history.epochs, key=lambda report: report.test_accuracy, default=None)
-    if best is None or best.test_accuracy <= history.test_accuracy:
+    if best is None or best.test_accuracy <= accuracy:
         return kept
     return (f"{kept} (the weights after epoch {history.epochs[-1].epoch}, which it keeps; epoch {best.epoch} "
             f"had {best.test_accuracy:.2%})")

@@ -100,7 +100,7 @@ def _make_default() -> None:
     if not teacher.is_teacher():
         return
     entry = next((m for m in state.models() if m.id == st.session_state.get(DEFAULT_PICK)), None)
-    if entry is None:
+    if entry is None or entry.classifier is None:  # gone, or its weights released since the list was drawn
         return
     folder = resources.models_dir()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")

@@ -1,4 +1,5 @@
-"""Text that people typed or sent (file and model names, values from the page address) shown as it is, never as Markdown."""
+"""Text that people typed or sent (file and model names, values from the page address) shown as it is, never as
+Markdown."""
 from __future__ import annotations
 
 import re

@@ -38,6 +38,7 @@ class WatchRecord:
 
     def ended(self) -> WatchRecord:
         """The record without its job, once the run is over (the job holds the run's weights)."""
+        assert self.job is not None  # called only on a record whose job is still attached
         return WatchRecord(None, self.drawing, self.run, tuple(self.job.progress().watched))
 
 
