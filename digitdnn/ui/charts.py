@@ -7,7 +7,7 @@ from typing import Literal
 
 import altair as alt
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
+import pandas as pd
 
 METRICS = {"accuracy": "Accuracy", "loss": "Loss"}
 # Test accuracy of fully connected networks on MNIST in the literature: (accuracy, label, full reference).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
+import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate

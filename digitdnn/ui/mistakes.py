@@ -8,7 +8,7 @@ the model's weights, see state.KEPT_WEIGHTS).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
+import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import Evaluation, evaluate

@@ -5,7 +5,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
+import pandas as pd
 import streamlit as st
 
 from digitdnn.ui import resources, state

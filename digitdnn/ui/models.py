@@ -6,7 +6,7 @@ import re
 import tempfile
 from pathlib import Path
 
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is not installed
+import pandas as pd
 import streamlit as st
 
 from digitdnn.store import (
