@@ -58,7 +58,7 @@ def test_table_is_printed_with_every_column_and_row(quick_run):
     report, printed = quick_run
     lines = printed.splitlines()
     assert lines[0].split() == ["figure", "project", "baseline", "ratio", "target", "pass/fail"]
-    for row, line in zip(report.rows, lines[1:], strict=True):
+    for row, line in zip(report.rows, lines[1:len(report.rows) + 1], strict=True):
         assert line.startswith(row.figure), line
         assert line.split()[-1] == ("pass" if row.passed else "FAIL"), line
     assert all(note in printed for note in report.notes)
