@@ -9,7 +9,7 @@ baseline, ratio, target, pass/fail), every figure measured on one server started
   to the browser showing the prediction container's "Draw a digit";
 - memory: RSS of the server (the streamlit process and any children, VmRSS from /proc) with
   1 and then 10 browser sessions open (each a page in its own browser context that drew one
-  digit), and the growth per extra session;
+  digit; the 9 others opened after the drawings below), and the growth per extra session;
 - browser: mouse-up on the canvas to the prediction container naming the drawing with its new
   stroke count, for every stroke of ~20 drawings (one stroke at a time, each waited for, as a
   person drawing at a normal pace); both ends are read in the page (the mouseup event's time,
@@ -180,26 +180,16 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
             startup = time.perf_counter() - started
             idle_mb = process_tree_rss_mb(process.pid)[1]
 
-            # Memory: 1 session that drew a digit, then `sessions` of them.
             first_latencies = draw_digit(first, 3)
             first_prediction = time.perf_counter() - started
             time.sleep(1)
             one_mb = process_tree_rss_mb(process.pid)[1]
-            pages = [first]
-            for i in range(1, sessions):
-                page = open_session(browser, url)
-                draw_digit(page, i % 10)
-                pages.append(page)
-            time.sleep(1)
-            many_mb = process_tree_rss_mb(process.pid)[1]
-            per_session_mb = (many_mb - one_mb) / (sessions - 1)
-            for page in pages[1:]:
-                page.context.close()
 
-            # Latency: drawings on the first page, one stroke at a time, Clear between drawings.
+            # Latency and CPU: drawings on the first page, one stroke at a time, Clear between drawings; the only
+            # session yet, so that the CPU figure counts its digits alone (not other sessions' opening or closing).
             clear(first)
             timer = RerunTimer(first)
-            time.sleep(1)  # the closed sessions' pages are gone
+            time.sleep(1)
             cpu_before = cpu_seconds(process.pid)[0]
             latencies: list[float] = []
             captions: list[tuple[float, float]] = []
@@ -212,6 +202,16 @@ def run(quick: bool = False, model_path: str | None = None) -> Report:
                 clear(first)
             cpu_per_digit = (cpu_seconds(process.pid)[0] - cpu_before) / drawings
             end_mb = process_tree_rss_mb(process.pid)[1]
+
+            # Memory: `sessions` sessions that drew a digit (the first and sessions - 1 more).
+            pages = [first]
+            for i in range(1, sessions):
+                page = open_session(browser, url)
+                draw_digit(page, i % 10)
+                pages.append(page)
+            time.sleep(1)
+            many_mb = process_tree_rss_mb(process.pid)[1]
+            per_session_mb = (many_mb - one_mb) / (sessions - 1)
 
     server_ms = [s * 1000 for s in timer.seconds("prediction")]
     rerun_ms = [s * 1000 for s in timer.seconds("finished")]
