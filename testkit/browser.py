@@ -79,12 +79,12 @@ def predicted_digit(page, strokes: int) -> int:
 
 
 def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) -> str:
-    """Wait until the element's text matches the regex `pattern`; return the text."""
-    page.wait_for_function(
+    """Wait until the (first) element's text matches the regex `pattern`; return that text (read in the same check:
+    while Streamlit reruns, a stale copy of the element may be on the page beside the new one)."""
+    return page.wait_for_function(
         "([selector, pattern]) => { const e = document.querySelector(selector);"
-        " return e !== null && new RegExp(pattern).test(e.innerText); }",
-        arg=[selector, pattern], timeout=timeout)
-    return page.locator(selector).inner_text()
+        " return e !== null && new RegExp(pattern).test(e.innerText) ? e.innerText : false; }",
+        arg=[selector, pattern], timeout=timeout).json_value()
 
 
 # ---- the same with Playwright's async API, for driving many pages at once -----------------------------------
