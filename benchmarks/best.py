@@ -34,8 +34,8 @@ def best_preset() -> tuple[str, object]:
 
 def run(quick: bool = False, model_path=None) -> Report:
     """Train the Best preset (on a slice with quick) and report its figures; model_path is not used."""
-    from digitdnn.data import load_mnist
-    from digitdnn.training import train
+    from digitdnn.data.mnist import load_mnist
+    from digitdnn.training.loop import train
 
     name, cfg = best_preset()
     data = load_mnist()

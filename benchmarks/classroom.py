@@ -83,10 +83,10 @@ def canvas_png(canvas: np.ndarray) -> bytes:
 
 def fine_tune_group(group: Group, pen, classifier, mnist, folder: Path, quick: bool) -> Outcome:
     """Store some of the group's drawings, fine-tune on them, name the others before and after."""
-    from digitdnn.drawings import DrawingStore
-    from digitdnn.finetune import fine_tune
-    from digitdnn.pendigits import render_digit
-    from digitdnn.preprocess import to_mnist
+    from digitdnn.data.pendigits import render_digit
+    from digitdnn.imaging.preprocess import to_mnist
+    from digitdnn.storage.drawings import DrawingStore
+    from digitdnn.training.finetune import fine_tune
 
     rng = np.random.default_rng(SEED)
     order = rng.permutation(group.indices)
@@ -135,9 +135,9 @@ def rows(outcome: Outcome) -> list[Row]:
 
 def run(quick: bool = False, model_path=None) -> Report:
     """Fine-tune the model (None: the page's default) for each group; one Report of all."""
-    from digitdnn.data import load_mnist
-    from digitdnn.pendigits import load_pen_digits, split_by_writer
-    from digitdnn.store import load_classifier
+    from digitdnn.data.mnist import load_mnist
+    from digitdnn.data.pendigits import load_pen_digits, split_by_writer
+    from digitdnn.storage.models import load_classifier
 
     pen = load_pen_digits()
     _, held_out = split_by_writer(pen)

@@ -8,7 +8,7 @@ anywhere on it, pen 8-35 px) through to_mnist and through whole-canvas
 resizing; the stroke drawings of tests/data through both; the 28x28 stroke
 widths against MNIST's own; and the median time of to_mnist on a 280x280
 RGBA canvas. Then the pen digits of the writers that no model trains on
-(digitdnn.pendigits.split_by_writer), drawn as the canvas draws them (round
+(digitdnn.data.pendigits.split_by_writer), drawn as the canvas draws them (round
 brush, pen 8-35 px, 30%-85% of the canvas, anywhere): named overall, per digit
 and per lab, the commonest mistakes, confidently wrong (top probability >= 0.9
 and wrong) as a share of all digits, and the expected calibration error; and
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitdnn.brush import CANVAS
-from digitdnn.calibration import UNSURE_BELOW, expected_calibration_error
-from digitdnn.distort import resize_whole_canvas
-from digitdnn.preprocess import grow, ink_map, stroke_width, to_mnist
+from digitdnn.imaging.brush import CANVAS
+from digitdnn.imaging.distort import resize_whole_canvas
+from digitdnn.imaging.preprocess import grow, ink_map, stroke_width, to_mnist
+from digitdnn.training.calibration import UNSURE_BELOW, expected_calibration_error
 from testkit.strokes import load_drawings
 
 STROKE_DRAWINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "stroke_drawings.npz"
@@ -137,8 +137,8 @@ def pen_digit_report(classifier, x: np.ndarray, y: np.ndarray, labs: np.ndarray)
 
 def pen_digit_lines(classifier, quick: bool) -> list[str]:
     """The held-out writers' pen digits, as written and with foreign styles, through to_mnist and the model."""
-    from digitdnn.pen_training import draw_pen_digits
-    from digitdnn.pendigits import load_pen_digits, split_by_writer
+    from digitdnn.data.pen_training import draw_pen_digits
+    from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
     pen = load_pen_digits()
     _, held = split_by_writer(pen)

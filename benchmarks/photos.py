@@ -2,10 +2,10 @@
 
     python -m benchmarks.photos [--count N] [--seed S] [--model PATH]
 
-Photographs (digitdnn.paper_photos: dark ink on light paper, a strong lighting gradient, a shadow
+Photographs (testkit.paper_photos: dark ink on light paper, a strong lighting gradient, a shadow
 along one edge, a warm tint, noise, JPEG) the pen digits of writers no model trains on
-(digitdnn.pendigits.split_by_writer), N of them drawn at random with seed S, and prints the share
-named right through digitdnn.photo (lighting flattened, ink by contrast, edge marks and specks
+(digitdnn.data.pendigits.split_by_writer), N of them drawn at random with seed S, and prints the share
+named right through digitdnn.imaging.photo (lighting flattened, ink by contrast, edge marks and specks
 dropped) and through to_mnist alone, how many had no digit found, the commonest mistakes, and the
 median time from JPEG bytes to the 28x28 input.
 """
@@ -18,10 +18,10 @@ from collections import Counter
 
 import numpy as np
 
-from digitdnn.paper_photos import paper_photo
-from digitdnn.pendigits import load_pen_digits, split_by_writer
-from digitdnn.photo import photo_to_mnist, read_photo
-from digitdnn.preprocess import to_mnist
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
+from digitdnn.imaging.photo import photo_to_mnist, read_photo
+from digitdnn.imaging.preprocess import to_mnist
+from testkit.paper_photos import paper_photo
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default=None, help="the model that names them (default: assets/)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from digitdnn.store import load_classifier
+    from digitdnn.storage.models import load_classifier
 
     classifier = load_classifier(args.model)
     pen = load_pen_digits()

@@ -48,7 +48,7 @@ def rss_mb() -> tuple[float, float]:
 
 def one_run(index: int, data, queue, separate_process: bool = True):
     """Train run `index` to its end (completed, stopped or abandoned) and return its job."""
-    from digitdnn.jobs import TrainingJob
+    from digitdnn.training.jobs import TrainingJob
 
     cfg = SETTINGS[index % len(SETTINGS)].replace(seed=index)
     page_open = threading.Event()
@@ -70,8 +70,8 @@ def one_run(index: int, data, queue, separate_process: bool = True):
 
 def soak(runs: int, quick: bool, separate_process: bool = True) -> dict:
     """Run the soak; returns the memory figures in MB and the runs' statuses."""
-    from digitdnn.data import load_mnist
-    from digitdnn.training_queue import TrainingQueue
+    from digitdnn.data.mnist import load_mnist
+    from digitdnn.training.queue import TrainingQueue
 
     data = load_mnist().head(*(QUICK_SLICE if quick else SLICE))
     queue = TrainingQueue(1)

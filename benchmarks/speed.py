@@ -51,7 +51,7 @@ def keras_fit(cfg: TrainConfig, data) -> tuple[float, float]:
     import keras
 
     from digitdnn.model import build_model
-    from digitdnn.training import make_optimizer
+    from digitdnn.training.loop import make_optimizer
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -132,7 +132,7 @@ def training_rows(name: str, cfg: TrainConfig, history, data, notes: list[str]) 
 
 def augmentation_row(cfg: TrainConfig, plain_history, data) -> Row:
     """An epoch with on-the-fly augmentation against the same epoch without it."""
-    from digitdnn.training import train
+    from digitdnn.training.loop import train
 
     augmented_history = train(cfg.replace(augment=True), data).history
     plain, _ = project_epoch_seconds(plain_history)
@@ -157,8 +157,8 @@ def time_to_accuracy_row(preset_name: str, history, notes: list[str]) -> Row:
 
 def drawing_rows(model_path, quick: bool, notes: list[str]) -> list[Row]:
     """One drawing through to_mnist + predict_proba: its median time, and against model.predict on one image."""
-    from digitdnn.preprocess import to_mnist
-    from digitdnn.store import load_classifier
+    from digitdnn.imaging.preprocess import to_mnist
+    from digitdnn.storage.models import load_classifier
     from testkit.strokes import load_drawings
 
     classifier = load_classifier(model_path)
@@ -189,9 +189,9 @@ def run(quick: bool = False, model_path=None) -> Report:
     """Measure everything on MNIST (a slice of it with quick); model_path None = the page's default model."""
     import tensorflow as tf
 
-    from digitdnn.data import load_mnist
+    from digitdnn.data.mnist import load_mnist
     from digitdnn.presets import DEFAULT_PRESET, PRESETS
-    from digitdnn.training import train
+    from digitdnn.training.loop import train
 
     data = load_mnist()
     if quick:

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from digitdnn.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
-from digitdnn.data import MnistData, MnistUnavailable, cache_path, load_mnist
-from digitdnn.serve import DEFAULT_PORT
+from digitdnn.data.mnist import MnistData, MnistUnavailable, cache_path, load_mnist
+from digitdnn.server.serve import DEFAULT_PORT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,10 +63,10 @@ def _fail(error, status: int = 1) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or environment (shown as one line), not a bug (traceback)."""
     errors = [MnistUnavailable, OSError, ValueError]
-    store = sys.modules.get("digitdnn.store")  # ModelLoadError can only come from a loaded store
+    store = sys.modules.get("digitdnn.storage.models")  # ModelLoadError can only come from a loaded store
     if store is not None:
         errors.append(store.ModelLoadError)
-    drawings = sys.modules.get("digitdnn.drawings")
+    drawings = sys.modules.get("digitdnn.storage.drawings")
     if drawings is not None:
         errors.append(drawings.DrawingStoreError)
     return tuple(errors)
@@ -215,8 +215,8 @@ def run_train(args: argparse.Namespace) -> int:
     data = load_mnist().head(args.limit, args.test_limit)
     extra: dict[str, object] = {}
     if args.pen_digits:
-        from digitdnn.pen_training import mnist_with_pen_digits, pen_digits_record
-        from digitdnn.pendigits import load_pen_digits
+        from digitdnn.data.pen_training import mnist_with_pen_digits, pen_digits_record
+        from digitdnn.data.pendigits import load_pen_digits
 
         _say(f"drawing the training writers' pen digits {args.pen_digits} times each...")
         pen = load_pen_digits()
@@ -224,8 +224,8 @@ def run_train(args: argparse.Namespace) -> int:
                                      progress=lambda done: _say(f"  {done:.0%}") if done else None)
         extra["pen_digits"] = pen_digits_record(pen, args.pen_digits)
 
-    from digitdnn.store import save_classifier
-    from digitdnn.training import train
+    from digitdnn.storage.models import save_classifier
+    from digitdnn.training.loop import train
 
     print(f"training 784-{_units(cfg).replace(',', '-')}-10 ({cfg.activation}, {cfg.optimizer}, "
           f"learning rate {cfg.learning_rate}, batch {cfg.batch_size}) on {len(data.x_train)} images, "
@@ -242,7 +242,7 @@ def run_train(args: argparse.Namespace) -> int:
     history = result.history
     classifier = result.classifier
     if args.calibrate:
-        from digitdnn.pen_training import calibrate_on_pen_digits
+        from digitdnn.data.pen_training import calibrate_on_pen_digits
 
         classifier, temperature = calibrate_on_pen_digits(classifier)
         extra["temperature"] = temperature
@@ -332,7 +332,7 @@ def accuracy_on_test_set(classifier, data: MnistData) -> float:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Print a model's test accuracy overall and per digit."""
-    from digitdnn.store import load_classifier
+    from digitdnn.storage.models import load_classifier
 
     classifier = load_classifier(args.model)
     data = load_mnist()
@@ -362,8 +362,8 @@ def read_drawing(path: Path) -> np.ndarray:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Print the digit (and its probability) for each drawing, or that none was found."""
-    from digitdnn.preprocess import to_mnist
-    from digitdnn.store import load_classifier
+    from digitdnn.imaging.preprocess import to_mnist
+    from digitdnn.storage.models import load_classifier
 
     inputs = [(path, to_mnist(read_drawing(path))) for path in args.images]
     classifier = load_classifier(args.model)
@@ -381,7 +381,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def _add_drawings_commands(commands) -> None:
     """`digitdnn drawings count|export|import|delete` and `digitdnn finetune`."""
-    from digitdnn.drawings import default_drawings_path
+    from digitdnn.storage.drawings import default_drawings_path
 
     db_help = f"the drawings database (default {default_drawings_path()}: $DIGITDNN_DRAWINGS_DB or ./class-data)"
     drawings = commands.add_parser("drawings", help="the class's stored drawings: count, export, import, delete",
@@ -414,7 +414,7 @@ def _add_drawings_commands(commands) -> None:
 
 def _existing_store(path: Path, flag: str = "--db"):
     """The DrawingStore at `path`; an error (not a new, empty database) if there is none."""
-    from digitdnn.drawings import DrawingStore
+    from digitdnn.storage.drawings import DrawingStore
 
     if not path.is_file():
         raise _UsageError(f"no drawings database at {path} (give its path with {flag})")
@@ -441,7 +441,7 @@ def run_drawings_export(args: argparse.Namespace) -> int:
 
 def run_drawings_import(args: argparse.Namespace) -> int:
     """Add the drawings of an .npz (the database is created if missing)."""
-    from digitdnn.drawings import DrawingStore
+    from digitdnn.storage.drawings import DrawingStore
 
     store = DrawingStore(args.db)
     n = store.import_npz(args.npz)
@@ -463,8 +463,8 @@ def run_drawings_delete(args: argparse.Namespace) -> int:
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a model on a drawings database, print each epoch, save it with what was done."""
-    from digitdnn.finetune import fine_tune
-    from digitdnn.store import load_classifier, save_classifier
+    from digitdnn.storage.models import load_classifier, save_classifier
+    from digitdnn.training.finetune import fine_tune
 
     x, y = _existing_store(args.drawings, "--drawings").arrays()
     if len(y) == 0:
@@ -507,7 +507,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve the page until stopped (the process becomes the Streamlit server)."""
-    from digitdnn.serve import serve
+    from digitdnn.server.serve import serve
 
     return serve(args.port, args.address)
 

@@ -6,7 +6,7 @@ is a sharp corner; elsewhere the stroke is a smooth curve through the points.
 The generator turns templates into drawings the way people produce them on a
 canvas: varied size, place, pen width and slant, sampled at mouse-event
 spacing with a shaky hand; `Drawing.render` paints one like the page's canvas
-(digitdnn.brush). `digit_strokes` gives the one clear style per digit that the
+(digitdnn.imaging.brush). `digit_strokes` gives the one clear style per digit that the
 browser tests and the page benchmarks draw.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn.brush import CANVAS, render
+from digitdnn.imaging.brush import CANVAS, render
 from testkit import ROOT
 
 TEMPLATES = ROOT / "tests" / "data" / "stroke_templates.json"

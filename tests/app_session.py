@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
-from digitdnn.brush import render
+from digitdnn.imaging.brush import render
 from testkit import ROOT
 from testkit.strokes import digit_strokes
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def mnist():
     """The full, fingerprint-checked MNIST dataset."""
-    from digitdnn.data import load_mnist
+    from digitdnn.data.mnist import load_mnist
 
     return load_mnist()
 
@@ -27,8 +27,8 @@ def default_model(mnist, tmp_path_factory):
     """The model the page opens with in tests: the real default (digitdnn/assets/default.keras or
     $DIGITDNN_DEFAULT_MODEL) when it exists, else a small stand-in trained once for the session."""
     from digitdnn.presets import PRESETS
-    from digitdnn.store import default_model_path, save_classifier
-    from digitdnn.training import train
+    from digitdnn.storage.models import default_model_path, save_classifier
+    from digitdnn.training.loop import train
 
     real = default_model_path()
     if real.is_file():

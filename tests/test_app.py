@@ -8,13 +8,13 @@ from app_session import open_session, run_until, texts
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
-import digitdnn.data
+import digitdnn.data.mnist
 from digitdnn.config import TrainConfig
 from digitdnn.parameters import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
-from digitdnn.store import load_classifier_bytes
+from digitdnn.storage.models import load_classifier_bytes
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
-from digitdnn.ui.models import file_name, model_file_bytes
+from digitdnn.ui.runs_and_models import file_name, model_file_bytes
 from digitdnn.ui.sidebar import config_from_state, describe, widget_values
 
 
@@ -162,7 +162,7 @@ def test_fetching_mnist_shows_its_progress(page, mnist, monkeypatch):
         assert release.wait(30)
         return mnist
 
-    monkeypatch.setattr(digitdnn.data, "load_mnist", slow_fetch)
+    monkeypatch.setattr(digitdnn.data.mnist, "load_mnist", slow_fetch)
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "1998,498")  # a loader of its own, not the cached one
     page.selectbox(key="preset").set_value("Tiny")
     page.run()

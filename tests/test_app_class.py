@@ -9,11 +9,11 @@ import pytest
 from app_session import TEST_DATA_LIMIT, drawn_canvas, open_session, open_tab, run_until, texts
 from streamlit.testing.v1 import AppTest
 
-from digitdnn.drawings import DrawingStore
 from digitdnn.evaluation import evaluate
-from digitdnn.preprocess import to_mnist
-from digitdnn.server_default import chosen_default
-from digitdnn.ui import teacher
+from digitdnn.imaging.preprocess import to_mnist
+from digitdnn.storage.drawings import DrawingStore
+from digitdnn.storage.server_default import chosen_default
+from digitdnn.ui import teacher_key
 from digitdnn.ui.class_drawings import GALLERY_SIZE
 
 KEY = "correct horse battery staple"
@@ -28,7 +28,7 @@ def db(tmp_path):
 def environment(page_env, db, monkeypatch):
     """The page's settings for these tests: page_env's, a private drawings database, no teacher's key."""
     monkeypatch.setenv("DIGITDNN_DRAWINGS_DB", str(db))
-    monkeypatch.delenv(teacher.TEACHER_KEY_ENV, raising=False)
+    monkeypatch.delenv(teacher_key.TEACHER_KEY_ENV, raising=False)
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_the_class_drawings_tab_counts_shows_and_scores_them(page, db, mnist, de
     # Without a teacher key the teacher's controls are off, and say how to turn them on.
     assert "Teacher controls (delete, export, the server's default model) are off" in texts(page)
     assert not can_export(page) and "teacher_delete" not in [b.key for b in page.button]
-    assert teacher.KEY_INPUT not in [t.key for t in page.text_input]
+    assert teacher_key.KEY_INPUT not in [t.key for t in page.text_input]
 
 
 def table(at: AppTest, column: str):
@@ -191,7 +191,7 @@ def can_export(at: AppTest) -> bool:
 
 
 def unlock(at: AppTest, key: str) -> AppTest:
-    at.text_input(key=teacher.KEY_INPUT).input(key)
+    at.text_input(key=teacher_key.KEY_INPUT).input(key)
     at.button[[b.label for b in at.button].index("Unlock")].click().run()
     assert not at.exception, at.exception
     return at
@@ -206,7 +206,7 @@ def test_the_teacher_key_can_come_from_the_secrets_file(page):
 
 
 def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
-    monkeypatch.setenv(teacher.TEACHER_KEY_ENV, KEY)
+    monkeypatch.setenv(teacher_key.TEACHER_KEY_ENV, KEY)
     add_mnist_drawings(db, mnist, 12)
     open_tab(page, "Class drawings")
     assert "are off" not in texts(page) and not can_export(page)
@@ -216,10 +216,10 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
     assert not can_export(page)
     unlock(page, KEY)  # at once: not even checked
     assert "Too many wrong keys: try again in" in texts(page) and not can_export(page)
-    time.sleep(teacher.wait_seconds(1))
+    time.sleep(teacher_key.wait_seconds(1))
     unlock(page, "guess again")
     assert "The next try is checked after 4 s." in texts(page)
-    time.sleep(teacher.wait_seconds(2))
+    time.sleep(teacher_key.wait_seconds(2))
     unlock(page, KEY)
     assert "Teacher controls are on" in texts(page) and can_export(page)
 
@@ -241,8 +241,8 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
 
 
 def test_waits_after_wrong_keys_double_up_to_a_limit():
-    assert [teacher.wait_seconds(n) for n in range(5)] == [0, 2, 4, 8, 16]
-    assert teacher.wait_seconds(50) == teacher.MAX_WAIT_SECONDS
+    assert [teacher_key.wait_seconds(n) for n in range(5)] == [0, 2, 4, 8, 16]
+    assert teacher_key.wait_seconds(50) == teacher_key.MAX_WAIT_SECONDS
 
 
 def test_export_holds_every_drawing(environment, db, mnist):
@@ -297,7 +297,7 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     assert before_after.loc["MNIST test (500 images)", "after"] > 0.9
 
     # The teacher makes it the default of new sessions; sessions open already keep theirs.
-    monkeypatch.setenv(teacher.TEACHER_KEY_ENV, KEY)
+    monkeypatch.setenv(teacher_key.TEACHER_KEY_ENV, KEY)
     page.run()
     unlock(page, KEY)
     page.selectbox(key="teacher_default_pick").set_value(retrained.id).run()

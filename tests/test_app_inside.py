@@ -8,8 +8,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
-from digitdnn.ui.fool import SLIDERS
 from digitdnn.ui.sidebar import config_from_state
+from digitdnn.ui.try_to_fool_it import SLIDERS
 
 ADVANCED_KEYS = ("layers", "units_1", "activation", "optimizer", "learning_rate", "batch_size", "dropout", "augment")
 
@@ -108,13 +108,13 @@ def test_the_panels_are_made_only_when_opened(page_env):
 
 def panels(model_path: str, canvas) -> None:
     """The two panels for one drawing, as the drawing fragment shows them."""
-    from digitdnn.preprocess import preprocess_steps
-    from digitdnn.ui import fool, inside, resources
+    from digitdnn.imaging.preprocess import preprocess_steps
+    from digitdnn.ui import inside_the_network, server_state, try_to_fool_it
 
-    classifier = resources.default_classifier(model_path)
+    classifier = server_state.default_classifier(model_path)
     steps = preprocess_steps(canvas)
-    inside.network_inside(steps, classifier)
-    fool.fool_panel(steps, classifier)
+    inside_the_network.network_inside(steps, classifier)
+    try_to_fool_it.fool_panel(steps, classifier)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from app_session import TEST_DATA_LIMIT, open_session, run_until
 from streamlit.testing.v1 import AppTest
 
-from digitdnn.pendigits import load_pen_digits, split_by_writer
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
 
 @pytest.fixture

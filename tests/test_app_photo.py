@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from markdown_text import active_links, shown
 
-from digitdnn.paper_photos import paper_photo
-from digitdnn.pendigits import load_pen_digits, split_by_writer
-from digitdnn.photo import MAX_PHOTO_BYTES
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
+from digitdnn.imaging.photo import MAX_PHOTO_BYTES
+from testkit.paper_photos import paper_photo
 
 HOSTILE_NAME = "**my 4** [log in](http://ev.il).jpg"
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from digitdnn.ui.charts import LITERATURE, probability_bars
 from digitdnn.ui.mistakes import GALLERY_SIZE, most_common_confusion
-from digitdnn.ui.mnist_tab import pixels_as_text, pixels_from_text
+from digitdnn.ui.mnist_data import pixels_as_text, pixels_from_text
 
 TEST_IMAGES = int(TEST_DATA_LIMIT.split(",")[1])
 

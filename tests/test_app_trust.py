@@ -34,8 +34,8 @@ class FinishedJob:
     """A finished training job as the page reads it (name, config, progress()), with the result given."""
 
     def __init__(self, history, classifier):
-        from digitdnn.jobs import JobProgress
-        from digitdnn.training import TrainResult
+        from digitdnn.training.jobs import JobProgress
+        from digitdnn.training.loop import TrainResult
 
         self.name, self.config = "Run 1", history.config
         self._progress = JobProgress(status=history.status, message=history.message, epoch=len(history.epochs),
@@ -50,7 +50,7 @@ def worse_at_the_end():
     """A completed 3-epoch run whose best epoch (2: 90%) is better than its last (3: 70%, the weights kept)."""
     from digitdnn.config import TrainConfig
     from digitdnn.model import Classifier, build_model
-    from digitdnn.training import EpochReport, History
+    from digitdnn.training.loop import EpochReport, History
 
     cfg = TrainConfig(hidden_units=(16,), optimizer="sgd", learning_rate=0.5, batch_size=16, epochs=3)
     history = History(cfg, [EpochReport(epoch, 3, 0.8, 0.5, accuracy, 0.5, 1.0, 0.1)
@@ -72,7 +72,7 @@ def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept
     at.text_input(key="save_name").set_value("worse-at-the-end")
     at.button(key="save").click()
     at.run()
-    from digitdnn.store import read_metadata
+    from digitdnn.storage.models import read_metadata
 
     assert read_metadata(page_env / "worse-at-the-end.keras")["test_accuracy"] == pytest.approx(0.7)
     at.selectbox(key="saved_model").set_value(str(page_env / "worse-at-the-end.keras"))
@@ -80,7 +80,7 @@ def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept
 
 
 def test_the_default_model_row_shows_what_its_weights_score(page_env, default_model, mnist):
-    from digitdnn.store import load_classifier
+    from digitdnn.storage.models import load_classifier
 
     at = open_session()
     shown = at.dataframe[0].value["test accuracy"][0]
@@ -202,10 +202,10 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     import gc
     import weakref
 
-    from digitdnn.ui import resources
+    from digitdnn.ui import server_state
 
     page = {"open": True}
-    monkeypatch.setattr(resources, "session_still_open", lambda: lambda: page["open"])
+    monkeypatch.setattr(server_state, "session_still_open", lambda: lambda: page["open"])
     at = open_session({"units": "16", "epochs": "1"})
     at.button(key="train").click()
     at.run()
@@ -215,7 +215,7 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     weights = weakref.ref(run.classifier)
     del run
     page["open"] = False
-    sweeper = resources.session_sweeper()
+    sweeper = server_state.session_sweeper()
     monkeypatch.setattr(sweeper, "after", 0.0)
     sweeper.sweep()
     gc.collect()

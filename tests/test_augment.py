@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from digitdnn import augment
-from digitdnn.augment import N_PARAMETERS, augment_batch, augmented_examples
 from digitdnn.config import TrainConfig
-from digitdnn.training import train
+from digitdnn.training import augment
+from digitdnn.training.augment import N_PARAMETERS, augment_batch, augmented_examples
+from digitdnn.training.loop import train
 
 
 def neutral_parameters(count: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from digitdnn.drawings import DrawingStore
+from digitdnn.storage.drawings import DrawingStore
 from testkit.browser import (
     PREDICTION,
     draw,

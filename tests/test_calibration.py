@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from digitdnn.calibration import expected_calibration_error, fit_temperature, with_temperature
+from digitdnn.training.calibration import expected_calibration_error, fit_temperature, with_temperature
 
 
 def _overconfident(n=4000, seed=0):
@@ -26,7 +26,7 @@ def test_a_fitted_temperature_softens_overconfident_probabilities():
     p, labels = _overconfident()
     temperature = fit_temperature(p, labels)
     assert temperature > 1.5
-    from digitdnn.calibration import _scaled
+    from digitdnn.training.calibration import _scaled
 
     scaled = _scaled(p, temperature)
     assert expected_calibration_error(scaled, labels) < 0.05

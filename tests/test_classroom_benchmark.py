@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import classroom
 from benchmarks.report import Report, Row
-from digitdnn.pendigits import load_pen_digits, split_by_writer
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from digitdnn.cli import build_parser, config_from_args, main
 from digitdnn.config import TrainConfig
-from digitdnn.data import DATA_FINGERPRINT
+from digitdnn.data.mnist import DATA_FINGERPRINT
 
 EPOCH_LINE = re.compile(r"^epoch 1/1  train acc 0\.\d{4} loss \d+\.\d{4}  test acc 0\.\d{4} loss \d+\.\d{4}  "
                         r"\d+\.\d\ds$", re.MULTILINE)
@@ -200,7 +200,7 @@ def canvas_with_a_one(path):
 
 
 def test_predict_names_drawings_and_reports_blank_ones(trained, mnist, tmp_path, capsys):
-    from digitdnn.store import load_classifier
+    from digitdnn.storage.models import load_classifier
 
     classifier = load_classifier(trained["model"])
     x_test = mnist.x_test[:200].astype(np.float32) / 255
@@ -231,7 +231,7 @@ def test_predict_bad_input_fails_in_one_line(trained, tmp_path, kind):
 
 
 def test_train_with_pen_digits_and_calibration_records_the_recipe(tmp_path, mnist):
-    from digitdnn.pendigits import calibration_indices, load_pen_digits, split_by_writer
+    from digitdnn.data.pendigits import calibration_indices, load_pen_digits, split_by_writer
 
     pen = load_pen_digits()
     train_part, held = split_by_writer(pen)

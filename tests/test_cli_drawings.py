@@ -10,9 +10,9 @@ from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
 
 from digitdnn.cli import main
 from digitdnn.config import TrainConfig
-from digitdnn.drawings import DrawingStore
-from digitdnn.store import load_classifier, save_classifier
-from digitdnn.training import train
+from digitdnn.storage.drawings import DrawingStore
+from digitdnn.storage.models import load_classifier, save_classifier
+from digitdnn.training.loop import train
 
 
 def run_main(*argv) -> tuple[int, str]:
@@ -136,7 +136,7 @@ def test_finetune_without_drawings_saves_nothing(tmp_path, small_model):
 
 
 def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model, tmp_path):
-    from digitdnn.calibration import with_temperature
+    from digitdnn.training.calibration import with_temperature
 
     calibrated = save_classifier(with_temperature(load_classifier(small_model), 2.0), tmp_path / "calibrated.keras",
                                  {"temperature": 2.0})

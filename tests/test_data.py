@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitdnn import data as mnist_data
-from digitdnn.data import (
+from digitdnn.data import mnist as mnist_data
+from digitdnn.data.mnist import (
     ARRAY_NAMES,
     DATA_FINGERPRINT,
     IDX_FILES,

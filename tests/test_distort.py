@@ -1,9 +1,9 @@
-"""digitdnn.distort: each distortion keeps shape and range and does what its name says."""
+"""digitdnn.imaging.distort: each distortion keeps shape and range and does what its name says."""
 import numpy as np
 import pytest
 
-from digitdnn.distort import centre_of_mass, distort, resize_whole_canvas
-from digitdnn.preprocess import grow
+from digitdnn.imaging.distort import centre_of_mass, distort, resize_whole_canvas
+from digitdnn.imaging.preprocess import grow
 
 
 @pytest.fixture

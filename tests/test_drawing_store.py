@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdnn.drawings import SCHEMA_VERSION, DrawingStore, DrawingStoreError, default_drawings_path
+from digitdnn.storage.drawings import SCHEMA_VERSION, DrawingStore, DrawingStoreError, default_drawings_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
@@ -197,7 +197,7 @@ def test_30_threads_writing_at_once_lose_nothing(store):
 def test_three_processes_and_threads_writing_at_once_lose_nothing(store):
     writer = f"""
         import numpy as np, threading
-        from digitdnn.drawings import DrawingStore
+        from digitdnn.storage.drawings import DrawingStore
         store = DrawingStore({str(store.path)!r})
         def write():
             for i in range(20):
@@ -282,7 +282,7 @@ def test_a_read_only_folder_is_one_clear_error(tmp_path):
     try:
         done = run_python(f"""
             import numpy as np
-            from digitdnn.drawings import DrawingStore, DrawingStoreError
+            from digitdnn.storage.drawings import DrawingStore, DrawingStoreError
             try:
                 DrawingStore({str(folder / "new.sqlite")!r})
             except DrawingStoreError as exc:
@@ -306,7 +306,7 @@ def test_a_full_disk_is_one_clear_error_and_keeps_what_was_stored(tmp_path):
     done = run_python(f"""
         import resource, signal
         import numpy as np
-        from digitdnn.drawings import DrawingStore, DrawingStoreError
+        from digitdnn.storage.drawings import DrawingStore, DrawingStoreError
         store = DrawingStore({str(path)!r})
         png = b"\\x89PNG\\r\\n\\x1a\\n" + bytes(30000)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)          # a write past the limit fails instead
@@ -334,7 +334,7 @@ def test_a_writer_killed_mid_write_leaves_every_committed_drawing(tmp_path):
     path = tmp_path / "drawings.sqlite"
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import numpy as np
-        from digitdnn.drawings import DrawingStore
+        from digitdnn.storage.drawings import DrawingStore
         store = DrawingStore({str(path)!r})
         png = b"\\x89PNG\\r\\n\\x1a\\n" + bytes(20000)
         while True:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdnn.preprocess import to_mnist
+from digitdnn.imaging.preprocess import to_mnist
 from testkit.strokes import (
     DRAWING_COUNT,
     DRAWING_SEED,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from digitdnn.evaluation import Evaluation, evaluate
-from digitdnn.store import load_classifier
+from digitdnn.storage.models import load_classifier
 
 
 class FixedAnswers:

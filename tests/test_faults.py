@@ -17,16 +17,16 @@ import pytest
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
-from digitdnn import data as mnist_data
-from digitdnn import store
-from digitdnn.brush import render
 from digitdnn.cli import main as cli_main
 from digitdnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_UNITS, TrainConfig
-from digitdnn.jobs import TrainingJob
+from digitdnn.data import mnist as mnist_data
+from digitdnn.data.shared_dataset import SharedDataset
+from digitdnn.imaging.brush import render
+from digitdnn.imaging.preprocess import MAX_INK_SHARE, drawing_problem, preprocess_steps
 from digitdnn.model import Classifier, build_model
-from digitdnn.preprocess import MAX_INK_SHARE, drawing_problem, preprocess_steps
-from digitdnn.shared_dataset import SharedDataset
-from digitdnn.store import ModelLoadError, SaveError
+from digitdnn.storage import models as store
+from digitdnn.storage.models import ModelLoadError, SaveError
+from digitdnn.training.jobs import TrainingJob
 from testkit.strokes import load_drawings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ DYING_SAVE = """
 import os, sys
 from pathlib import Path
 import keras
-from digitdnn import store
+from digitdnn.storage import models as store
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 

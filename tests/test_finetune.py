@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from digitdnn import finetune
 from digitdnn.config import TrainConfig
-from digitdnn.finetune import fine_tune, fine_tune_config, mixed_data
 from digitdnn.model import Classifier, build_model
-from digitdnn.training import train
+from digitdnn.training import finetune
+from digitdnn.training.finetune import fine_tune, fine_tune_config, mixed_data
+from digitdnn.training.loop import train
 
 BASE = TrainConfig(hidden_units=(64,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2,
                    dropout=0.1, seed=5)
@@ -87,7 +87,7 @@ def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
 
 
 def test_a_calibrated_model_is_trained_without_its_temperature_and_keeps_it(base, data, mnist):
-    from digitdnn.calibration import with_temperature
+    from digitdnn.training.calibration import with_temperature
 
     drawings, labels = rotated(mnist.x_train[:100]), mnist.y_train[:100]
     seen = []

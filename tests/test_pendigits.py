@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from digitdnn.pendigits import (
+from digitdnn.data.pendigits import (
     PenDigits,
     PenDigitsError,
     calibration_indices,
@@ -11,7 +11,7 @@ from digitdnn.pendigits import (
     render_digit,
     split_by_writer,
 )
-from digitdnn.preprocess import ink_box, ink_map, stroke_width, to_mnist
+from digitdnn.imaging.preprocess import ink_box, ink_map, stroke_width, to_mnist
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""digitdnn.photo: photos of digits written on paper (uneven light, a shadow at the edge, noise, JPEG) come out as
-clean MNIST-format digits; unreadable or oversized files are refused with a plain message."""
+"""digitdnn.imaging.photo: photos of digits written on paper (uneven light, a shadow at the edge, noise, JPEG) come out
+as clean MNIST-format digits; unreadable or oversized files are refused with a plain message."""
 import io
 from collections import deque
 
@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdnn.paper_photos import paper_photo
-from digitdnn.pendigits import load_pen_digits, split_by_writer
-from digitdnn.photo import (
+from digitdnn.data.pendigits import load_pen_digits, split_by_writer
+from digitdnn.imaging.photo import (
     MAX_OTHER_PIXELS,
     PhotoError,
     label_marks,
@@ -18,7 +17,8 @@ from digitdnn.photo import (
     photo_to_mnist,
     read_photo,
 )
-from digitdnn.preprocess import to_mnist
+from digitdnn.imaging.preprocess import to_mnist
+from testkit.paper_photos import paper_photo
 
 PHOTOS = 60             # held-out writers' digits photographed (python -m benchmarks.photos: 700, 98.1%)
 GOOD_MAJORITY = 0.9

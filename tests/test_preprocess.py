@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdnn.brush import render
-from digitdnn.preprocess import PEN_RANGE, preprocess_steps, stroke_width, to_mnist
+from digitdnn.imaging.brush import render
+from digitdnn.imaging.preprocess import PEN_RANGE, preprocess_steps, stroke_width, to_mnist
 from testkit.strokes import load_templates, smooth_stroke
 
 TEMPLATES = {(t.label, t.style): t for t in load_templates(Path(__file__).parent / "data" / "stroke_templates.json")}

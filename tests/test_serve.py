@@ -6,8 +6,8 @@ import tomllib
 
 import pytest
 
-from digitdnn import serve
 from digitdnn.cli import build_parser
+from digitdnn.server import serve
 from testkit import ROOT
 
 

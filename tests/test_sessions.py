@@ -1,7 +1,7 @@
 """A closed session's holdings are released once, `after` seconds after its page closed; open ones never."""
 import time
 
-from digitdnn.sessions import ClosedSessionSweeper
+from digitdnn.server.sessions import ClosedSessionSweeper
 
 
 class Clock:
@@ -64,7 +64,7 @@ def test_the_thread_releases_without_anyone_asking():
 
 def test_a_discarded_job_ends_and_keeps_no_weights(small_mnist):
     from digitdnn.config import TrainConfig
-    from digitdnn.jobs import TrainingJob
+    from digitdnn.training.jobs import TrainingJob
 
     job = TrainingJob(TrainConfig(hidden_units=(8,), batch_size=16, epochs=50), small_mnist).start()
     deadline = time.monotonic() + 60
@@ -83,7 +83,7 @@ def test_a_classifier_from_layers_keeps_no_keras_model_and_saves_the_same_networ
 
     from digitdnn.config import TrainConfig
     from digitdnn.model import Classifier, build_model
-    from digitdnn.store import load_classifier, save_classifier
+    from digitdnn.storage.models import load_classifier, save_classifier
 
     cfg = TrainConfig(hidden_units=(16, 8), activation="tanh", dropout=0.2, seed=4)
     source = Classifier(build_model(cfg))

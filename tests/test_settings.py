@@ -1,12 +1,13 @@
-"""digitdnn.settings: every DIGITDNN_* variable, read when asked, with its default and a plain error for nonsense."""
+"""digitdnn.server.settings: every DIGITDNN_* variable, read when asked, with its default and a plain error for
+nonsense."""
 import logging
 import os
 from pathlib import Path
 
 import pytest
 
-from digitdnn import settings
-from digitdnn.store import MAX_UPLOAD_BYTES
+from digitdnn.server import settings
+from digitdnn.storage.models import MAX_UPLOAD_BYTES
 
 NAMES = [value for name, value in vars(settings).items() if name.endswith("_ENV")]
 
@@ -119,7 +120,7 @@ def test_megabytes(monkeypatch, read, name):
 
 def test_or_default_logs_a_bad_value_and_uses_the_default(monkeypatch, caplog):
     monkeypatch.setenv("DIGITDNN_TRAINING_SLOTS", "many")
-    with caplog.at_level(logging.WARNING, logger="digitdnn.settings"):
+    with caplog.at_level(logging.WARNING, logger="digitdnn.server.settings"):
         assert settings.or_default(settings.training_slots, 2) == 2
     assert "DIGITDNN_TRAINING_SLOTS must be a positive integer, got 'many'; using 2" in caplog.text
     monkeypatch.setenv("DIGITDNN_TRAINING_SLOTS", "3")

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from digitdnn.data import MnistUnavailable
-from digitdnn.shared_dataset import SharedDataset
+from digitdnn.data.mnist import MnistUnavailable
+from digitdnn.data.shared_dataset import SharedDataset
 
 
 def test_shared_dataset_loads_once_for_concurrent_callers(small_mnist):

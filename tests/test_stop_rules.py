@@ -1,7 +1,7 @@
 """StopRules with a fake clock: a requested stop, the time limit, an abandoned page and a reconnect in time."""
 import pytest
 
-from digitdnn.stop_rules import ABANDON_AFTER_SECONDS, ABANDONED_MESSAGE, StopRules
+from digitdnn.training.stop_rules import ABANDON_AFTER_SECONDS, ABANDONED_MESSAGE, StopRules
 
 
 class Clock:

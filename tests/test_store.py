@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitdnn import store
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
-from digitdnn.store import ModelLoadError, SaveError
+from digitdnn.storage import models as store
+from digitdnn.storage.models import ModelLoadError, SaveError
 
 IMAGES = np.random.default_rng(7).random((6, 28, 28), dtype=np.float32)
 
@@ -501,7 +501,7 @@ def test_loading_imports_neither_keras_nor_tensorflow(saved):
     import subprocess
     import sys
 
-    script = ("import sys; from digitdnn.store import load_classifier; load_classifier(sys.argv[1]); "
+    script = ("import sys; from digitdnn.storage.models import load_classifier; load_classifier(sys.argv[1]); "
               "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script, str(saved)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdnn import store
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
+from digitdnn.storage import models as store
 
 IMAGES = np.random.default_rng(11).random((4, 28, 28), dtype=np.float32)
 SAVERS = 4
@@ -80,7 +80,7 @@ def test_threads_racing_for_one_name_give_one_winner(tmp_path, monkeypatch):
 # (A plain subprocess: multiprocessing would re-run whatever script is __main__, which after AppTest is the page.)
 PROCESS_SAVER = """
 import pathlib, sys, time
-from digitdnn import store
+from digitdnn.storage import models as store
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from digitdnn.pendigits import load_pen_digits
-from digitdnn.stroke_augment import STYLES, add_style, distort_strokes
+from digitdnn.data.pendigits import load_pen_digits
+from digitdnn.data.stroke_augment import STYLES, add_style, distort_strokes
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_distortion_is_seeded(pen):
 
 
 def test_loose_ends_cut_and_extend_strokes():
-    from digitdnn.stroke_augment import _change_ends
+    from digitdnn.data.stroke_augment import _change_ends
 
     rng = np.random.default_rng(1)
     line = np.stack([np.arange(50.0), np.zeros(50)], 1)
@@ -74,7 +74,7 @@ def test_digits_without_a_foreign_style_are_unchanged(pen):
 
 
 def test_a_slashed_zero_has_a_stroke_crossing_its_middle(pen):
-    from digitdnn.stroke_augment import _slashed_zero
+    from digitdnn.data.stroke_augment import _slashed_zero
 
     zero = pen.strokes(int(np.flatnonzero(pen.label == 0)[0]))
     low, high = _box(zero)

@@ -1,7 +1,7 @@
 """TimeLeft with a fake clock: fraction done and seconds left at the pace kept since the first report."""
 import pytest
 
-from digitdnn.time_left import TimeLeft
+from digitdnn.training.time_left import TimeLeft
 
 
 class Clock:

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from digitdnn import training
 from digitdnn.config import OPTIMIZERS, TrainConfig
 from digitdnn.model import build_model
-from digitdnn.training import EpochReport, History, TrainResult, make_optimizer, train
+from digitdnn.training import loop as training
+from digitdnn.training.loop import EpochReport, History, TrainResult, make_optimizer, train
 
 ADAM = TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=32, epochs=1)
 

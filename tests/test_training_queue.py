@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from digitdnn.training_queue import TrainingQueue
+from digitdnn.training.queue import TrainingQueue
 
 
 def test_training_queue_is_first_come_first_served():

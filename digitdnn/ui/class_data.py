@@ -1,5 +1,5 @@
 """The class's drawings as training data: mixed into MNIST for a run from scratch (the sidebar's checkbox) or a
-retrain, as digitdnn.finetune mixes them."""
+retrain, as digitdnn.training.finetune mixes them."""
 from __future__ import annotations
 
 import logging
@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import streamlit as st
 
-from digitdnn.jobs import DataLoader
-from digitdnn.ui import pen_data, resources
+from digitdnn.training.jobs import DataLoader
+from digitdnn.ui import pen_data, server_state
 
 INCLUDE = "with_class_drawings"  # the sidebar checkbox
 _LOG = logging.getLogger(__name__)
@@ -24,10 +24,10 @@ def include_checkbox() -> None:
 def class_drawings() -> tuple[np.ndarray, np.ndarray]:
     """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be
     read."""
-    from digitdnn.drawings import DrawingStoreError
+    from digitdnn.storage.drawings import DrawingStoreError
 
     try:
-        x, y = resources.drawing_store().arrays()
+        x, y = server_state.drawing_store().arrays()
     except DrawingStoreError as exc:
         _LOG.warning("the class drawings cannot be read", exc_info=True)
         raise ValueError(f"the class drawings cannot be read: {exc}") from exc
@@ -49,7 +49,7 @@ def training_data() -> tuple[DataLoader, str]:
 def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, mnist_sample: int | None,
                   seed: int = 0) -> DataLoader:
     """A loader of MNIST (all of its training images, or a sample of `mnist_sample`) mixed with the drawings."""
-    from digitdnn.finetune import mixed_data
+    from digitdnn.training.finetune import mixed_data
 
     def load(report):
         return mixed_data(x, y, mnist(report), seed=seed, mnist_sample=mnist_sample)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
-from digitdnn.ui import resources, retrain, state, teacher, teacher_controls
+from digitdnn.ui import retrain_on_class_drawings, server_state, state, teacher_controls, teacher_key
 from digitdnn.ui.charts import confusion_heatmap
 from digitdnn.ui.images import enlarge
 
@@ -22,10 +22,10 @@ _LOG = logging.getLogger(__name__)
 
 def class_drawings_panel() -> None:
     """The "Class drawings" tab."""
-    from digitdnn.drawings import DrawingStoreError
+    from digitdnn.storage.drawings import DrawingStoreError
 
     try:
-        store = resources.drawing_store()
+        store = server_state.drawing_store()
         counts = store.counts()
         x, y = store.arrays()
     except DrawingStoreError as exc:
@@ -43,10 +43,10 @@ def class_drawings_panel() -> None:
         st.info("No drawings yet: draw a digit, then press the digit it is under the prediction.")
     else:
         _active_model_on(x, y)
-        retrain.retrain_section(x, y)
+        retrain_on_class_drawings.retrain_section(x, y)
         shown = _gallery(store)
     st.divider()
-    if teacher.teacher_gate():
+    if teacher_key.teacher_gate():
         teacher_controls.controls(store, shown)
 
 

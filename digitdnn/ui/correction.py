@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from digitdnn.ui import resources, state
+from digitdnn.ui import server_state, state
 from digitdnn.ui.images import png
 from digitdnn.ui.prediction import Reading
 
@@ -66,7 +66,7 @@ def _drawing_key(centred: np.ndarray) -> str:
 
 
 def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities, model_label: str) -> None:
-    from digitdnn.drawings import MAX_TEXT_CHARS, DrawingStoreError
+    from digitdnn.storage.drawings import MAX_TEXT_CHARS, DrawingStoreError
 
     stored = state.session().correction_stored
     predicted = int(np.argmax(probabilities))
@@ -75,7 +75,7 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
     else:
         try:
-            resources.drawing_store().add(centred, label, predicted=predicted,
+            server_state.drawing_store().add(centred, label, predicted=predicted,
                                           probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
                                           session=session_id(), image_png=png_bytes(canvas))
         except DrawingStoreError as exc:

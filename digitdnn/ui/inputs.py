@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from digitdnn.photo import MAX_PHOTO_BYTES, PhotoError
+from digitdnn.imaging.photo import MAX_PHOTO_BYTES, PhotoError
 from digitdnn.ui import drawing
 from digitdnn.ui.prediction import Reading, read_drawing, read_photo_file
 from digitdnn.ui.text import plain

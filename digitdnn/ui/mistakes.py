@@ -14,7 +14,7 @@ import streamlit as st
 from digitdnn.evaluation import Evaluation, evaluate
 from digitdnn.ui import state
 from digitdnn.ui.charts import confusion_heatmap
-from digitdnn.ui.mnist_tab import THUMBNAIL, mnist_or_error, thumbnails
+from digitdnn.ui.mnist_data import THUMBNAIL, mnist_or_error, thumbnails
 from digitdnn.ui.text import plain
 
 GALLERY_SIZE = 24

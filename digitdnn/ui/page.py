@@ -11,20 +11,20 @@ from digitdnn.ui import (
     class_data,
     class_drawings,
     correction,
-    fool,
     inputs,
-    inside,
+    inside_the_network,
     layout,
     mistakes,
-    mnist_tab,
-    models,
+    mnist_data,
     page_address,
     pen_data,
     prediction,
     runs,
+    runs_and_models,
     sidebar,
     state,
-    watch,
+    try_to_fool_it,
+    watch_it_learn,
 )
 
 
@@ -35,15 +35,15 @@ def drawing_section() -> None:
     with canvas_column:
         reading, image = inputs.input_area(page_address.canvas_size())
     classifier, model_label = runs.scoring_model()
-    watch.follow_drawing(reading)
+    watch_it_learn.follow_drawing(reading)
     with prediction_column:
         probabilities = prediction.prediction_panel(reading, classifier, model_label)
         correction.correction_panel(reading, image, probabilities, model_label)
     with input_column:
         prediction.network_input(reading.steps)
     prediction.preprocessing_steps(reading)
-    inside.network_inside(reading.steps, classifier)
-    fool.fool_panel(reading.steps, classifier)
+    inside_the_network.network_inside(reading.steps, classifier)
+    try_to_fool_it.fool_panel(reading.steps, classifier)
 
 
 def training_sidebar() -> None:
@@ -73,15 +73,15 @@ def tabs_section() -> None:
             with curves_column:
                 runs.learning_curves()
             with watch_column:
-                watch.watch_panel()
+                watch_it_learn.watch_panel()
     with models_tab:
-        models.models_panel()
+        runs_and_models.models_panel()
     if mistakes_tab.open:
         with mistakes_tab:
             mistakes.mistakes_panel()
     if data_tab.open:
         with data_tab:
-            mnist_tab.data_panel()
+            mnist_data.data_panel()
     if class_tab.open:
         with class_tab:
             class_drawings.class_drawings_panel()

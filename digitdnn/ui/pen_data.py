@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitdnn.jobs import DataLoader
-from digitdnn.ui import resources
+from digitdnn.training.jobs import DataLoader
+from digitdnn.ui import server_state
 
 CHOICE = "training_data"  # the sidebar radio's key
 MNIST_ONLY, WITH_PEN = "MNIST", "MNIST + pen digits"
@@ -23,5 +23,5 @@ def data_choice() -> None:
 def base_loader() -> tuple[DataLoader, str]:
     """The chosen data's loader, and the words a run's name gets for it."""
     if st.session_state.get(CHOICE) == WITH_PEN:
-        return resources.pen_digits_loader(), " (+ pen digits)"
-    return resources.mnist_loader(), ""
+        return server_state.pen_digits_loader(), " (+ pen digits)"
+    return server_state.mnist_loader(), ""

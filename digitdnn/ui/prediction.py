@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from digitdnn.calibration import UNSURE_BELOW
-from digitdnn.photo import PhotoSteps, photo_steps, read_photo
-from digitdnn.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
+from digitdnn.imaging.photo import PhotoSteps, photo_steps, read_photo
+from digitdnn.imaging.preprocess import PreprocessSteps, drawing_problem, preprocess_steps
+from digitdnn.training.calibration import UNSURE_BELOW
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge, png, to_grey, with_box
 from digitdnn.ui.text import plain

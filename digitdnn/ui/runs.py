@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from digitdnn.jobs import JobProgress, TrainingJob
-from digitdnn.ui import class_data, layout, resources, state
+from digitdnn.training.jobs import JobProgress, TrainingJob
+from digitdnn.ui import class_data, layout, server_state, state
 from digitdnn.ui.charts import learning_curve
 from digitdnn.ui.sidebar import config_from_state, short_name
 from digitdnn.ui.text import plain
 
 if TYPE_CHECKING:
     from digitdnn.config import TrainConfig
-    from digitdnn.history import History
-    from digitdnn.jobs import DataLoader
     from digitdnn.model import Classifier
+    from digitdnn.training.history import History
+    from digitdnn.training.jobs import DataLoader
 
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
@@ -58,9 +58,9 @@ def launch(cfg: TrainConfig, data: DataLoader, suffix: str = "", initial: Classi
     session = state.session()
     session.run_count += 1
     name = f"Run {session.run_count}{suffix}"
-    session.job = TrainingJob(cfg, data, name=name, queue=resources.training_queue(),
-                                       still_wanted=resources.session_still_open(),
-                                       max_seconds=resources.max_training_seconds(), separate_process=True,
+    session.job = TrainingJob(cfg, data, name=name, queue=server_state.training_queue(),
+                                       still_wanted=server_state.session_still_open(),
+                                       max_seconds=server_state.max_training_seconds(), separate_process=True,
                                        initial=initial).start()
     state.watch_session(session.job)
     session.seen_epoch = 0

@@ -8,7 +8,7 @@ through `session()`.
 What a session holds is bounded: besides the shared default model and the active one, only the
 KEPT_WEIGHTS newest models keep their weights; older ones stay listed as records (settings,
 curves, accuracy), and their Mistakes-tab evaluations go with their weights. When the session's page has been
-closed for a few seconds (see digitdnn.sessions), all its weights are released and its run stopped.
+closed for a few seconds (see digitdnn.server.sessions), all its weights are released and its run stopped.
 """
 from __future__ import annotations
 
@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Literal
 import streamlit as st
 
 from digitdnn.config import TrainConfig
-from digitdnn.store import ModelLoadError, kept_test_accuracy
-from digitdnn.ui import resources
+from digitdnn.storage.models import ModelLoadError, kept_test_accuracy
+from digitdnn.ui import server_state
 from digitdnn.ui.text import plain
 
 _LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from digitdnn.evaluation import Evaluation
-    from digitdnn.jobs import TrainingJob
     from digitdnn.model import Classifier
-    from digitdnn.ui.retrain import RetrainOutcome, RetrainRun
-    from digitdnn.ui.watch import WatchRecord
+    from digitdnn.training.jobs import TrainingJob
+    from digitdnn.ui.retrain_on_class_drawings import RetrainOutcome, RetrainRun
+    from digitdnn.ui.watch_it_learn import WatchRecord
 
 KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
 SESSION_KEY = "session"            # st.session_state: this session's Session
@@ -124,20 +124,20 @@ def session() -> Session:
 def init_session() -> None:
     """Create this session's state on its first run, with the default model active when there is one (called at
     every full run)."""
-    resources.keep_tensorflow_out_of_gc()
+    server_state.keep_tensorflow_out_of_gc()
     models = session().models
     if not any(m.source == "default" for m in models):
         _add_default_model()
     if active_model() is None and any(m.source == "default" for m in models):  # it was released
         st.session_state[ACTIVE_MODEL_KEY] = next(m.id for m in models if m.source == "default")
-    if not resources.session_sweeper().watching(resources.session_id()):
+    if not server_state.session_sweeper().watching(server_state.session_id()):
         watch_session(None)
 
 
 def watch_session(job: TrainingJob | None) -> None:
     """Have this session's models (and `job`, its current run) released once its page has been closed a while."""
     release = partial(release_session, session().models, session().evaluations, job)
-    resources.session_sweeper().watch(resources.session_id(), resources.session_still_open(), release)
+    server_state.session_sweeper().watch(server_state.session_id(), server_state.session_still_open(), release)
 
 
 def release_session(models: list[SessionModel], evaluations: dict, job: TrainingJob | None) -> None:
@@ -157,8 +157,8 @@ def _release(models: list[SessionModel], evaluations: dict, keep: Callable[[Sess
 
 
 def _add_default_model() -> None:
-    path = resources.default_model_path()
-    loaded = resources.default_model(path)
+    path = server_state.default_model_path()
+    loaded = server_state.default_model(path)
     if isinstance(loaded, ModelLoadError):
         if session().default_model_error is None:  # logged once per session (the server loads it once per file)
             _LOG.error("the default model %s could not be loaded", path, exc_info=loaded)

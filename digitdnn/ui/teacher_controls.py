@@ -1,4 +1,4 @@
-"""What only the teacher may do (after teacher.teacher_gate): delete drawings, export them all, and choose the model
+"""What only the teacher may do (after teacher_key.teacher_gate): delete drawings, export them all, and choose the model
 new sessions start with (saved into the models folder and named by server_default's pointer file)."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitdnn.server_default import choose_default, chosen_default, forget_default
-from digitdnn.store import save_classifier
-from digitdnn.ui import resources, state, teacher
+from digitdnn.storage.models import save_classifier
+from digitdnn.storage.server_default import choose_default, chosen_default, forget_default
+from digitdnn.ui import server_state, state, teacher_key
 
 DELETE_IDS = "teacher_delete_ids"
 CONFIRM_ALL = "teacher_confirm_delete_all"
@@ -54,7 +54,7 @@ def export_bytes(store) -> bytes:
 
 
 def _delete_chosen(store) -> None:
-    if not teacher.is_teacher():
+    if not teacher_key.is_teacher():
         return
     ids = list(st.session_state.get(DELETE_IDS) or [])
     _deleted(lambda: store.delete(ids))
@@ -62,14 +62,14 @@ def _delete_chosen(store) -> None:
 
 
 def _delete_all(store) -> None:
-    if not teacher.is_teacher():
+    if not teacher_key.is_teacher():
         return
     _deleted(store.delete_all)
     st.session_state[CONFIRM_ALL] = False
 
 
 def _deleted(delete) -> None:
-    from digitdnn.drawings import DrawingStoreError
+    from digitdnn.storage.drawings import DrawingStoreError
 
     try:
         gone = delete()
@@ -82,7 +82,7 @@ def _deleted(delete) -> None:
 
 def _default_model_controls() -> None:
     st.markdown("**The model new sessions start with**")
-    chosen = chosen_default(resources.models_dir())
+    chosen = chosen_default(server_state.models_dir())
     st.text(f"Now: {chosen.name} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
     candidates = [m for m in state.models() if m.source != "default" and m.classifier is not None]
     if not candidates:
@@ -97,12 +97,12 @@ def _default_model_controls() -> None:
 
 
 def _make_default() -> None:
-    if not teacher.is_teacher():
+    if not teacher_key.is_teacher():
         return
     entry = next((m for m in state.models() if m.id == st.session_state.get(DEFAULT_PICK)), None)
     if entry is None or entry.classifier is None:  # gone, or its weights released since the list was drawn
         return
-    folder = resources.models_dir()
+    folder = server_state.models_dir()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     try:
         path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
@@ -115,10 +115,10 @@ def _make_default() -> None:
 
 
 def _forget_default() -> None:
-    if not teacher.is_teacher():
+    if not teacher_key.is_teacher():
         return
     try:
-        forget_default(resources.models_dir())
+        forget_default(server_state.models_dir())
     except OSError as exc:
         _LOG.warning("going back to the shipped default failed", exc_info=True)
         state.notify("teacher_controls", "error", f"Could not go back to the shipped default: {exc}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from digitdnn.jobs import TrainingJob
+from digitdnn.training.jobs import TrainingJob
 from digitdnn.ui import runs, state
 from digitdnn.ui.charts import probabilities_by_epoch
 from digitdnn.ui.images import enlarge

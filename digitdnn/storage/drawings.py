@@ -37,8 +37,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from digitdnn import settings
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, RANGE_SLACK
+from digitdnn.server import settings
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"

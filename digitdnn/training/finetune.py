@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from digitdnn.config import TrainConfig
-from digitdnn.data import MnistData
+from digitdnn.data.mnist import MnistData
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, Classifier, as_batch
 
 _LOG = logging.getLogger(__name__)
@@ -101,12 +101,12 @@ def fine_tune(
     Raises:
         ValueError: bad drawings or labels, or a classifier this library cannot rebuild.
     """
-    from digitdnn.training import train
+    from digitdnn.training.loop import train
 
     cfg = fine_tune_config(classifier, epochs, learning_rate)
     _checked_drawings(x, y)  # before loading MNIST
     if data is None:
-        from digitdnn.data import load_mnist
+        from digitdnn.data.mnist import load_mnist
 
         data = load_mnist()
     temperature = classifier.metadata.get("temperature")
@@ -114,8 +114,8 @@ def fine_tune(
         return train(cfg, mixed_data(x, y, data, cfg.seed), on_epoch_end=on_epoch_end, should_stop=should_stop,
                      on_progress=on_progress, initial=classifier)
 
-    from digitdnn.calibration import with_temperature
-    from digitdnn.history import TrainResult
+    from digitdnn.training.calibration import with_temperature
+    from digitdnn.training.history import TrainResult
 
     def calibrated_epoch_end(report, snapshot) -> None:
         if on_epoch_end is not None:

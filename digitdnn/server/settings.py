@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from digitdnn.bundled import bundled_path
+from digitdnn.data.bundled import bundled_path
 
 CACHE_DIR_ENV = "DIGITDNN_CACHE_DIR"
 MNIST_ENV = "DIGITDNN_MNIST"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from digitdnn.bundled import package_path
+from digitdnn.data.bundled import package_path
 
 DEFAULT_PORT = 8501
 # The settings for serving a class (see .streamlit/config.toml for why each is chosen).

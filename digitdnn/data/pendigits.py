@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn import settings
-from digitdnn.brush import CANVAS, render
-from digitdnn.bundled import bundled_path
+from digitdnn.data.bundled import bundled_path
+from digitdnn.imaging.brush import CANVAS, render
+from digitdnn.server import settings
 
 BUNDLED = bundled_path("pen-digits", "pen-digits-dev.npz")
 ARRAYS = ("points", "stroke_starts", "sample_starts", "label", "lab", "writer", "checked")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn import settings
+from digitdnn.server import settings
 
 # sha256 of arr.tobytes() for each array of the original MNIST, with its shape (dtype uint8).
 EXPECTED = {

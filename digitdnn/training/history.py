@@ -1,6 +1,6 @@
 """What a training run reports: one EpochReport per epoch, the run's History, and the TrainResult it returns.
 
-Apart from digitdnn.training so that the page's server, which receives these from training
+Apart from digitdnn.training.loop so that the page's server, which receives these from training
 processes, reads them without importing TensorFlow.
 """
 from __future__ import annotations

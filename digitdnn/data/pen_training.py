@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdnn.calibration import fit_temperature, with_temperature
-from digitdnn.data import MnistData, cache_path, save_npz_atomically
-from digitdnn.model import Classifier
-from digitdnn.pendigits import (
+from digitdnn.data.mnist import MnistData, cache_path, save_npz_atomically
+from digitdnn.data.pendigits import (
     SPLIT_SALT,
     PenDigits,
     calibration_indices,
@@ -26,8 +24,10 @@ from digitdnn.pendigits import (
     render_digit,
     split_by_writer,
 )
-from digitdnn.preprocess import to_mnist
-from digitdnn.stroke_augment import add_style, distort_strokes
+from digitdnn.data.stroke_augment import add_style, distort_strokes
+from digitdnn.imaging.preprocess import to_mnist
+from digitdnn.model import Classifier
+from digitdnn.training.calibration import fit_temperature, with_temperature
 
 DEFAULT_COPIES = 4      # drawings made of each training writer's digit
 CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
@@ -127,7 +127,7 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
                (("training", train), ("held_out", held), ("calibration", calibration))}
     return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
             "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
-            "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.pendigits.split_by_writer ({SPLIT_SALT})",
+            "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.data.pendigits.split_by_writer ({SPLIT_SALT})",
             "licence": "UNIPEN train_r01_v07, CC BY 4.0 (digitdnn/assets/pen-digits/README.md)"}
 
 

@@ -1,5 +1,5 @@
-"""Synthetic phone photos of a digit written on paper, for tests and benchmarks: a pen digit (digitdnn.pendigits) in
-dark ink on light paper, lit unevenly (a strong gradient), with a shadow along one edge, a warm tint, sensor noise
+"""Synthetic phone photos of a digit written on paper, for tests and benchmarks: a pen digit (digitdnn.data.pendigits)
+in dark ink on light paper, lit unevenly (a strong gradient), with a shadow along one edge, a warm tint, sensor noise
 and JPEG compression."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from digitdnn.pendigits import render_digit
+from digitdnn.data.pendigits import render_digit
 
 PHOTO = (640, 480)   # width, height
 DIGIT_CANVAS = 300   # the digit is written inside a square this big, placed with paper all around it

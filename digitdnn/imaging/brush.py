@@ -1,6 +1,6 @@
 """Paint strokes as the page's canvas does: a round brush, anti-aliased edges, RGBA.
 
-Used to draw pen trajectories (digitdnn/pendigits.py) and, in tests and benchmarks, mouse-like drawings.
+Used to draw pen trajectories (digitdnn/data/pendigits.py) and, in tests and benchmarks, mouse-like drawings.
 """
 from __future__ import annotations
 

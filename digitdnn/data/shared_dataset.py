@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from digitdnn.data import MnistData
+    from digitdnn.data.mnist import MnistData
 
 Report = Callable[[str], None]  # receives plain-text progress messages while the data loads
 # A loader receives a `report(message)` function and returns the data.
@@ -37,7 +37,7 @@ class SharedDataset:
                 if self._load is not None:
                     data = self._load(progress=report)
                 else:
-                    from digitdnn.data import load_mnist
+                    from digitdnn.data.mnist import load_mnist
 
                     data = load_mnist(progress=report)
                 self._data = data.head(*self.limit) if self.limit else data

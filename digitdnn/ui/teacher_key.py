@@ -14,8 +14,8 @@ import time
 
 import streamlit as st
 
-from digitdnn import settings
-from digitdnn.settings import TEACHER_KEY_ENV
+from digitdnn.server import settings
+from digitdnn.server.settings import TEACHER_KEY_ENV
 from digitdnn.ui import state
 
 SECRET_NAME = "teacher_key"

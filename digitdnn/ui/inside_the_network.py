@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from digitdnn.imaging.preprocess import PreprocessSteps
 from digitdnn.insight import UnitPush, mosaic, strongest_pushes, units_by_importance, weight_tiles
-from digitdnn.preprocess import PreprocessSteps
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 
 if TYPE_CHECKING:

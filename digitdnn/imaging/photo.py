@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitdnn.preprocess import PreprocessSteps, preprocess_steps
+from digitdnn.imaging.preprocess import PreprocessSteps, preprocess_steps
 
 MAX_PHOTO_BYTES = 12 * 2**20    # a phone's JPEG is 2-6 MB
 MAX_PHOTO_PIXELS = 50_000_000   # a JPEG (decoded at a reduced size) up to this: a 48 MP phone photo fits

@@ -38,11 +38,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from digitdnn import __version__, settings
+from digitdnn import __version__
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
-from digitdnn.data import file_sha256
+from digitdnn.data.mnist import file_sha256
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, Classifier
-from digitdnn.settings import DEFAULT_MODEL_ENV
+from digitdnn.server import settings
+from digitdnn.server.settings import DEFAULT_MODEL_ENV
 
 SIDECAR_FORMAT = 1
 MAX_MODEL_BYTES = 256 * 2**20      # a .keras file, and everything in it unpacked (largest legal model ~215 MB)

@@ -27,10 +27,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitdnn.augment import augment_batch, random_parameters
 from digitdnn.config import TrainConfig
-from digitdnn.history import EpochReport, History, TrainResult
 from digitdnn.model import N_PIXELS, Classifier, build_model, load_layers
+from digitdnn.training.augment import augment_batch, random_parameters
+from digitdnn.training.history import EpochReport, History, TrainResult
 
 MAX_CHUNK_BATCHES = 50        # steps per compiled call at most (should_stop is polled between calls)
 CHUNK_TARGET_SECONDS = 0.2    # chunks shrink so that big networks still poll about this often
@@ -268,7 +268,7 @@ def train(
         the run with status "diverged" and the weights of the last healthy epoch (or the initial ones).
     """
     if data is None:
-        from digitdnn.data import load_mnist
+        from digitdnn.data.mnist import load_mnist
 
         data = load_mnist()
     _check_data(data)

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from digitdnn.distort import distort, resize_whole_canvas
-from digitdnn.preprocess import PreprocessSteps
+from digitdnn.imaging.distort import distort, resize_whole_canvas
+from digitdnn.imaging.preprocess import PreprocessSteps
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
 
-# key: (label, low, high, neutral, step); the keyword of digitdnn.distort.distort is the key without "fool_".
+# key: (label, low, high, neutral, step); the keyword of digitdnn.imaging.distort.distort is the key without "fool_".
 SLIDERS = {
     "fool_dx": ("Shift right (pixels)", -10.0, 10.0, 0.0, 0.5),
     "fool_dy": ("Shift down (pixels)", -10.0, 10.0, 0.0, 0.5),

@@ -1,4 +1,4 @@
-"""Background training: run digitdnn.training.train in a thread and publish its progress.
+"""Background training: run digitdnn.training.loop.train in a thread and publish its progress.
 
 The training thread writes a `JobProgress` snapshot after every event; the page reads `job.progress()`
 whenever it redraws. Jobs sharing a `TrainingQueue` take turns; when the run must end is decided by
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 import numpy as np
 
 from digitdnn.config import TrainConfig
-from digitdnn.shared_dataset import DataLoader
-from digitdnn.stop_rules import ABANDON_AFTER_SECONDS, ABANDONED_MESSAGE, StopRules
-from digitdnn.time_left import TimeLeft
-from digitdnn.training_queue import TrainingQueue
+from digitdnn.data.shared_dataset import DataLoader
+from digitdnn.training.queue import TrainingQueue
+from digitdnn.training.stop_rules import ABANDON_AFTER_SECONDS, ABANDONED_MESSAGE, StopRules
+from digitdnn.training.time_left import TimeLeft
 
 if TYPE_CHECKING:
-    from digitdnn.data import MnistData
-    from digitdnn.history import EpochReport, TrainResult
+    from digitdnn.data.mnist import MnistData
     from digitdnn.model import Classifier
+    from digitdnn.training.history import EpochReport, TrainResult
 
 _LOG = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class TrainingJob:
     called (status "stopped", message ABANDONED_MESSAGE) and leaves the queue. With `max_seconds`,
     a run that has trained that long stops the same way (keeping its weights), so that one run
     cannot hold a slot of a shared server for hours. With `separate_process`, the run trains in a
-    child process (digitdnn.training_process), so that its TensorFlow memory is freed when it ends;
+    child process (digitdnn.training.process), so that its TensorFlow memory is freed when it ends;
     an abandoned run's child is then killed at once (no result is kept: nobody is there to see it).
     With `initial`, the run is a warm start: it continues from that classifier's weights (a fine-tune;
     `config` must describe its layers), and its history records their test accuracy before training.
@@ -245,11 +245,11 @@ class TrainingJob:
         if self.separate_process:
             from functools import partial
 
-            from digitdnn.training_process import train_in_child
+            from digitdnn.training.process import train_in_child
 
             train = partial(train_in_child, abandoned=lambda: self.abandoned)
         else:
-            from digitdnn.training import train
+            from digitdnn.training.loop import train
 
         self._update(status="training", message="", place=0, waiting=0, train_images=len(data.x_train),
                      data_fingerprint=data.fingerprint())

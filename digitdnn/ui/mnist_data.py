@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdnn.ui import resources, state
+from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.text import plain
 
 if TYPE_CHECKING:
-    from digitdnn.data import MnistData
+    from digitdnn.data.mnist import MnistData
 
 SAMPLES = 40          # images in the grid of one digit
 THUMBNAIL = 84        # px per image in the grids
@@ -26,7 +26,7 @@ _LOG = logging.getLogger(__name__)
 def mnist_or_error() -> MnistData | None:
     """The page's MNIST (honours DIGITDNN_DATA_LIMIT), loaded on first use, each step shown as it happens; None after
     an error shown on the page."""
-    loader = resources.mnist_loader()
+    loader = server_state.mnist_loader()
     try:
         if loader.loaded:
             return loader()

@@ -1,9 +1,9 @@
-"""digitdnn.training.train in a child process: when the run ends, all of its TensorFlow memory goes with it.
+"""digitdnn.training.loop.train in a child process: when the run ends, all of its TensorFlow memory goes with it.
 
 TensorFlow keeps part of what every training run compiles (XLA executables, function
 definitions: about 10 MB a run, measured by benchmarks/soak.py) for the life of the process, and
 no call frees it while other runs train in the same process. A server that trains run after run
-therefore trains each in a child `python -m digitdnn.training_process`: same arguments and
+therefore trains each in a child `python -m digitdnn.training.process`: same arguments and
 callbacks as `train`; the config, data and warm-start weights go to the child's stdin, its reports and weights come
 back on its stdout (pickled; the child is our own code), and closing its stdin asks it to stop
 (so a child whose parent dies stops too). The child runs at a lower CPU priority (NICENESS) than
@@ -30,9 +30,9 @@ from digitdnn.config import TrainConfig
 if TYPE_CHECKING:
     import numpy as np
 
-    from digitdnn.data import MnistData
-    from digitdnn.history import EpochReport, TrainResult
+    from digitdnn.data.mnist import MnistData
     from digitdnn.model import Classifier
+    from digitdnn.training.history import EpochReport, TrainResult
 
 POLL_SECONDS = 0.1      # how often the parent checks should_stop while waiting for news from the child
 EXIT_SECONDS = 10.0     # how long an ending child may take to exit before it is killed
@@ -54,7 +54,8 @@ def train_in_child(
     abandoned: Callable[[], bool] | None = None,
     initial: Classifier | None = None,
 ) -> TrainResult:
-    """Like digitdnn.training.train(cfg, data, ..., initial=...), run in a child process; returns a TrainResult here.
+    """Like digitdnn.training.loop.train(cfg, data, ..., initial=...), run in a child process; returns a TrainResult
+    here.
 
     The classifiers given to on_epoch_end and returned carry the child's weights (numpy copies).
     When `abandoned()` (polled with should_stop) is True, nobody wants the result: the child is
@@ -63,7 +64,7 @@ def train_in_child(
     """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    child = subprocess.Popen([sys.executable, "-m", "digitdnn.training_process"], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-m", "digitdnn.training.process"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, env=env)
     to_child, from_child = child.stdin, child.stdout
     assert to_child is not None and from_child is not None  # both are pipes
@@ -92,7 +93,7 @@ def train_in_child(
                 report, layers, metadata = payload
                 on_epoch_end(report, rebuild(layers, metadata))
             elif kind == "done":
-                from digitdnn.history import TrainResult
+                from digitdnn.training.history import TrainResult
 
                 history, layers, metadata = payload
                 return TrainResult(rebuild(layers, metadata), history)
@@ -164,7 +165,7 @@ def _child_main() -> None:
     try:
         cfg, data, initial_layers = pickle.load(sys.stdin.buffer)
         threading.Thread(target=wait_for_stop, daemon=True).start()
-        from digitdnn.training import train
+        from digitdnn.training.loop import train
 
         result = train(
             cfg,

@@ -1,5 +1,5 @@
 """Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST,
-with digitdnn.finetune's recipe, as a run like any other (the server's queue, a child process, the sidebar's
+with digitdnn.training.finetune's recipe, as a run like any other (the server's queue, a child process, the sidebar's
 progress and Stop; the result becomes a run of the session), then before and after, on the drawings and on MNIST.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
-from digitdnn.jobs import TrainingJob
-from digitdnn.ui import class_data, resources, runs, state
+from digitdnn.training.jobs import TrainingJob
+from digitdnn.ui import class_data, runs, server_state, state
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
 
@@ -61,7 +61,7 @@ def retrain_section(x: np.ndarray, y: np.ndarray) -> None:
 
 def start_retrain() -> None:
     """Button callback: start the retrain run of the active model on the class's drawings, as they are now."""
-    from digitdnn.finetune import MNIST_SAMPLE, fine_tune_config
+    from digitdnn.training.finetune import MNIST_SAMPLE, fine_tune_config
 
     if runs.is_training():
         return
@@ -78,7 +78,7 @@ def start_retrain() -> None:
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
         return
-    data = class_data.with_drawings(resources.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
+    data = class_data.with_drawings(server_state.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
     job = runs.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
     session = state.session()
     session.retrain_pending = RetrainRun(job, entry.name, entry.classifier, x, y)
@@ -133,4 +133,4 @@ def outcome_of(run: RetrainRun) -> RetrainOutcome:
     return RetrainOutcome(
         run.job.name, run.start_name, history.status, progress.message, len(run.y),
         evaluate(run.start, run.x, run.y).accuracy, evaluate(result.classifier, run.x, run.y).accuracy,
-        len(resources.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy)
+        len(server_state.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy)

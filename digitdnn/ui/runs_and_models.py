@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.store import (
+from digitdnn.storage.models import (
     MAX_UPLOAD_BYTES,
     ModelLoadError,
     SavedModelFile,
@@ -20,7 +20,7 @@ from digitdnn.store import (
     load_classifier_bytes,
     save_classifier,
 )
-from digitdnn.ui import resources, state
+from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.sidebar import describe
 from digitdnn.ui.text import plain
@@ -57,7 +57,7 @@ def model_file_bytes(entry: state.SessionModel) -> bytes:
         raise ValueError(f"{entry.name}: its weights were released")
     with tempfile.TemporaryDirectory(prefix="digitdnn-download-") as folder:
         path = save_classifier(entry.classifier, Path(folder) / "model.keras", entry.metadata)
-        resources.keep_tensorflow_out_of_gc()  # saving imported it, outside any page run
+        server_state.keep_tensorflow_out_of_gc()  # saving imported it, outside any page run
         return path.read_bytes()
 
 
@@ -106,8 +106,8 @@ def _on_save() -> None:
     try:
         name = file_name(st.session_state.get(SAVE_NAME_KEY, ""))
         # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
-        path = save_classifier(entry.classifier, resources.models_dir() / f"{name}.keras", entry.metadata,
-                               overwrite=False, limits=resources.models_limits())
+        path = save_classifier(entry.classifier, server_state.models_dir() / f"{name}.keras", entry.metadata,
+                               overwrite=False, limits=server_state.models_limits())
     except (ValueError, FileExistsError, SaveError) as exc:
         _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
@@ -178,9 +178,9 @@ def _save_and_open() -> None:
     with save:
         st.text_input("Save the active model as", placeholder="my-model", key=SAVE_NAME_KEY)
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
-        st.caption(f"Saved in {plain(resources.models_dir().resolve())}")
+        st.caption(f"Saved in {plain(server_state.models_dir().resolve())}")
     with reopen:
-        listed = {str(m.path): m for m in list_models(resources.models_dir())}
+        listed = {str(m.path): m for m in list_models(server_state.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key=SAVED_MODEL_KEY)
         chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY) or "")

@@ -1,7 +1,7 @@
 """Distort one 28x28 network input on purpose (shift, scale, rotate, thicken or thin), and the naive
 whole-canvas resize that most drawing demos feed their network.
 
-The page's "Try to fool it" panel moves these by sliders. digitdnn.augment does random
+The page's "Try to fool it" panel moves these by sliders. digitdnn.training.augment does random
 distortions of whole training batches in TensorFlow; this is one image, chosen by hand, in numpy/PIL.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 import numpy as np
 from PIL import Image
 
+from digitdnn.imaging.preprocess import grow
 from digitdnn.model import IMAGE_SHAPE
-from digitdnn.preprocess import grow
 
 
 def distort(image: np.ndarray, dx: float = 0.0, dy: float = 0.0, scale: float = 1.0, degrees: float = 0.0,

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from digitdnn import settings
-from digitdnn.sessions import ClosedSessionSweeper
-from digitdnn.shared_dataset import SharedDataset
-from digitdnn.store import FolderLimits, ModelLoadError
-from digitdnn.training_queue import TrainingQueue
+from digitdnn.data.shared_dataset import SharedDataset
+from digitdnn.server import settings
+from digitdnn.server.sessions import ClosedSessionSweeper
+from digitdnn.storage.models import FolderLimits, ModelLoadError
+from digitdnn.training.queue import TrainingQueue
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -32,7 +32,7 @@ def default_classifier(path: str) -> Classifier:
     Altair's schema, the model) are moved out of the garbage collector's sight (gc.freeze), so that its
     collections walk only what the page's runs make: about 3 ms of CPU less per digit named.
     """
-    from digitdnn.store import load_classifier
+    from digitdnn.storage.models import load_classifier
 
     _one_blas_thread()
     classifier = load_classifier(path)
@@ -109,8 +109,8 @@ def _imported(name: str) -> bool:
 
 def default_model_path() -> Path:
     """The model new sessions start with: the one a teacher made this server's default, else the shipped one."""
-    from digitdnn.server_default import chosen_default
-    from digitdnn.store import default_model_path as path
+    from digitdnn.storage.models import default_model_path as path
+    from digitdnn.storage.server_default import chosen_default
 
     return chosen_default(models_dir()) or path()
 
@@ -131,7 +131,7 @@ PEN_DIGIT_COPIES = 2  # drawings of each training writer's pen digit in the page
 @st.cache_resource(show_spinner=False)
 def _pen_digits_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
     def load(progress):
-        from digitdnn.pen_training import mnist_with_pen_digits
+        from digitdnn.data.pen_training import mnist_with_pen_digits
 
         mnist = _shared_dataset(limit)(progress)
         return mnist_with_pen_digits(mnist, copies=PEN_DIGIT_COPIES,
@@ -203,7 +203,7 @@ def models_limits() -> FolderLimits:
 
 @st.cache_resource(show_spinner=False)
 def _drawing_store(path: str):
-    from digitdnn.drawings import DrawingStore
+    from digitdnn.storage.drawings import DrawingStore
 
     return DrawingStore(path)
 
@@ -212,6 +212,6 @@ def drawing_store():
     """The class's drawings database ($DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite), opened once per
     server and shared by every session (it is one database for the class). Raises DrawingStoreError when it
     cannot be opened; the next call tries again."""
-    from digitdnn.drawings import default_drawings_path
+    from digitdnn.storage.drawings import default_drawings_path
 
     return _drawing_store(str(default_drawings_path()))
