@@ -31,7 +31,22 @@ class Evaluation:
 
     @property
     def accuracy(self) -> float:
+        """The share of images named correctly (0 for no images)."""
         return float((self.predicted == self.labels).mean()) if len(self.labels) else 0.0
+
+    @property
+    def correct(self) -> int:
+        """How many images were named correctly."""
+        return int((self.predicted == self.labels).sum())
+
+    def digit_counts(self) -> np.ndarray:
+        """(10,) int: how many images of each digit there are."""
+        return np.bincount(self.labels, minlength=N_CLASSES)
+
+    def digit_accuracy(self) -> np.ndarray:
+        """(10,) float: the share of each digit's images named correctly (NaN for a digit with no images)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.diag(self.confusion_matrix()) / self.digit_counts()
 
     def confusion_matrix(self) -> np.ndarray:
         """(10, 10) int counts: row = true digit, column = predicted digit."""

@@ -1,4 +1,4 @@
-"""The `digitdnn` command: data, train, evaluate, predict, and one-line errors."""
+"""The `digitdnn` command: data, train, evaluate, predict, and one-line errors (settings out of bounds too)."""
 import contextlib
 import io
 import json
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitdnn.cli import build_parser, config_from_args, main
-from digitdnn.config import TrainConfig
+from digitdnn.cli import build_parser, main
+from digitdnn.cli.models import config_from_args
+from digitdnn.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_UNITS, TrainConfig
 from digitdnn.data.mnist import DATA_FINGERPRINT
 
 EPOCH_LINE = re.compile(r"^epoch 1/1  train acc 0\.\d{4} loss \d+\.\d{4}  test acc 0\.\d{4} loss \d+\.\d{4}  "
@@ -253,3 +254,20 @@ def test_train_with_pen_digits_and_calibration_records_the_recipe(tmp_path, mnis
     assert "80 pen-digit drawings" in sidecar["data_source"]
     bad, _, stderr = run_cli("train", "--pen-digits", "-1", "--epochs", "1")
     assert bad == 2 and "--pen-digits" in stderr
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--epochs", str(MAX_EPOCHS + 1)], f"epochs must be between 1 and {MAX_EPOCHS}"),
+    (["--hidden-units", str(MAX_UNITS + 1)], f"hidden_units must each be 1 to {MAX_UNITS}"),
+    (["--hidden-units", "10", "10", "10", "10", "10"], "hidden_units must have 1 to 4 layers"),
+    (["--batch-size", str(MAX_BATCH_SIZE + 1)], f"batch_size must be between 1 and {MAX_BATCH_SIZE}"),
+    (["--dropout", "1"], "dropout must be in [0.0, 1.0)"),
+    (["--learning-rate", "nan"], "learning_rate must be in"),
+    (["--seed", "-1"], "seed must be between 0"),
+])
+def test_cli_settings_out_of_bounds_are_refused_before_anything_runs(flags, fragment, tmp_path, capsys):
+    out = tmp_path / "never.keras"
+    assert main(["train", *flags, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("digitdnn: error: ") and fragment in captured.err
+    assert captured.err.count("\n") == 1 and not out.exists()

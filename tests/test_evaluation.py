@@ -1,4 +1,5 @@
-"""digitdnn.evaluation: confusion matrix, the images behind a cell, the most confident mistakes."""
+"""digitdnn.evaluation: accuracy overall and per digit, confusion matrix, the images behind a cell, the most confident
+mistakes."""
 import numpy as np
 import pytest
 
@@ -50,6 +51,15 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns(evaluation):
     assert matrix[3, 3] == 1 and matrix[3, 5] == 2 and matrix[5, 3] == 1 and matrix[7, 1] == 1
     assert np.trace(matrix) == 4
     assert evaluation.accuracy == pytest.approx(4 / 8)
+
+
+def test_per_digit_counts_and_accuracy(evaluation):
+    assert evaluation.correct == 4
+    counts = evaluation.digit_counts()
+    assert counts.shape == (10,) and list(counts[[1, 3, 5, 7]]) == [1, 3, 2, 2] and counts.sum() == 8
+    accuracy = evaluation.digit_accuracy()
+    np.testing.assert_allclose(accuracy[[1, 3, 5, 7]], [1.0, 1 / 3, 0.5, 0.5])
+    assert np.isnan(accuracy[0])  # no image of a 0: no accuracy, not 0%
 
 
 def test_cell_indices_are_that_cells_images_most_confident_first(evaluation):

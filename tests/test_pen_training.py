@@ -1,14 +1,8 @@
 """Training data from pen digits: drawn through the canvas and to_mnist, added to MNIST, held-out writers never."""
 import numpy as np
-import pytest
 
 from digitdnn.data.pen_training import draw_pen_digits, mnist_with_pen_digits, with_extra_training
-from digitdnn.data.pendigits import load_pen_digits, split_by_writer
-
-
-@pytest.fixture(scope="module")
-def pen():
-    return load_pen_digits()
+from digitdnn.data.pendigits import split_by_writer
 
 
 def test_drawn_pen_digits_look_like_mnist_inputs(pen):

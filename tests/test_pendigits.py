@@ -14,11 +14,6 @@ from digitdnn.data.pendigits import (
 from digitdnn.imaging.preprocess import ink_box, ink_map, stroke_width, to_mnist
 
 
-@pytest.fixture(scope="module")
-def pen():
-    return load_pen_digits()
-
-
 def test_the_bundled_set_loads_whole(pen):
     assert len(pen) == 10464
     assert np.bincount(pen.label, minlength=10).min() > 900

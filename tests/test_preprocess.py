@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 from digitdnn.imaging.brush import render
-from digitdnn.imaging.preprocess import PEN_RANGE, preprocess_steps, stroke_width, to_mnist
-from testkit.strokes import load_templates, smooth_stroke
+from digitdnn.imaging.preprocess import (
+    MAX_INK_SHARE,
+    PEN_RANGE,
+    drawing_problem,
+    preprocess_steps,
+    stroke_width,
+    to_mnist,
+)
+from testkit.strokes import load_drawings, load_templates, smooth_stroke
 
 TEMPLATES = {(t.label, t.style): t for t in load_templates(Path(__file__).parent / "data" / "stroke_templates.json")}
 WHITE, BLACK, CLEAR = (255, 255, 255, 255), (0, 0, 0, 255), (0, 0, 0, 0)
@@ -190,3 +197,64 @@ def test_bad_input_raises_clear_errors():
         to_mnist(np.zeros((28, 28), np.float64))
     with pytest.raises(ValueError):
         to_mnist(np.zeros((28, 28, 2), np.uint8))
+
+
+# ---- drawings that are not digits ----------------------------------------------------------------------------
+
+PAGE_BACKGROUND = (0, 0, 0)  # the page's canvas background
+
+
+def filled_canvas(fill=0, alpha=255) -> np.ndarray:
+    image = np.zeros((280, 280, 4), np.uint8)
+    image[..., :3] = fill
+    image[..., 3] = alpha
+    return image
+
+
+def scribble(margin: int) -> np.ndarray:
+    """Back-and-forth strokes of a 40 px brush over the canvas, `margin` px from its edges."""
+    rows = range(margin, 280 - margin, 15)
+    points = [[x, y] for i, y in enumerate(rows) for x in ((margin, 280 - margin) if i % 2 == 0
+                                                              else (280 - margin, margin))]
+    return render([np.array(points, np.float32)], brush=40)
+
+
+@pytest.mark.parametrize("name, image, reason", [
+    ("blank", filled_canvas(), None),
+    ("transparent", filled_canvas(alpha=0), None),
+    ("a click", render([np.array([[140, 140], [140.5, 140]], np.float32)], brush=20), "a dot"),
+    ("a fat click", render([np.array([[100, 90], [104, 93]], np.float32)], brush=40), "a dot"),
+    ("a speck", render([np.array([[20, 20], [22, 21]], np.float32)], brush=6), "a dot"),
+    ("filled with ink", filled_canvas(fill=255), "covers most of the canvas"),
+    ("scribbled over", scribble(margin=10), "covers most of the canvas"),
+    ("scribbled, margins left", scribble(margin=40), "covers most of the canvas"),
+])
+def test_drawings_that_are_not_digits_get_a_reason_not_a_guess(name, image, reason):
+    problem = drawing_problem(image, PAGE_BACKGROUND)
+    if reason is None:
+        assert problem is None and preprocess_steps(image) is None
+    else:
+        assert problem is not None and reason in problem and problem.endswith("."), problem
+    if reason == "a dot":
+        assert preprocess_steps(image) is None and drawing_problem(image) == problem
+
+
+def test_small_and_thin_real_digits_are_not_flagged():
+    short_one = render([np.array([[140, 115], [140, 165]], np.float32)], brush=20)
+    thin_one = render([np.array([[140, 120], [140, 160]], np.float32)], brush=8)
+    for image in (short_one, thin_one):
+        assert drawing_problem(image, PAGE_BACKGROUND) is None and preprocess_steps(image) is not None
+
+
+def test_no_stroke_drawing_or_redrawn_mnist_digit_is_flagged(mnist):
+    from benchmarks.drawings import STROKE_DRAWINGS, redraw_mnist
+
+    flagged = [d.label for d in load_drawings(STROKE_DRAWINGS) if drawing_problem(d.render(), PAGE_BACKGROUND)]
+    assert flagged == []
+    rng = np.random.default_rng(11)
+    shares = []
+    for digit in mnist.x_test[:400]:
+        image = redraw_mnist(digit, rng)
+        assert drawing_problem(image, PAGE_BACKGROUND) is None and drawing_problem(image) is None
+        shares.append(float((image[..., 0] > 127).mean()))
+    assert max(shares) < MAX_INK_SHARE * 0.8  # a margin to the limit, not a coincidence

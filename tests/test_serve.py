@@ -1,4 +1,5 @@
-"""`digitdnn serve`: the command line it runs, and that it serves with the checkout's .streamlit/config.toml settings.
+"""`digitdnn serve`: the command line it runs, that it serves with the checkout's .streamlit/config.toml settings,
+and that those settings are safe for a class and known to Streamlit.
 
 The installed package really serving the page is tests/test_install.py.
 """
@@ -8,6 +9,7 @@ import pytest
 
 from digitdnn.cli import build_parser
 from digitdnn.server import serve
+from digitdnn.storage import models as store
 from testkit import ROOT
 
 
@@ -39,3 +41,21 @@ def test_serve_refuses_a_port_out_of_range(port, capsys):
 def test_serve_defaults_to_port_8501_on_every_address():
     args = build_parser().parse_args(["serve"])
     assert (args.port, args.address) == (8501, None)
+
+
+def test_streamlit_config_is_safe_for_a_class():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["maxUploadSize"] * 2**20 == store.MAX_UPLOAD_BYTES
+    assert config["client"]["showErrorDetails"] == "none"  # no message, type or traceback for visitors
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_streamlit_accepts_the_config_values():
+    from streamlit import config as st_config
+
+    allowed = {option.value for option in st_config.ShowErrorDetailsConfigOptions}
+    assert "none" in allowed
+    for key in ("server.enableXsrfProtection", "server.maxUploadSize", "client.showErrorDetails",
+                "browser.gatherUsageStats"):
+        assert key in st_config._config_options_template, key

@@ -2,7 +2,6 @@
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 from digitdnn.storage import models as store
+from testkit.waiting import wait_until
 
 IMAGES = np.random.default_rng(11).random((4, 28, 28), dtype=np.float32)
 SAVERS = 4
@@ -105,9 +105,7 @@ def test_processes_racing_for_one_name_give_one_winner(tmp_path):
     savers = {seed: subprocess.Popen([sys.executable, "-c", PROCESS_SAVER, str(seed), str(target), str(signals)],
                                      stdout=subprocess.PIPE, text=True, cwd=root)
               for seed in range(3)}
-    deadline = time.monotonic() + 120
-    while len(list(signals.glob("ready-*"))) < len(savers) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(list(signals.glob("ready-*"))) == len(savers), message="every saver to be ready")
     (signals / "go").touch()
     outcomes = {seed: saver.communicate(timeout=120)[0].strip() for seed, saver in savers.items()}
     assert_one_coherent_winner(outcomes, target)

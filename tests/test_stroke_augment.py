@@ -2,13 +2,7 @@
 import numpy as np
 import pytest
 
-from digitdnn.data.pendigits import load_pen_digits
 from digitdnn.data.stroke_augment import STYLES, add_style, distort_strokes
-
-
-@pytest.fixture(scope="module")
-def pen():
-    return load_pen_digits()
 
 
 def _box(strokes):

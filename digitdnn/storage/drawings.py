@@ -17,7 +17,8 @@ journal is WAL, so readers never wait for writers; writers take turns (busy time
 every call opens its own connection, so any number of threads and processes may share one file.
 A file that SQLite says is not a database, or is malformed, is renamed aside (never deleted) and a
 fresh one started; ``store.notice`` says so. Every other failure (read-only folder, full disk) is one
-exception, ``DrawingStoreError``, with a plain sentence.
+exception, ``DrawingStoreError``, with a plain sentence. The values of a row are checked in
+storage.drawing_rows; the .npz export and import are storage.drawings_npz.
 """
 from __future__ import annotations
 
@@ -27,25 +28,31 @@ import logging
 import os
 import random
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS, RANGE_SLACK
+from digitdnn.model import N_CLASSES, N_PIXELS
 from digitdnn.server import settings
+from digitdnn.storage.drawing_rows import (
+    Drawing,
+    checked_digit,
+    checked_integer,
+    checked_row,
+    drawing_from_row,
+    pixels_to_images,
+    utc_now,
+)
+from digitdnn.storage.drawings_npz import read_export, write_export
+from digitdnn.storage.files import os_reason
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"
 LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for this long in all
-MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB)
-MAX_TEXT_CHARS = 200             # model name, session id
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
@@ -76,20 +83,6 @@ class DrawingStoreError(Exception):
     """The drawings database cannot be used (read-only, full disk, newer schema, not ours): a plain sentence."""
 
 
-@dataclass(frozen=True)
-class Drawing:
-    """One stored drawing, without its canvas PNG."""
-
-    id: int
-    x: np.ndarray = field(repr=False)   # (28, 28) float32 in [0, 1]
-    label: int
-    predicted: int | None
-    probabilities: np.ndarray | None = field(repr=False)  # (10,) float32
-    model: str | None
-    session: str | None
-    time: str                           # UTC, ISO 8601
-
-
 def default_drawings_path() -> Path:
     """$DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite (relative to the working folder)."""
     return settings.drawings_db_path()
@@ -109,7 +102,7 @@ class DrawingStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DrawingStoreError(f"Cannot create the folder for the drawings database {self.path}: "
-                                    f"{_reason(exc)}.") from exc
+                                    f"{os_reason(exc)}.") from exc
         self._do(self._initialise)
 
     # ---- writing
@@ -117,15 +110,15 @@ class DrawingStore:
     def add(self, x, label, *, predicted=None, probabilities=None, model=None, session=None,
             image_png=None) -> int:
         """Store one drawing; returns its id. ValueError (naming the field) for bad input."""
-        row = _row(x, label, predicted, probabilities, model, session, image_png)
-        return self._do(lambda db: _insert(db, [(_now(), *row)]))[0]
+        row = checked_row(x, label, predicted, probabilities, model, session, image_png)
+        return self._do(lambda db: _insert(db, [(utc_now(), *row)]))[0]
 
     def import_npz(self, path: str | os.PathLike) -> int:
         """Add the drawings of an .npz as export() writes it (x and y required, the rest optional); returns how many.
 
         All are added in one transaction, or none. Their times are kept; ids are new.
         """
-        rows = _rows_from_npz(path)
+        rows = read_export(path)
         return len(self._do(lambda db: _insert(db, rows)))
 
     def delete(self, ids: Iterable[int]) -> int:
@@ -133,7 +126,7 @@ class DrawingStore:
 
         Deleted content is overwritten in the file (secure_delete) and the journal emptied.
         """
-        ids = [_integer("ids", i) for i in ids]
+        ids = [checked_integer("ids", i) for i in ids]
         deleted = self._do(lambda db: _write(db, lambda: db.executemany(
             "DELETE FROM drawings WHERE id = ?", [(i,) for i in ids]).rowcount))
         self._do(_truncate_journal)
@@ -162,46 +155,24 @@ class DrawingStore:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All drawings, oldest first: x float32 (n, 28, 28) in [0, 1] and y int64 (n,)."""
         rows = self._do(lambda db: db.execute("SELECT pixels, label FROM drawings ORDER BY id").fetchall())
-        return _images([p for p, _ in rows]), np.array([label for _, label in rows], np.int64)
+        return pixels_to_images([p for p, _ in rows]), np.array([label for _, label in rows], np.int64)
 
     def recent(self, label: int | None = None, limit: int = 50) -> list[Drawing]:
         """The newest drawings first (of one label, or all), at most `limit` of them."""
-        limit = _integer("limit", limit)
+        limit = checked_integer("limit", limit)
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        where, args = ("WHERE label = ?", [_label("label", label)]) if label is not None else ("", [])
+        where, args = ("WHERE label = ?", [checked_digit("label", label)]) if label is not None else ("", [])
         rows = self._do(lambda db: db.execute(
             f"SELECT {_COLUMNS} FROM drawings {where} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall())
-        return [_drawing(row) for row in rows]
+        return [drawing_from_row(row) for row in rows]
 
     def export(self, path: str | os.PathLike) -> int:
-        """Write every drawing to an .npz (written whole or not at all); returns how many.
-
-        Arrays: x float32 (n, 28, 28), y int64, ids int64, predicted int64 (-1: none), probabilities
-        float32 (n, 10) (NaN: none), model, session, time (str; "": none), and the canvas PNGs as
-        png_bytes uint8 (all concatenated) with png_offsets int64 (n + 1): PNG i is
-        png_bytes[png_offsets[i]:png_offsets[i + 1]] (empty: none). Loads with allow_pickle=False.
-        """
+        """Write every drawing to an .npz (written whole or not at all; see storage.drawings_npz); returns how many."""
         rows = self._do(lambda db: db.execute(f"SELECT {_COLUMNS}, image_png FROM drawings ORDER BY id").fetchall())
-        drawings = [_drawing(row[:-1]) for row in rows]
-        pngs = [row[-1] or b"" for row in rows]
-        arrays = {
-            "x": np.stack([d.x for d in drawings]) if drawings else np.zeros((0, *IMAGE_SHAPE), np.float32),
-            "y": np.array([d.label for d in drawings], np.int64),
-            "ids": np.array([d.id for d in drawings], np.int64),
-            "predicted": np.array([-1 if d.predicted is None else d.predicted for d in drawings], np.int64),
-            "probabilities": np.array([np.full(N_CLASSES, np.nan, np.float32) if d.probabilities is None
-                                       else d.probabilities for d in drawings], np.float32).reshape(-1, N_CLASSES),
-            "model": np.array([d.model or "" for d in drawings], str),
-            "session": np.array([d.session or "" for d in drawings], str),
-            "time": np.array([d.time for d in drawings], str),
-            "png_bytes": np.frombuffer(b"".join(pngs), np.uint8),
-            "png_offsets": np.cumsum([0] + [len(p) for p in pngs], dtype=np.int64),
-        }
-        _write_npz_atomically(Path(path), arrays)
-        return len(drawings)
+        write_export(path, [drawing_from_row(row[:-1]) for row in rows], [row[-1] or b"" for row in rows])
+        return len(rows)
 
-    # ---- connections
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -302,125 +273,9 @@ class DrawingStore:
                         os.replace(side, Path(str(aside) + suffix))
             except OSError as exc:
                 raise DrawingStoreError(f"The drawings database {self.path} is damaged ({cause}) and could not be "
-                                        f"set aside: {_reason(exc)}.") from exc
+                                        f"set aside: {os_reason(exc)}.") from exc
         self.notice = (f"The drawings database {self.path} was damaged ({cause}); it was kept as {aside.name} "
                        f"and a new, empty database was started.")
-
-
-# ---- rows in and out
-
-def _row(x, label, predicted, probabilities, model, session, image_png) -> tuple:
-    """The checked column values of one drawing (all but `created`)."""
-    return (_label("label", label), _pixels(x), None if predicted is None else _label("predicted", predicted),
-            None if probabilities is None else _probabilities(probabilities), _text("model", model),
-            _text("session", session), _png(image_png))
-
-
-def _pixels(x) -> bytes:
-    x = np.asarray(x)
-    if x.shape != IMAGE_SHAPE:
-        raise ValueError(f"x must have shape (28, 28), got {x.shape}")
-    if x.dtype.kind != "f":
-        raise ValueError(f"x must be floats in [0, 1], got dtype {x.dtype}")
-    if not (np.isfinite(x).all() and x.min() >= -RANGE_SLACK and x.max() <= 1 + RANGE_SLACK):
-        raise ValueError("x must be finite and in [0, 1]")
-    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8).tobytes()
-
-
-def _images(blobs: list[bytes]) -> np.ndarray:
-    pixels = np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, *IMAGE_SHAPE)
-    return pixels.astype(np.float32) / 255.0
-
-
-def _integer(name: str, value) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
-def _label(name: str, value) -> int:
-    value = _integer(name, value)
-    if not 0 <= value < N_CLASSES:
-        raise ValueError(f"{name} must be a digit 0-9, got {value}")
-    return value
-
-
-def _probabilities(values) -> bytes:
-    try:
-        p = np.asarray(values, np.float32).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError("probabilities must be 10 numbers") from None
-    if p.shape != (N_CLASSES,):
-        raise ValueError(f"probabilities must be 10 numbers, got {p.size}")
-    if not (np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1 + RANGE_SLACK):
-        raise ValueError("probabilities must be finite and in [0, 1]")
-    return p.astype("<f4").tobytes()
-
-
-def _text(name: str, value) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
-        raise ValueError(f"{name} must be a string of at most {MAX_TEXT_CHARS} characters")
-    return value
-
-
-def _png(data) -> bytes | None:
-    if data is None:
-        return None
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(f"image_png must be bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if not data.startswith(PNG_SIGNATURE) or len(data) > MAX_PNG_BYTES:
-        raise ValueError(f"image_png must be a PNG file of at most {MAX_PNG_BYTES // 2**20} MB")
-    return data
-
-
-def _drawing(row) -> Drawing:
-    id_, created, label, pixels, predicted, probabilities, model, session = row
-    p = None if probabilities is None else np.frombuffer(probabilities, "<f4").astype(np.float32)
-    return Drawing(id_, _images([pixels])[0], label, predicted, p, model, session, created)
-
-
-def _rows_from_npz(path) -> list[tuple]:
-    """(created, label, pixels, predicted, probabilities, model, session, image_png) per drawing of an export."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
-    for name in ("x", "y"):
-        if name not in arrays:
-            raise ValueError(f"{path} has no array {name!r}")
-    x, y = arrays["x"], arrays["y"]
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255.0
-    n = len(y)
-    if len(x) != n:
-        raise ValueError(f"{path}: x has {len(x)} images but y has {n} labels")
-    predicted = arrays.get("predicted", np.full(n, -1))
-    probabilities = arrays.get("probabilities", np.full((n, N_CLASSES), np.nan))
-    texts = {name: arrays.get(name, np.full(n, "")) for name in ("model", "session", "time")}
-    offsets = arrays.get("png_offsets", np.zeros(n + 1, np.int64))
-    png_bytes = arrays.get("png_bytes", np.zeros(0, np.uint8)).tobytes()
-    for name, values in [("predicted", predicted), ("probabilities", probabilities), *texts.items()]:
-        if len(values) != n:
-            raise ValueError(f"{path}: {name} has {len(values)} entries for {n} drawings")
-    if len(offsets) != n + 1:
-        raise ValueError(f"{path}: png_offsets must have {n + 1} entries")
-    rows = []
-    now = _now()
-    for i in range(n):
-        p = probabilities[i]
-        png = png_bytes[offsets[i]:offsets[i + 1]]
-        row = _row(x[i], y[i], None if predicted[i] < 0 else predicted[i], None if np.isnan(p).all() else p,
-                   str(texts["model"][i]) or None, str(texts["session"][i]) or None, png or None)
-        rows.append((str(texts["time"][i]) or now, *row))
-    return rows
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 # ---- transactions and files
@@ -463,29 +318,10 @@ def _file_lock(path: Path):
         handle = open(path, "a")
     except OSError as exc:
         raise DrawingStoreError(f"Cannot lock {path} to set a damaged drawings database aside: "
-                                f"{_reason(exc)}.") from exc
+                                f"{os_reason(exc)}.") from exc
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _write_npz_atomically(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez_compressed(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _reason(exc: OSError) -> str:
-    return (exc.strerror or str(exc)).lower()

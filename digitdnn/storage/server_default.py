@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
+
+from digitdnn.storage.files import atomic_write
 
 POINTER_FILE = "server-default.json"
 MAX_POINTER_BYTES = 4096
@@ -41,16 +42,8 @@ def choose_default(models_dir: str | os.PathLike, model: str | os.PathLike) -> N
     folder, model = Path(models_dir), Path(model)
     if model.parent.resolve() != folder.resolve() or model.suffix != ".keras":
         raise ValueError(f"the server's default must be a .keras file in {folder}, got {model}")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{POINTER_FILE}-", dir=folder)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump({"model": model.name}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, folder / POINTER_FILE)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    pointer = json.dumps({"model": model.name}).encode()
+    atomic_write(folder / POINTER_FILE, lambda file: file.write(pointer))
 
 
 def forget_default(models_dir: str | os.PathLike) -> None:

@@ -1,0 +1,114 @@
+"""One drawing as the drawings table stores it: checked column values in, a ``Drawing`` out.
+
+Every value a student's page or an imported file gives is checked here (ValueError naming the field), so the
+table holds only 28x28 images as 784 bytes, labels 0-9, ten float32 probabilities, short texts and PNG files.
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from digitdnn.model import IMAGE_SHAPE, N_CLASSES, RANGE_SLACK
+
+MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB)
+MAX_TEXT_CHARS = 200             # model name, session id
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One stored drawing, without its canvas PNG."""
+
+    id: int
+    x: np.ndarray = field(repr=False)   # (28, 28) float32 in [0, 1]
+    label: int
+    predicted: int | None
+    probabilities: np.ndarray | None = field(repr=False)  # (10,) float32
+    model: str | None
+    session: str | None
+    time: str                           # UTC, ISO 8601
+
+
+def checked_row(x, label, predicted, probabilities, model, session, image_png) -> tuple:
+    """The checked column values of one drawing (all but `id` and `created`); ValueError naming a bad field."""
+    return (checked_digit("label", label), _pixels(x),
+            None if predicted is None else checked_digit("predicted", predicted),
+            None if probabilities is None else _probabilities(probabilities), _text("model", model),
+            _text("session", session), _png(image_png))
+
+
+def _pixels(x) -> bytes:
+    x = np.asarray(x)
+    if x.shape != IMAGE_SHAPE:
+        raise ValueError(f"x must have shape (28, 28), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise ValueError(f"x must be floats in [0, 1], got dtype {x.dtype}")
+    if not (np.isfinite(x).all() and x.min() >= -RANGE_SLACK and x.max() <= 1 + RANGE_SLACK):
+        raise ValueError("x must be finite and in [0, 1]")
+    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8).tobytes()
+
+
+def pixels_to_images(blobs: list[bytes]) -> np.ndarray:
+    """Stored pixel blobs as float32 (n, 28, 28) images in [0, 1]."""
+    pixels = np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, *IMAGE_SHAPE)
+    return pixels.astype(np.float32) / 255.0
+
+
+def checked_integer(name: str, value) -> int:
+    """`value` as an int; ValueError naming the field if it is not an integer (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def checked_digit(name: str, value) -> int:
+    """`value` as a digit 0-9; ValueError naming the field otherwise."""
+    value = checked_integer(name, value)
+    if not 0 <= value < N_CLASSES:
+        raise ValueError(f"{name} must be a digit 0-9, got {value}")
+    return value
+
+
+def _probabilities(values) -> bytes:
+    try:
+        p = np.asarray(values, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("probabilities must be 10 numbers") from None
+    if p.shape != (N_CLASSES,):
+        raise ValueError(f"probabilities must be 10 numbers, got {p.size}")
+    if not (np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1 + RANGE_SLACK):
+        raise ValueError("probabilities must be finite and in [0, 1]")
+    return p.astype("<f4").tobytes()
+
+
+def _text(name: str, value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"{name} must be a string of at most {MAX_TEXT_CHARS} characters")
+    return value
+
+
+def _png(data) -> bytes | None:
+    if data is None:
+        return None
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"image_png must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data.startswith(PNG_SIGNATURE) or len(data) > MAX_PNG_BYTES:
+        raise ValueError(f"image_png must be a PNG file of at most {MAX_PNG_BYTES // 2**20} MB")
+    return data
+
+
+def drawing_from_row(row) -> Drawing:
+    """A Drawing from the columns id, created, label, pixels, predicted, probabilities, model, session."""
+    id_, created, label, pixels, predicted, probabilities, model, session = row
+    p = None if probabilities is None else np.frombuffer(probabilities, "<f4").astype(np.float32)
+    return Drawing(id_, pixels_to_images([pixels])[0], label, predicted, p, model, session, created)
+
+
+def utc_now() -> str:
+    """The time a drawing is stored: UTC, ISO 8601 with milliseconds."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
