@@ -2,7 +2,6 @@
 tab shows them and retrains on them, and the teacher's controls need the teacher's key."""
 import io
 import sqlite3
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from digitdnn.storage.drawings import DrawingStore
 from digitdnn.storage.server_default import chosen_default
 from digitdnn.ui import teacher_key
 from digitdnn.ui.class_drawings import GALLERY_SIZE
+from testkit.clock import ManualClock
 
 KEY = "correct horse battery staple"
 
@@ -35,8 +35,8 @@ def environment(page_env, db, monkeypatch):
 def page(environment, monkeypatch) -> AppTest:
     """The page, with a canvas that returns the drawing of the digit in session_state["test_digit"] (none before)."""
     at = open_session()
-    # The page has imported digitdnn.ui.drawing (importing the canvas component needs a running page).
-    monkeypatch.setattr("digitdnn.ui.drawing.st_canvas", fake_canvas)
+    # The page has imported digitdnn.ui.draw (importing the canvas component needs a running page).
+    monkeypatch.setattr("digitdnn.ui.draw.st_canvas", fake_canvas)
     return at
 
 
@@ -206,6 +206,8 @@ def test_the_teacher_key_can_come_from_the_secrets_file(page):
 
 
 def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
+    clock = ManualClock(now=1000.0)
+    monkeypatch.setattr(teacher_key, "clock", clock)
     monkeypatch.setenv(teacher_key.TEACHER_KEY_ENV, KEY)
     add_mnist_drawings(db, mnist, 12)
     open_tab(page, "Class drawings")
@@ -214,12 +216,13 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
     unlock(page, "guess")
     assert "Wrong key. The next try is checked after 2 s." in texts(page)
     assert not can_export(page)
-    unlock(page, KEY)  # at once: not even checked
-    assert "Too many wrong keys: try again in" in texts(page) and not can_export(page)
-    time.sleep(teacher_key.wait_seconds(1))
+    clock.now += teacher_key.wait_seconds(1) - 0.5
+    unlock(page, KEY)  # before the wait is over: not even checked
+    assert "Too many wrong keys: try again in 1 s." in texts(page) and not can_export(page)
+    clock.now += 0.5
     unlock(page, "guess again")
     assert "The next try is checked after 4 s." in texts(page)
-    time.sleep(teacher_key.wait_seconds(2))
+    clock.now += teacher_key.wait_seconds(2)
     unlock(page, KEY)
     assert "Teacher controls are on" in texts(page) and can_export(page)
 

@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
-from digitdnn.ui.sidebar import config_from_state
+from digitdnn.ui.hyperparameters import config_from_state
 from digitdnn.ui.try_to_fool_it import SLIDERS
 
 ADVANCED_KEYS = ("layers", "units_1", "activation", "optimizer", "learning_rate", "batch_size", "dropout", "augment")
@@ -113,8 +113,8 @@ def panels(model_path: str, canvas) -> None:
 
     classifier = server_state.default_classifier(model_path)
     steps = preprocess_steps(canvas)
-    inside_the_network.network_inside(steps, classifier)
-    try_to_fool_it.fool_panel(steps, classifier)
+    inside_the_network.show(steps, classifier)
+    try_to_fool_it.show(steps, classifier)
 
 
 @pytest.fixture

@@ -182,8 +182,8 @@ def test_watch_it_learn_and_mistakes_after_a_training_run(page, monkeypatch):
     assert "press Train" in texts(page)  # how to use it, before any run
     open_tab(page, "Mistakes")
     open_tab(page, "Learning curves")
-    # The page has imported digitdnn.ui.drawing (importing the canvas component needs a running page).
-    monkeypatch.setattr("digitdnn.ui.drawing.st_canvas", lambda **kwargs: drawn_canvas(3))
+    # The page has imported digitdnn.ui.draw (importing the canvas component needs a running page).
+    monkeypatch.setattr("digitdnn.ui.draw.st_canvas", lambda **kwargs: drawn_canvas(3))
     page.selectbox(key="preset").set_value("Tiny").run()
     page.slider(key="epochs").set_value(3).run()
     assert "Prediction: 3" in "\n".join(t.value for t in page.title)

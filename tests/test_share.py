@@ -7,7 +7,7 @@ from digitdnn.config import MAX_LAYERS, MAX_UNITS, TrainConfig
 from digitdnn.parameters import BY_ADDRESS, MAX_EPOCHS_SLIDER, PARAMETERS
 from digitdnn.presets import PAGE_DEFAULT, PRESETS
 from digitdnn.share import ADDRESS_NAMES, Setup, from_query, to_query
-from digitdnn.ui import sidebar
+from digitdnn.ui import hyperparameters
 
 DEFAULT = PAGE_DEFAULT
 SETUPS = [Setup(cfg, presenter) for cfg in PRESETS.values() for presenter in (False, True)] + [
@@ -42,7 +42,7 @@ def test_one_table_row_per_config_field_names_each_widget_and_address_parameter_
 
 @pytest.mark.parametrize("cfg", [*PRESETS.values(), SETUPS[-2].config, SETUPS[-1].config])
 def test_the_sidebar_widgets_show_a_config_and_give_it_back(cfg):
-    assert sidebar.config_from_state(sidebar.widget_values(cfg)) == cfg
+    assert hyperparameters.config_from_state(hyperparameters.widget_values(cfg)) == cfg
 
 
 @pytest.mark.parametrize("params, field, value, words", [

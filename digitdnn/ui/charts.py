@@ -122,10 +122,8 @@ def runs_overlay(curves: Mapping[str, Sequence[Mapping]], metric: str = "accurac
 
 def probability_bars(probabilities: np.ndarray, height: int = 180) -> dict:
     """The ten class probabilities as bars, the most probable digit highlighted: a Vega-Lite spec for
-    st.vega_lite_chart, written out rather than built with Altair, whose checks cost ~10-25 ms per chart
-    (too much for a chart redrawn at every stroke). The ten rows sit inside the spec's one layer: Streamlit
-    converts a spec's top-level data to an Arrow table (about 0.6 ms, and pyarrow's import on the first
-    drawing), a layer's it sends as it is."""
+    st.vega_lite_chart, written out rather than built with Altair, as it is redrawn at every stroke (design
+    notes: docs/design-notes.md)."""
     p = np.asarray(probabilities, dtype=float).reshape(10)
     top = int(p.argmax())
     return {

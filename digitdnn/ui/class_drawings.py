@@ -20,7 +20,7 @@ GALLERY_LABEL = "class_gallery_label"
 _LOG = logging.getLogger(__name__)
 
 
-def class_drawings_panel() -> None:
+def show() -> None:
     """The "Class drawings" tab."""
     from digitdnn.storage.drawings import DrawingStoreError
 
@@ -43,11 +43,11 @@ def class_drawings_panel() -> None:
         st.info("No drawings yet: draw a digit, then press the digit it is under the prediction.")
     else:
         _active_model_on(x, y)
-        retrain_on_class_drawings.retrain_section(x, y)
+        retrain_on_class_drawings.show(x, y)
         shown = _gallery(store)
     st.divider()
-    if teacher_key.teacher_gate():
-        teacher_controls.controls(store, shown)
+    if teacher_key.show():
+        teacher_controls.show(store, shown)
 
 
 def _counts(counts) -> None:

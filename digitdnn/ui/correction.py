@@ -1,4 +1,5 @@
-"""It was a ...: ten buttons under the prediction that store the drawing, with the digit it really is, for the class.
+"""Correction ("It was a …"): ten buttons under the prediction that store the drawing, with the digit it really is,
+for the class.
 
 A press stores the 28x28 input, the canvas as PNG, the label, what the model said (digit and ten
 probabilities), which model, the time and an anonymous id of this browser session; nothing about
@@ -16,13 +17,12 @@ from PIL import Image
 
 from digitdnn.ui import server_state, state
 from digitdnn.ui.images import png
-from digitdnn.ui.prediction import Reading
+from digitdnn.ui.reading import Reading
 
 _LOG = logging.getLogger(__name__)
 
 
-def correction_panel(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None,
-                     model_label: str) -> None:
+def show(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None, model_label: str) -> None:
     """The container (key "correction") with buttons "0" to "9", under the prediction.
 
     `probabilities` are the model's for this drawing (None when nothing is named: the buttons are then off)."""
@@ -66,7 +66,8 @@ def _drawing_key(centred: np.ndarray) -> str:
 
 
 def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities, model_label: str) -> None:
-    from digitdnn.storage.drawings import MAX_TEXT_CHARS, DrawingStoreError
+    from digitdnn.storage.drawing_rows import MAX_TEXT_CHARS
+    from digitdnn.storage.drawings import DrawingStoreError
 
     stored = state.session().correction_stored
     predicted = int(np.argmax(probabilities))
@@ -76,8 +77,8 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
     else:
         try:
             server_state.drawing_store().add(centred, label, predicted=predicted,
-                                          probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
-                                          session=session_id(), image_png=png_bytes(canvas))
+                                             probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
+                                             session=session_id(), image_png=png_bytes(canvas))
         except DrawingStoreError as exc:
             _LOG.warning("a drawing labelled %d was not stored", label, exc_info=True)
             reason = str(exc)

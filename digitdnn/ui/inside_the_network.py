@@ -1,4 +1,4 @@
-"""Inside the network: first-layer weights as 28x28 tiles, each hidden layer's activations, and the units
+"""Inside the network (expander): first-layer weights as 28x28 tiles, each hidden layer's activations, and the units
 that push the drawing towards a chosen digit. Drawn from the classifier it is given, so during training
 it shows each epoch's weights."""
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _tiles_scaled_each(tiles: np.ndarray) -> np.ndarray:
     return tiles / np.where(peak > 0, peak, 1.0)
 
 
-def network_inside(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
+def show(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
     """The "Inside the network" expander (its content is computed only while it is open)."""
     with st.expander("Inside the network", key="inside_open", on_change="rerun") as section:
         if not section.open:

@@ -1,10 +1,6 @@
-"""Rows of boxes that fit every screen from a phone (390 px wide) to a projector.
-
-st.columns share out whatever width there is, so on a tablet beside the sidebar a canvas column got 150 px
-and charts were squeezed unreadable. A row here is a horizontal st.container whose boxes wrap: each box is
-either a fixed width (the canvas, an enlarged image) or grows from a smallest useful width, and a box that
-does not fit beside the others goes under them. The canvas itself shrinks to its box when even that is
-narrower than the canvas (drawing.py).
+"""Rows of boxes that fit every screen from a phone (390 px wide) to a projector: each box has a fixed width or
+grows from a smallest useful width, and a box that does not fit beside the others goes under them.
+Design notes: docs/design-notes.md.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mistakes: the active model's confusion matrix on the MNIST test set, the images behind a cell,
+"""Mistakes (tab): the active model's confusion matrix on the MNIST test set, the images behind a cell,
 and its most confident mistakes.
 
 The test set is scored once per model (Classifier.predict_proba in batches) after the first request
@@ -49,7 +49,7 @@ def most_common_confusion(matrix: np.ndarray) -> tuple[int, int]:
     return int(true), int(predicted)
 
 
-def mistakes_panel() -> None:
+def show() -> None:
     """The "Mistakes" tab."""
     entry = state.active_model()
     if entry is None:

@@ -1,4 +1,4 @@
-"""The data: browse MNIST by digit, and see one image as its 784 numbers and the numbers as an image again."""
+"""MNIST data (tab): browse MNIST by digit, and see one image as its 784 numbers and the numbers as an image again."""
 from __future__ import annotations
 
 import logging
@@ -72,7 +72,7 @@ def _greyscale_cells(value: int) -> str:
     return f"background-color: rgb({value}, {value}, {value}); color: {ink}"
 
 
-def data_panel() -> None:
+def show() -> None:
     """The "MNIST data" tab: a grid of one digit's samples, and one of them as numbers and back."""
     st.caption("MNIST: 70,000 handwritten digits, 28 x 28 grey pixels each, 60,000 to train on and 10,000 to test. "
                "Each image is 784 numbers from 0 (black) to 255 (white ink); the network gets them divided by 255.")

@@ -5,27 +5,34 @@ Streamlit runs this file as the script, or the shim calls main().
 """
 import logging
 
+import numpy as np
 import streamlit as st
 
 from digitdnn.ui import (
-    class_data,
     class_drawings,
     correction,
-    inputs,
+    draw,
+    how_the_drawing_becomes_28x28,
+    hyperparameters,
     inside_the_network,
     layout,
+    learning_curves,
     mistakes,
     mnist_data,
     page_address,
-    pen_data,
+    photo_or_file,
     prediction,
     runs,
     runs_and_models,
-    sidebar,
+    share_this_setup,
     state,
+    train_and_stop,
+    training_data,
     try_to_fool_it,
     watch_it_learn,
+    what_the_network_sees,
 )
+from digitdnn.ui.reading import Reading, read_drawing
 
 
 @st.fragment
@@ -33,31 +40,44 @@ def drawing_section() -> None:
     """The canvas (or a photo) and everything drawn from it: a stroke reruns only this part of the page."""
     canvas_column, prediction_column, input_column = layout.drawing_columns(page_address.canvas_size())
     with canvas_column:
-        reading, image = inputs.input_area(page_address.canvas_size())
+        reading, picture = input_tabs(page_address.canvas_size())
     classifier, model_label = runs.scoring_model()
     watch_it_learn.follow_drawing(reading)
     with prediction_column:
-        probabilities = prediction.prediction_panel(reading, classifier, model_label)
-        correction.correction_panel(reading, image, probabilities, model_label)
+        probabilities = prediction.show(reading, classifier, model_label)
+        correction.show(reading, picture, probabilities, model_label)
     with input_column:
-        prediction.network_input(reading.steps)
-    prediction.preprocessing_steps(reading)
-    inside_the_network.network_inside(reading.steps, classifier)
-    try_to_fool_it.fool_panel(reading.steps, classifier)
+        what_the_network_sees.show(reading.steps)
+    how_the_drawing_becomes_28x28.show(reading)
+    inside_the_network.show(reading.steps, classifier)
+    try_to_fool_it.show(reading.steps, classifier)
+
+
+def input_tabs(canvas_size: int) -> tuple[Reading, np.ndarray | None]:
+    """The tabs "Draw" (open when the page opens) and "Photo or file"; returns the open tab's reading and the
+    picture to keep with a correction (the canvas, or the ink found in the photo). Both tabs' content stays on the
+    page, so a drawing and an uploaded photo survive a switch between them."""
+    draw_tab, photo_tab = st.tabs(["Draw", "Photo or file"], key="input_tab", on_change="rerun")
+    with draw_tab:
+        canvas, strokes = draw.show(size=canvas_size)
+    with photo_tab:
+        photo = photo_or_file.show()
+    if photo_tab.open:
+        return photo, photo.picture()
+    return read_drawing(canvas, strokes, draw.BACKGROUND), canvas
 
 
 def training_sidebar() -> None:
-    """The sidebar: train and stop, progress, the hyperparameters, and the link that shares them."""
+    """The sidebar: train and stop, progress, the hyperparameters, the training data, and the link that shares
+    them."""
     with st.sidebar:
         st.header("Train the network", anchor=False)
-        runs.buttons()
-        runs.progress_panel()
-        config, error = sidebar.sidebar_config()
+        train_and_stop.show()
+        config, error = hyperparameters.chosen_config()
         page_address.address_messages(config)
-        sidebar.training_controls(config, error, advanced=not page_address.presenter())
-        pen_data.data_choice()
-        class_data.include_checkbox()
-        page_address.share_controls(config)
+        hyperparameters.show(config, error, advanced=not page_address.presenter())
+        training_data.show()
+        share_this_setup.show(config)
     page_address.write_address(config)
 
 
@@ -71,20 +91,20 @@ def tabs_section() -> None:
         with curves_tab:
             curves_column, watch_column = layout.wrapping_row("curves_tab", ["36rem", "14rem"])
             with curves_column:
-                runs.learning_curves()
+                learning_curves.show()
             with watch_column:
-                watch_it_learn.watch_panel()
+                watch_it_learn.show()
     with models_tab:
-        runs_and_models.models_panel()
+        runs_and_models.show()
     if mistakes_tab.open:
         with mistakes_tab:
-            mistakes.mistakes_panel()
+            mistakes.show()
     if data_tab.open:
         with data_tab:
-            mnist_data.data_panel()
+            mnist_data.show()
     if class_tab.open:
         with class_tab:
-            class_drawings.class_drawings_panel()
+            class_drawings.show()
 
 
 def log_to_the_server_console() -> None:

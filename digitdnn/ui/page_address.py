@@ -13,8 +13,8 @@ import streamlit as st
 from digitdnn.config import TrainConfig
 from digitdnn.share import ADDRESS_NAMES, Setup, from_query, to_query
 from digitdnn.ui import state
-from digitdnn.ui.drawing import CANVAS_SIZE
-from digitdnn.ui.sidebar import widget_values
+from digitdnn.ui.draw import CANVAS_SIZE
+from digitdnn.ui.hyperparameters import widget_values
 from digitdnn.ui.text import plain
 
 PRESENTER_KEY = "presenter"  # the presenter mode toggle
@@ -69,15 +69,6 @@ def address_messages(config: TrainConfig | None) -> None:
                + "\n".join(f"- {plain(m)}" for m in messages))
 
 
-def share_controls(config: TrainConfig | None) -> None:
-    """Presenter mode and the link to the current setup (`config`, None when the settings make no valid one)."""
-    st.toggle("Presenter mode", key=PRESENTER_KEY,
-              help="A bigger drawing and prediction, fewer controls: for a projector")
-    link = (st.context.url or "") + _query_string(config)
-    st.caption("Share this setup: students who open this link get the same settings.")
-    st.code(link or "(this page's address)", language=None, wrap_lines=True)
-
-
 def write_address(config: TrainConfig | None) -> None:
     """Put the current setup into the page address, changing only the parameters that differ."""
     wanted = _current_query(config)
@@ -94,6 +85,8 @@ def _current_query(config: TrainConfig | None) -> dict[str, str] | None:
     return None if config is None else to_query(Setup(config, presenter()))
 
 
-def _query_string(config: TrainConfig | None) -> str:
+def query_string(config: TrainConfig | None) -> str:
+    """The query part of a link to the setup `config`, such as "?units=300,100&epochs=5"; "" for the defaults, or
+    when `config` is None (the settings make no valid one)."""
     query = _current_query(config)
     return "?" + urlencode(query, safe=",") if query else ""

@@ -4,47 +4,17 @@ progress and Stop; the result becomes a run of the session), then before and aft
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
-from digitdnn.training.jobs import TrainingJob
-from digitdnn.ui import class_data, runs, server_state, state
+from digitdnn.ui import runs, server_state, state, training_data
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
 
 
-@dataclass(frozen=True)
-class RetrainRun:
-    """A retrain under way: its job, the model it started from, and the drawings it trains on."""
-
-    job: TrainingJob
-    start_name: str
-    start: object            # the starting Classifier
-    x: np.ndarray
-    y: np.ndarray
-
-
-@dataclass(frozen=True)
-class RetrainOutcome:
-    """Before and after of a finished retrain (figures only: no weights are kept here)."""
-
-    name: str
-    start_name: str
-    status: str
-    message: str
-    drawings: int
-    drawings_before: float | None
-    drawings_after: float | None
-    mnist_images: int
-    mnist_before: float | None
-    mnist_after: float | None
-
-
-def retrain_section(x: np.ndarray, y: np.ndarray) -> None:
+def show(x: np.ndarray, y: np.ndarray) -> None:
     """The Retrain button, what it does, and the last retrain's before and after."""
     st.markdown("**Retrain on class drawings**")
     st.caption("Continues the active model (a warm start) on the class's drawings mixed with MNIST, so that it "
@@ -68,7 +38,7 @@ def start_retrain() -> None:
     runs.collect_finished_job()
     entry = state.active_model()
     try:
-        x, y = class_data.class_drawings()
+        x, y = training_data.class_drawings()
         problem = _why_not(len(y))
         if problem:
             raise ValueError(problem)
@@ -78,10 +48,10 @@ def start_retrain() -> None:
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
         return
-    data = class_data.with_drawings(server_state.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
+    data = training_data.with_drawings(server_state.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
     job = runs.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
     session = state.session()
-    session.retrain_pending = RetrainRun(job, entry.name, entry.classifier, x, y)
+    session.retrain_pending = state.RetrainRun(job, entry.name, entry.classifier, x, y)
     session.retrain_outcome = None
     state.clear_notice("retrain")
 
@@ -122,15 +92,15 @@ def _show_outcome() -> None:
                  column_config={c: st.column_config.NumberColumn(format="percent") for c in ("before", "after")})
 
 
-def outcome_of(run: RetrainRun) -> RetrainOutcome:
+def outcome_of(run: state.RetrainRun) -> state.RetrainOutcome:
     """The figures of a finished retrain: accuracy on its drawings and on the MNIST test set, before and after."""
     progress = run.job.progress()
     result = progress.result
     if result is None:
-        return RetrainOutcome(run.job.name, run.start_name, progress.status, progress.error or progress.message,
+        return state.RetrainOutcome(run.job.name, run.start_name, progress.status, progress.error or progress.message,
                               len(run.y), None, None, 0, None, None)
     history = result.history
-    return RetrainOutcome(
+    return state.RetrainOutcome(
         run.job.name, run.start_name, history.status, progress.message, len(run.y),
         evaluate(run.start, run.x, run.y).accuracy, evaluate(result.classifier, run.x, run.y).accuracy,
         len(server_state.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy)

@@ -1,4 +1,4 @@
-"""Runs and models: the list, curves overlaid, the active model, download, save, open and upload."""
+"""Runs and models (tab): the list, curves overlaid, the active model, download, save, open and upload."""
 from __future__ import annotations
 
 import logging
@@ -22,7 +22,7 @@ from digitdnn.storage.models import (
 )
 from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import METRICS, runs_overlay
-from digitdnn.ui.sidebar import describe
+from digitdnn.ui.hyperparameters import describe
 from digitdnn.ui.text import plain
 
 # Widget keys read outside their widget
@@ -123,7 +123,7 @@ def _on_open() -> None:
                       refused="Cannot open it.", done=f"Opened {path}; it is now the active model.")
 
 
-def models_panel() -> None:
+def show() -> None:
     """The "Runs and models" tab."""
     entries = state.models()
     state.show_notice("models")

@@ -1,4 +1,10 @@
-"""Read-only things loaded once per server process and shared by every session."""
+"""What one server process shares between all of its sessions (st.cache_resource): the default model and the
+datasets, loaded once and never mutated, and the services every session uses but none owns: the training queue,
+the closed-session sweeper, the class's drawings database and the models folder with its limits.
+
+It also keeps the server's garbage collector and BLAS out of the way of the page's runs.
+Design notes: docs/design-notes.md.
+"""
 from __future__ import annotations
 
 import gc
@@ -28,9 +34,8 @@ def default_classifier(path: str) -> Classifier:
     """The default model at `path`, read as numpy arrays (without TensorFlow). Never mutated: shared by all.
 
     The server's numpy matrix products are limited to one thread first (see `_one_blas_thread`). Once it is
-    loaded, the objects that live as long as the server (the modules the page imported: Streamlit, pandas,
-    Altair's schema, the model) are moved out of the garbage collector's sight (gc.freeze), so that its
-    collections walk only what the page's runs make: about 3 ms of CPU less per digit named.
+    loaded, the objects that live as long as the server are moved out of the garbage collector's sight
+    (gc.freeze), so that its collections walk only what the page's runs make.
     """
     from digitdnn.storage.models import load_classifier
 
@@ -72,10 +77,9 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
 
 def keep_tensorflow_out_of_gc() -> None:
     """Once TensorFlow is in this process (a model was saved, downloaded or uploaded), move every object alive
-    then out of the garbage collector's sight (gc.freeze), once.
+    then out of the garbage collector's sight (gc.freeze), once: the full collection that follows every page run
+    while Keras is imported would otherwise walk TensorFlow's millions of objects at every stroke.
 
-    While Keras is imported, Streamlit calls its clear_session after every run, which runs a full collection:
-    it would otherwise walk TensorFlow's millions of objects at every stroke drawn (about 0.1 s of CPU each).
     Cheap to call at every run; safe from any thread. While another thread is still importing TensorFlow or
     Keras it waits for a later call: freezing half of them would leave the rest in the collector's way.
     """
@@ -89,13 +93,9 @@ def keep_tensorflow_out_of_gc() -> None:
 
 
 def _one_blas_thread() -> None:
-    """Run this process's BLAS (numpy's matrix products) on one thread.
-
-    The server multiplies one drawing at a time (784 x 800 and smaller): with a thread per core,
-    OpenBLAS's helper threads spin after every product, which cost about 10 ms of CPU per
-    prediction (0.3 ms on one thread) and slowed every other session on the machine. Training
-    runs in child processes with TensorFlow's own threads, which this does not touch.
-    """
+    """Run this process's BLAS (numpy's matrix products) on one thread: the server multiplies one small drawing at
+    a time, and idle helper threads spinning after every product slowed every session on the machine. Training
+    runs in child processes with TensorFlow's own threads, which this does not touch."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")

@@ -1,14 +1,10 @@
-"""Per-session state: one typed `Session` per browser session, and the models it can use.
+"""Per-session state: one typed `Session` per browser session, with the models it can use and the records of what
+its sections show (a watched drawing, a retrain), so that one person's runs never touch another's.
 
-Everything a session keeps between its page runs lives in st.session_state, so one person's runs never touch
-another's: its widgets' values under their keys (Streamlit wants them there; the active model's id is the value of
-the "Runs and models" picker, ACTIVE_MODEL_KEY), and everything else in one `Session` under SESSION_KEY, reached
-through `session()`.
-
-What a session holds is bounded: besides the shared default model and the active one, only the
-KEPT_WEIGHTS newest models keep their weights; older ones stay listed as records (settings,
-curves, accuracy), and their Mistakes-tab evaluations go with their weights. When the session's page has been
-closed for a few seconds (see digitdnn.server.sessions), all its weights are released and its run stopped.
+The session lives in st.session_state under SESSION_KEY (its widgets' values beside it under their own keys; the
+active model's id is the value of the "Runs and models" picker, ACTIVE_MODEL_KEY). What it holds is bounded:
+besides the shared default model and the active one, only the KEPT_WEIGHTS newest models keep their weights
+(older ones stay listed as records), and all are released once its page has been closed a few seconds.
 """
 from __future__ import annotations
 
@@ -20,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import streamlit as st
 
 from digitdnn.config import TrainConfig
@@ -33,8 +30,6 @@ if TYPE_CHECKING:
     from digitdnn.evaluation import Evaluation
     from digitdnn.model import Classifier
     from digitdnn.training.jobs import TrainingJob
-    from digitdnn.ui.retrain_on_class_drawings import RetrainOutcome, RetrainRun
-    from digitdnn.ui.watch_it_learn import WatchRecord
 
 KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
 SESSION_KEY = "session"            # st.session_state: this session's Session
@@ -78,6 +73,54 @@ class SessionModel:
     def test_accuracy(self) -> float | None:
         """Test accuracy of this entry's weights (a run's last finished epoch, not its best one)."""
         return kept_test_accuracy(self.metadata)
+
+
+@dataclass(frozen=True)
+class WatchRecord:
+    """The drawing a run watches ("Watch it learn"): its probabilities by epoch come from the run itself while it
+    trains (so the last epoch is there even when the run ended between two redraws), and are kept alone once it
+    has ended (`ended`)."""
+
+    job: TrainingJob | None     # None once the run has ended
+    drawing: np.ndarray | None  # the 28x28 input followed
+    run: str = ""
+    watched: tuple = ()         # (epoch, ten probabilities) of an ended run
+
+    @property
+    def probabilities(self) -> dict[int, np.ndarray]:
+        return dict(self.job.progress().watched if self.job is not None else self.watched)
+
+    def ended(self) -> WatchRecord:
+        """The record without its job, once the run is over (the job holds the run's weights)."""
+        assert self.job is not None  # called only on a record whose job is still attached
+        return WatchRecord(None, self.drawing, self.run, tuple(self.job.progress().watched))
+
+
+@dataclass(frozen=True)
+class RetrainRun:
+    """A retrain on the class's drawings under way: its job, the model it started from, and the drawings."""
+
+    job: TrainingJob
+    start_name: str
+    start: Classifier
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """Before and after of a finished retrain (figures only: no weights are kept here)."""
+
+    name: str
+    start_name: str
+    status: str
+    message: str
+    drawings: int
+    drawings_before: float | None
+    drawings_after: float | None
+    mnist_images: int
+    mnist_before: float | None
+    mnist_after: float | None
 
 
 @dataclass

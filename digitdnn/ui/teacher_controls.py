@@ -1,5 +1,5 @@
-"""What only the teacher may do (after teacher_key.teacher_gate): delete drawings, export them all, and choose the model
-new sessions start with (saved into the models folder and named by server_default's pointer file)."""
+"""Teacher controls (after teacher_key.show): delete drawings, export them all, and choose the model new sessions
+start with (saved into the models folder and named by server_default's pointer file)."""
 from __future__ import annotations
 
 import datetime
@@ -20,7 +20,7 @@ EXPORT_NAME = "class-drawings.npz"
 _LOG = logging.getLogger(__name__)
 
 
-def controls(store, shown_ids: list[int]) -> None:
+def show(store, shown_ids: list[int]) -> None:
     """Delete (the chosen drawings of the gallery, or all), export, and the server's default model."""
     state.show_notice("teacher_controls")
     st.markdown("**Delete drawings**")

@@ -1,9 +1,10 @@
-"""The teacher's key: deleting and exporting the class's drawings and choosing the server's default model need it.
+"""Teacher key (in the "Class drawings" tab): deleting and exporting the class's drawings and choosing the server's
+default model need it.
 
 The key is $DIGITDNN_TEACHER_KEY, else `teacher_key` in .streamlit/secrets.toml; without one, those
 controls are off. A typed key is compared in constant time (hmac.compare_digest). After a wrong key
 the session must wait before its next try is even checked, twice as long after every further
-wrong one (FIRST_WAIT_SECONDS, doubling up to MAX_WAIT_SECONDS). Students can only add drawings.
+wrong one (FIRST_WAIT_SECONDS, doubling up to MAX_WAIT_SECONDS), timed by `clock`. Students can only add drawings.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import math
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -22,6 +24,9 @@ SECRET_NAME = "teacher_key"
 FIRST_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 600.0
 KEY_INPUT = "teacher_key_input"  # the password field
+# What the waits after wrong keys are timed by (seconds, only differences count): time.monotonic, or in tests a
+# fake clock that they move forward instead of sleeping.
+clock: Callable[[], float] = time.monotonic
 
 
 def configured_key() -> str | None:
@@ -47,7 +52,7 @@ def wait_seconds(failures: int) -> float:
     return 0.0 if failures < 1 else min(FIRST_WAIT_SECONDS * 2 ** (failures - 1), MAX_WAIT_SECONDS)
 
 
-def teacher_gate() -> bool:
+def show() -> bool:
     """The key field, or the sign that this session is the teacher's; True when the teacher's controls may show."""
     if configured_key() is None:
         st.info(f"Teacher controls (delete, export, the server's default model) are off: set {TEACHER_KEY_ENV} "
@@ -71,7 +76,7 @@ def _check_key() -> None:
     key, typed = configured_key(), str(st.session_state.get(KEY_INPUT) or "")
     session = state.session()
     failures, not_before = session.teacher_failures
-    now = time.monotonic()
+    now = clock()
     if key is None:
         return
     if now < not_before:

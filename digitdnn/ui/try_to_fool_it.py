@@ -1,4 +1,4 @@
-"""Try to fool it: sliders that shift, scale, rotate and thicken the drawing's 28x28 input, scored live, and
+"""Try to fool it (expander): sliders that shift, scale, rotate and thicken the drawing's 28x28 input, scored live, and
 what whole-canvas resizing (as most drawing demos do) would have fed the network instead.
 
 Drawn inside the drawing fragment, so moving a slider reruns only that fragment."""
@@ -32,7 +32,7 @@ def _reset() -> None:
         st.session_state[key] = neutral
 
 
-def fool_panel(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
+def show(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
     """The "Try to fool it" expander: sliders, the distorted input and its probabilities, the naive input
     (computed only while it is open)."""
     with st.expander("Try to fool it", key="fool_open", on_change="rerun") as section:

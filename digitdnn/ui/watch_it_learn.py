@@ -1,45 +1,19 @@
-"""Watch it learn: the current drawing's ten probabilities after each epoch of the run in progress.
+"""Watch it learn (beside the learning curves): the current drawing's ten probabilities after each epoch of the run
+in progress.
 
-The running job scores the drawing it is told to watch after every epoch (TrainingJob.watch), so
-no epoch is missed however short; the session keeps the latest record (Session.watched) as a
-WatchRecord, which stays on show after the run ends (then holding the probabilities alone, not
-the job and its weights). A new run starts a new record; so does a new
-drawing while the run trains (the earlier epochs' weights are gone, so the lines start at the
-current epoch).
+The running job scores the drawing it is told to watch after every epoch (TrainingJob.watch), so no epoch is
+missed however short; the session keeps the latest record (Session.watched), which stays on show after the run
+ends. A new run starts a new record; so does a new drawing while the run trains (the earlier epochs' weights are
+gone, so the lines start at the current epoch).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import streamlit as st
 
-from digitdnn.training.jobs import TrainingJob
 from digitdnn.ui import runs, state
 from digitdnn.ui.charts import probabilities_by_epoch
 from digitdnn.ui.images import enlarge
-from digitdnn.ui.prediction import Reading
-
-
-@dataclass(frozen=True)
-class WatchRecord:
-    """The drawing a run watches; its probabilities by epoch come from the run itself while it
-    trains (so the last epoch is there even when the run ended between two redraws), and are
-    kept alone once it has ended (`ended`)."""
-
-    job: TrainingJob | None     # None once the run has ended
-    drawing: np.ndarray | None  # the 28x28 input followed
-    run: str = ""
-    watched: tuple = ()         # (epoch, ten probabilities) of an ended run
-
-    @property
-    def probabilities(self) -> dict[int, np.ndarray]:
-        return dict(self.job.progress().watched if self.job is not None else self.watched)
-
-    def ended(self) -> WatchRecord:
-        """The record without its job, once the run is over (the job holds the run's weights)."""
-        assert self.job is not None  # called only on a record whose job is still attached
-        return WatchRecord(None, self.drawing, self.run, tuple(self.job.progress().watched))
+from digitdnn.ui.reading import Reading
 
 
 def follow_drawing(reading: Reading) -> None:
@@ -54,10 +28,10 @@ def follow_drawing(reading: Reading) -> None:
         return
     drawing = None if reading.steps is None else reading.steps.centred
     job.watch(drawing)
-    session.watched = WatchRecord(job, drawing, job.name)
+    session.watched = state.WatchRecord(job, drawing, job.name)
 
 
-def watch_panel() -> None:
+def show() -> None:
     """The chart of the watched drawing's probabilities by epoch, or how to get one."""
     watched = state.session().watched
     if watched is None or watched.drawing is None or not watched.probabilities:

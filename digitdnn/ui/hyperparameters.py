@@ -1,4 +1,4 @@
-"""The sidebar's training controls: one widget per row of digitdnn.parameters, and the presets.
+"""The sidebar's hyperparameters: the preset, then one widget per row of digitdnn.parameters.
 
 Widget values live in st.session_state under the rows' keys; the config is rebuilt
 from them by `config_from_state` once per page run, so a preset is just a set of widget values.
@@ -39,7 +39,7 @@ def config_from_state(state: Mapping[str, Any] | SessionStateProxy) -> TrainConf
     return TrainConfig(hidden_units=tuple(int(state[key]) for key in UNIT_KEYS[:layers]), **values)
 
 
-def sidebar_config() -> tuple[TrainConfig | None, str | None]:
+def chosen_config() -> tuple[TrainConfig | None, str | None]:
     """The config the sidebar's widgets describe in this page run, computed once per run (widget values do not
     change during a run), or None and why the widgets make no valid one. Widgets not set yet get the page default."""
     for key, value in widget_values(PAGE_DEFAULT).items():
@@ -77,7 +77,7 @@ def _apply_preset() -> None:
     st.session_state[PRESET_KEY] = None  # back to "Load a preset…", so the same preset can be loaded again
 
 
-def training_controls(config: TrainConfig | None, error: str | None, advanced: bool = True) -> None:
+def show(config: TrainConfig | None, error: str | None, advanced: bool = True) -> None:
     """Draw the hyperparameter widgets and a one-line summary of `config`, the one they described when this page
     run began (`error` says why they made none).
 

@@ -1,21 +1,8 @@
-"""The drawing area: a 280x280 canvas (white ink on black), brush width, Undo and Clear.
+"""Draw (tab): a 280x280 canvas (white ink on black), the brush width, Undo and Clear.
 
-Every point of the canvas draws: the canvas component's own toolbar (undo, redo, reset), which lies
-unseen over the canvas's top right until hovered and catches strokes and taps there, is hidden by
-`canvas_helper`, and Undo and Clear are page buttons instead.
-
-In the browser the page buttons press the hidden toolbar's Undo and Reset (the helper's script
-catches the click before Streamlit sees it): the canvas changes at once and sends its new drawing,
-which is the one rerun. Without the script (AppTest), or when the toolbar cannot do it (its undo
-history is empty, or the canvas was reloaded with strokes so that Reset would bring them back), the
-button reaches Python, which reloads the canvas without changing its key (browser tests find the
-canvas by its CSS class st-key-canvas): the canvas reloads whenever its `initial_drawing` changes,
-so Clear gives it a new, empty one and Undo one with every stroke but the last (the strokes as the
-canvas last sent them).
-
-The canvas keeps its size in pixels (the image it sends) but is shown no wider than its box: a presenter's
-420 px canvas on a 390 px phone is shown 358 px wide. Fabric.js, which draws it, maps a finger or pointer
-to canvas pixels through the shown size, so strokes land where they are drawn (tests/test_browser_devices.py).
+Every point of the canvas draws: the canvas component's own toolbar is hidden and the page's Undo and Clear act on
+the canvas in its place; the canvas is shown no wider than its box, so it fits a phone.
+Design notes: docs/design-notes.md.
 """
 from __future__ import annotations
 
@@ -41,7 +28,7 @@ CANVAS_CSS = """
 """
 # The canvas component renders inside a shadow root that page CSS cannot reach; this script (run in the page, as
 # Streamlit's components v2 run theirs) adds CANVAS_CSS there, and again whenever a canvas is mounted anew. It also
-# turns a click on the page's Undo or Clear into a press of the toolbar's Undo or Reset (see the module docstring);
+# turns a click on the page's Undo or Clear into a press of the toolbar's Undo or Reset (see the design notes);
 # `data.reset_clears` says whether Reset empties the canvas (its first drawing had no strokes).
 _CANVAS_HELPER_JS = """
 export default function (component) {
@@ -102,12 +89,12 @@ def _undo() -> None:
 
 def canvas_helper() -> None:
     """Hide the canvas component's toolbar, fit the canvas to its box and route Undo and Clear to the canvas (see
-    the module docstring); an element of no size."""
+    the design notes); an element of no size."""
     reset_clears = not state.session().canvas_reloaded_strokes
     _canvas_helper(key="canvas_helper", data={"reset_clears": reset_clears}, width="content", height="content")
 
 
-def drawing_area(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
+def show(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     """Draw a size x size canvas (shown smaller if its box is narrower) and its controls; return the drawing
     (RGBA uint8 (H, W, 4), None while the canvas has no stroke: its PNG is then not decoded) and its stroke
     count."""

@@ -1,0 +1,69 @@
+"""Training data (sidebar): MNIST alone or with real people's pen digits, and the class's drawings mixed in, as
+digitdnn.training.finetune mixes them (also for a retrain)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import streamlit as st
+
+from digitdnn.training.jobs import DataLoader
+from digitdnn.ui import server_state
+
+CHOICE = "training_data"  # the "Training data" radio
+MNIST_ONLY, WITH_PEN = "MNIST", "MNIST + pen digits"
+INCLUDE = "with_class_drawings"  # the "Include the class drawings" checkbox
+_LOG = logging.getLogger(__name__)
+
+
+def show() -> None:
+    """The sidebar's "Training data" radio and its "Include the class drawings" checkbox (for Train: a run from
+    scratch)."""
+    st.radio("Training data", (MNIST_ONLY, WITH_PEN), key=CHOICE, horizontal=True,
+             help="MNIST: 60,000 careful digits scanned from forms. MNIST + pen digits: also digits that about "
+                  "200 real people wrote with a pen, drawn as this canvas draws them, with other hands and styles "
+                  "(slashed zeros, barred sevens, flagged ones). Train once with each and compare how they name "
+                  "your own drawings: data changes more than the network's size. The first run with pen digits "
+                  "draws them, which takes a minute or two.")
+    st.checkbox("Include the class drawings", key=INCLUDE,
+                help="Train on MNIST plus the drawings stored with the buttons under the prediction "
+                     "(see the Class drawings tab).")
+
+
+def chosen() -> tuple[DataLoader, str]:
+    """What Train trains on, and the words its run's name gets for it: MNIST, or MNIST and pen digits, plus the
+    class's drawings when the checkbox is on (ValueError if there are none)."""
+    if st.session_state.get(CHOICE) == WITH_PEN:
+        base, suffix = server_state.pen_digits_loader(), " (+ pen digits)"
+    else:
+        base, suffix = server_state.mnist_loader(), ""
+    if not st.session_state.get(INCLUDE):
+        return base, suffix
+    x, y = class_drawings()
+    return with_drawings(base, x, y, mnist_sample=None), f"{suffix} (+{len(y)} class drawings)"
+
+
+def class_drawings() -> tuple[np.ndarray, np.ndarray]:
+    """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be
+    read."""
+    from digitdnn.storage.drawings import DrawingStoreError
+
+    try:
+        x, y = server_state.drawing_store().arrays()
+    except DrawingStoreError as exc:
+        _LOG.warning("the class drawings cannot be read", exc_info=True)
+        raise ValueError(f"the class drawings cannot be read: {exc}") from exc
+    if not len(y):
+        raise ValueError("the class has stored no drawings yet")
+    return x, y
+
+
+def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, mnist_sample: int | None,
+                  seed: int = 0) -> DataLoader:
+    """A loader of MNIST (all of its training images, or a sample of `mnist_sample`) mixed with the drawings."""
+    from digitdnn.training.finetune import mixed_data
+
+    def load(report):
+        return mixed_data(x, y, mnist(report), seed=seed, mnist_sample=mnist_sample)
+
+    return load
