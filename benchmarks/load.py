@@ -71,7 +71,7 @@ class Tally:
 
 async def draw_and_read(page, digit: int, shift: tuple[float, float]) -> tuple[int, float]:
     """Clear, draw `digit`, and return (the digit the page names, seconds from the last mouse-up)."""
-    await page.locator(".st-key-clear button").click()  # the canvas empties itself (digitdnn/ui/drawing.py)
+    await page.locator(".st-key-clear button").click()  # the canvas empties itself (digitdnn/ui/draw.py)
     await wait_for_text_async(page, PREDICTION, "Draw a digit")
     strokes = digit_strokes(digit, left=60 + shift[0], top=50 + shift[1])
     await draw_async(page, strokes)

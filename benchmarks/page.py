@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import Report, Row, format_table
-from testkit.browser import CANVAS, PREDICTION, clear, draw, launched_chromium, wait_for_text
+from testkit.browser import CANVAS, PREDICTION, clear, draw, launched_chromium, pause_in, wait_for_text
 from testkit.processes import cpu_seconds, process_tree_rss_mb
 from testkit.server import running_server
 from testkit.strokes import digit_strokes
+from testkit.waiting import wait_until
 
 EMPTY = "Draw a digit"
 CAPTION = re.compile(r"preprocessing ([\d.]+) ms, network ([\d.]+) ms")
@@ -117,9 +118,8 @@ class RerunTimer:
 
     def wait_finished(self, page, timeout: float = 30) -> None:
         """Wait until the latest rerun has sent script_finished (the page is idle again)."""
-        deadline = time.monotonic() + timeout
-        while not (self.frames and self.frames[-1][0] == "finished") and time.monotonic() < deadline:
-            page.wait_for_timeout(10)  # lets devtools events in
+        wait_until(lambda: self.frames and self.frames[-1][0] == "finished", timeout, interval=0.01,
+                   pause=pause_in(page), message="script_finished")
 
     def seconds(self, until: str) -> list[float]:
         """Per canvas-update rerun: its request to its first `until` frame ("prediction": the delta carrying

@@ -23,9 +23,10 @@ import streamlit
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from testkit import ROOT
-from testkit.browser import PREDICTION, clear, draw, launched_chromium, open_page, wait_for_text
+from testkit.browser import PREDICTION, clear, draw, launched_chromium, open_page, pause_in, wait_for_text
 from testkit.server import served
 from testkit.strokes import digit_strokes
+from testkit.waiting import wait_until
 
 RECORDING = ROOT / "tests" / "data" / "canvas_session.json.gz"
 
@@ -50,14 +51,15 @@ class SentFrames:
 
     def next_canvas_rerun(self, page, strokes: int, timeout: float = 30) -> BackMsg:
         """The first rerun request sent since the last call whose canvas value holds `strokes` strokes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def canvas_rerun() -> BackMsg | None:
             while self.reruns:
                 message = self.reruns.pop(0)
                 if canvas_strokes(message) == strokes:
                     return message
-            page.wait_for_timeout(20)  # lets devtools events in
-        raise RuntimeError(f"no canvas value with {strokes} strokes was sent")
+            return None
+
+        return wait_until(canvas_rerun, timeout, interval=0.02, pause=pause_in(page),
+                          message=f"a canvas value with {strokes} strokes to be sent")
 
 
 def canvas_strokes(message: BackMsg) -> int | None:

@@ -16,11 +16,11 @@ import argparse
 import gc
 import resource
 import threading
-import time
 from pathlib import Path
 
 from benchmarks.report import Report, Row, format_table
 from digitdnn.config import TrainConfig
+from testkit.waiting import wait_until
 
 TARGET_GROWTH_MB = 200.0
 KEPT_RESULTS = 3                      # a session keeps its runs; the soak keeps the last few, like a short lesson
@@ -57,8 +57,8 @@ def one_run(index: int, data, queue, separate_process: bool = True):
     job = TrainingJob(cfg.replace(epochs=50) if long_run else cfg, data, name=f"run {index}", queue=queue,
                       still_wanted=page_open.is_set, abandon_after=0.2, separate_process=separate_process).start()
     if long_run:
-        while job.progress().epoch < 1 and not job.progress().done:
-            time.sleep(0.01)
+        wait_until(lambda: job.progress().epoch >= 1 or job.progress().done, 600, interval=0.01,
+                   message=f"run {index}'s first epoch")
         if index % 3 == 2:
             page_open.clear()   # the tab closed: the job gives up on its own
         else:

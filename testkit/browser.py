@@ -87,6 +87,12 @@ def wait_for_text(page, selector: str, pattern: str, timeout: float = 30_000) ->
         arg=[selector, pattern], timeout=timeout).json_value()
 
 
+def pause_in(page):
+    """A pause for testkit.waiting.wait_until that lets the page's Playwright events in (time.sleep holds them
+    back: a sync Playwright page handles its events only inside its own calls)."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
+
+
 # ---- the same with Playwright's async API, for driving many pages at once -----------------------------------
 
 @contextlib.asynccontextmanager

@@ -1,16 +1,17 @@
-"""`streamlit run app.py` as `make run` runs it, on a free loopback port, for the browser tests and the benchmarks."""
+"""`streamlit run app.py` as `make run` runs it, on a free loopback port, for the browser tests and the benchmarks;
+wait_healthy polls until it answers, ServerPool shares one server among the test modules with the same settings."""
 import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from testkit import ROOT
+from testkit.waiting import wait_until
 
 
 def free_port() -> int:
@@ -46,18 +47,21 @@ def stop_server(process: subprocess.Popen, timeout: float = 15) -> None:
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
-    """Return once the server answers its health check; RuntimeError with its log if it died or timed out."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Return once the server answers its health check; an error with the end of its log if it died or did not
+    answer within `timeout` seconds."""
+    def log() -> str:
+        return f"streamlit on {url}, whose log ends:\n{log_path.read_text()[-3000:]}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with code {process.returncode}: {log()}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
+                return response.read().strip() == b"ok"
         except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not come up on {url}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.05)
+            return False
+
+    wait_until(healthy, timeout, interval=0.05, message=log)
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,22 @@ def served(folder: Path, **env_vars: str) -> Iterator[str]:
     """A running `streamlit run app.py` (running_server) for the with-block; yields its URL."""
     with running_server(folder, timeout=60, **env_vars) as server:
         yield server.url
+
+
+class ServerPool(contextlib.ExitStack):
+    """Page servers shared by whoever asks for the same settings: each started (served) on its first request, all
+    stopped when the with-block ends. A test session starts one server per set of settings, not one per module."""
+
+    def __init__(self, folder: Path, **env_vars: str):
+        super().__init__()
+        self.folder, self.env_vars = folder, env_vars
+        self.urls: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def url(self, **env_vars: str) -> str:
+        """The URL of the server with these environment variables (besides the pool's own)."""
+        settings = tuple(sorted(env_vars.items()))
+        if settings not in self.urls:
+            folder = self.folder / f"server-{len(self.urls) + 1}"
+            folder.mkdir(parents=True)
+            self.urls[settings] = self.enter_context(served(folder, **{**self.env_vars, **env_vars}))
+        return self.urls[settings]

@@ -1,7 +1,6 @@
-"""The page without a browser (streamlit.testing.v1.AppTest): open a session, rerun it until something happens,
-read its text, switch its tabs, and what the canvas returns after a drawing. The fixtures that set the page's
-environment are in conftest.py."""
-import time
+"""The page without a browser (streamlit.testing.v1.AppTest): open a session, rerun it (or several) until something
+happens, read its text, switch its tabs, and what the canvas returns after a drawing. The fixtures that set the
+page's environment are in conftest.py."""
 from types import SimpleNamespace
 
 from markdown_text import shown
@@ -10,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from digitdnn.imaging.brush import render
 from testkit import ROOT
 from testkit.strokes import digit_strokes
+from testkit.waiting import wait_until
 
 APP = ROOT / "app.py"
 TEST_DATA_LIMIT = "2000,500"
@@ -27,16 +27,26 @@ def open_session(query: dict | None = None, state: dict | None = None) -> AppTes
     return at
 
 
+def run_all_until(pages: list[AppTest], done, timeout: float = 120.0) -> None:
+    """Rerun every page (as their browsers' polling fragments would) until done() or the timeout; a timeout shows
+    what their sidebars say. Half a second between reruns: a rerun takes a few tenths of a second of CPU, which the
+    training being waited for needs (rerunning every 0.1 s, test_classroom's first test took half as much CPU again)."""
+    def rerun_then_check():
+        for at in pages:
+            at.run()
+            assert not at.exception, at.exception
+        return done()
+
+    def sidebars() -> str:
+        return "the page(s), whose sidebars say: " + " | ".join(texts(at.sidebar)[:200] for at in pages)
+
+    wait_until(rerun_then_check, timeout, interval=0.5, message=sidebars)
+
+
 def run_until(at: AppTest, done, timeout: float = 120.0) -> AppTest:
     """Rerun the page (as the browser's polling fragment would) until done(at) or the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(0.2)
+    run_all_until([at], lambda: done(at), timeout)
+    return at
 
 
 def texts(block) -> str:

@@ -1,5 +1,6 @@
-"""Shared fixtures: the MNIST dataset (fetched once per test session), small slices of it, the page's default model,
-the page's settings and a session of it (AppTest), and the page served to headless Chromium."""
+"""Shared fixtures: the MNIST dataset (fetched once per test session), small slices of it, the pen digits, an
+untrained network and a saved copy of it, the page's default model, the page's settings and a session of it
+(AppTest), and the page served to headless Chromium."""
 import os
 from pathlib import Path
 
@@ -23,10 +24,36 @@ def small_mnist(mnist):
 
 
 @pytest.fixture(scope="session")
+def pen():
+    """The bundled pen digits (trajectories by real writers)."""
+    from digitdnn.data.pendigits import load_pen_digits
+
+    return load_pen_digits()
+
+
+@pytest.fixture(scope="module")
+def clf():
+    """The tutorial's 784-300-100-10 network, untrained."""
+    from digitdnn.config import TrainConfig
+    from digitdnn.model import Classifier, build_model
+
+    return Classifier(build_model(TrainConfig(seed=3)))
+
+
+@pytest.fixture
+def saved(clf, tmp_path):
+    """`clf` saved by save_classifier as tmp_path/models/good.keras, with a sidecar saying test_accuracy 0.5."""
+    from digitdnn.storage.models import save_classifier
+
+    return save_classifier(clf, tmp_path / "models" / "good.keras", {"test_accuracy": 0.5})
+
+
+@pytest.fixture(scope="session")
 def default_model(mnist, tmp_path_factory):
     """The model the page opens with in tests: the real default (digitdnn/assets/default.keras or
     $DIGITDNN_DEFAULT_MODEL) when it exists, else a small stand-in trained once for the session."""
     from digitdnn.presets import PRESETS
+    from digitdnn.storage.model_card import ModelCard
     from digitdnn.storage.models import default_model_path, save_classifier
     from digitdnn.training.loop import train
 
@@ -36,8 +63,8 @@ def default_model(mnist, tmp_path_factory):
     path = tmp_path_factory.mktemp("default-model") / "page-default.keras"
     cfg = PRESETS["Fast: Adam"].replace(epochs=3)
     result = train(cfg, mnist.head(20000, 2000))
-    save_classifier(result.classifier, path, {"config": cfg.to_dict(), "history": result.history.to_dict(),
-                                              "test_accuracy": result.history.test_accuracy})
+    card = ModelCard.of_run(result.history, command="pytest: the default_model fixture")
+    save_classifier(result.classifier, path, card)
     return path
 
 
@@ -72,18 +99,25 @@ def server_env(request) -> dict[str, str]:
     return getattr(request.module, "SERVER_ENV", {})
 
 
-@pytest.fixture(scope="module")
-def server(default_model, server_env, tmp_path_factory):
-    """`streamlit run app.py` on a free port for the test module, with the test default model; yields its URL."""
-    from testkit.server import served
+@pytest.fixture(scope="session")
+def page_servers(default_model, tmp_path_factory):
+    """The session's page servers (`streamlit run app.py` with the test default model), one per set of settings."""
+    from testkit.server import ServerPool
 
-    with served(tmp_path_factory.mktemp("server"), DIGITDNN_DEFAULT_MODEL=str(default_model), **server_env) as url:
-        yield url
+    with ServerPool(tmp_path_factory.mktemp("servers"), DIGITDNN_DEFAULT_MODEL=str(default_model)) as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def server(page_servers, server_env) -> str:
+    """The URL of a page server with the module's settings (server_env), shared by the modules with the same."""
+    return page_servers.url(**server_env)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium for the test module."""
+    """Headless Chromium for the test module (not longer: a sync Playwright running keeps asyncio.run from
+    starting, and test_browser_class.py and test_load.py drive pages with the async API)."""
     from testkit.browser import launched_chromium
 
     with launched_chromium() as chromium:

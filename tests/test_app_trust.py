@@ -2,10 +2,9 @@
 user text shown as plain text, a run stopped before its first epoch, address values refused plainly;
 and what it keeps is bounded: a session's weights, a closed session's, the saved-models folder."""
 import threading
-import time
 
 import pytest
-from app_session import open_session
+from app_session import open_session, run_until
 from markdown_text import shown
 from streamlit.testing.v1 import AppTest
 
@@ -89,26 +88,16 @@ def test_the_default_model_row_shows_what_its_weights_score(page_env, default_mo
     assert shown == pytest.approx(measured, abs=1e-4)
 
 
-def rerun_until(at: AppTest, done, timeout: float = 120.0) -> None:
-    """Rerun the page (as its polling fragment would) until done(at)."""
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(0.2)
-        at.run()
-        assert not at.exception, at.exception
-
-
 def test_a_run_stopped_before_its_first_epoch_leaves_the_active_model(page_env, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "20000,500")  # an epoch far longer than it takes to press Stop
     at = open_session({"batch": "16"})
     default_id = at.session_state["active_model"]
     at.button(key="train").click()
     at.run()
-    rerun_until(at, lambda at: at.session_state["session"].job.progress().status == "training")
+    run_until(at, lambda at: at.session_state["session"].job.progress().status == "training")
     at.button(key="stop").click()
     at.run()
-    rerun_until(at, lambda at: at.session_state["session"].job is None)
+    run_until(at, lambda at: at.session_state["session"].job is None)
     said = shown(" ".join(e.value for e in at.sidebar.info))
     assert "Run 1 stopped during epoch 1" in said and "no model to keep" in said, said
     assert [m.source for m in at.session_state["session"].models] == ["default"]
@@ -210,7 +199,7 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     at.button(key="train").click()
     at.run()
     stale = at.session_state["session"].watched  # as Streamlit keeps a session's earlier values till its next run
-    rerun_until(at, lambda at: at.session_state["session"].job is None)
+    run_until(at, lambda at: at.session_state["session"].job is None)
     (run,) = [m for m in at.session_state["session"].models if m.source == "trained"]
     weights = weakref.ref(run.classifier)
     del run

@@ -16,6 +16,8 @@ from testkit.browser import (
 
 pytestmark = pytest.mark.browser
 
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "6000,1000"}  # as test_browser.py's: modules with the same settings share a server
+
 # A "1" whose only stroke starts in the canvas's top-right corner, where the canvas toolbar used to lie unseen.
 ONE_FROM_THE_CORNER = [(262.0 - 3 * i, 6.0 + 11 * i) for i in range(25)]
 CORNER_TAP = [(268.0, 14.0), (270.0, 16.0)]

@@ -24,6 +24,8 @@ from testkit.strokes import digit_strokes
 
 pytestmark = pytest.mark.browser
 
+SERVER_ENV = {"DIGITDNN_DATA_LIMIT": "6000,1000"}  # as test_browser.py's: modules with the same settings share a server
+
 ARTIFACTS = ROOT / "tests" / "artifacts" / "devices"
 SCREENSHOTS = ROOT / "assets" / "devices"
 TEMPLATE_CANVAS = 280  # digit_strokes' default size and place are for a 280 px canvas

@@ -14,6 +14,7 @@ from screenshots import save_view
 
 from testkit.browser import PREDICTION, draw, wait_for_text
 from testkit.strokes import digit_strokes
+from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -32,6 +33,20 @@ def matrix_box(chart_png: bytes) -> tuple[int, int, int, int]:
     columns = np.flatnonzero(blue.sum(axis=0) > 0.8 * blue.sum(axis=0).max())
     rows = np.flatnonzero(blue[:, columns[0]:columns[-1] + 1].sum(axis=1) > 0.6 * len(columns))
     return columns[0], rows[0], columns[-1] + 1, rows[-1] + 1
+
+
+def painted_matrix(chart) -> tuple[int, int, int, int]:
+    """matrix_box of the heatmap once it is painted: two screenshots in a row find the same cells."""
+    boxes: list = [None]
+
+    def settled():
+        try:
+            boxes.append(matrix_box(chart.screenshot()))
+        except IndexError:  # nothing blue yet
+            boxes.append(None)
+        return boxes[-1] is not None and boxes[-1] == boxes[-2] and boxes[-1]
+
+    return wait_until(settled, 15, interval=0.1, message="the confusion matrix to be painted")
 
 
 def cell_gallery(page, true: int, predicted: int) -> tuple[int, list[str]]:
@@ -69,8 +84,7 @@ def test_confusion_matrix_cells_show_their_images(browser_page):
     chart.wait_for(state="visible")
 
     # Click the cell "true 5, predicted 5": the selectboxes follow and the gallery shows the 5s named 5.
-    page.wait_for_timeout(500)  # the chart's first paint
-    left, top, right, bottom = matrix_box(chart.screenshot())
+    left, top, right, bottom = painted_matrix(chart)
     x, y = left + (right - left) * 0.55, top + (bottom - top) * 0.55  # column 5, row 5 of 10
     chart.click(position={"x": float(x), "y": float(y)})
     count, captions = cell_gallery(page, 5, 5)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_session import open_session
+from app_session import open_session, run_all_until
 from streamlit.testing.v1 import AppTest
 
 from testkit.browser import PREDICTION, wait_for_text
@@ -44,20 +44,6 @@ def settings(at: AppTest, preset: str = "Tiny", **widgets) -> None:
 def sidebar_text(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in ("info", "success", "error", "caption", "markdown")
                      for e in getattr(at.sidebar, kind))
-
-
-def run_all_until(pages: list[AppTest], done, timeout: float = 120.0) -> None:
-    """Rerun every page (as their polling fragments would) until done() or the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for at in pages:
-            at.run()
-            assert not at.exception, at.exception
-        if done():
-            return
-        assert time.monotonic() < deadline, "timed out waiting for the pages: " + " | ".join(
-            sidebar_text(at)[:200] for at in pages)
-        time.sleep(0.1)
 
 
 def job(at: AppTest):

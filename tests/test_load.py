@@ -8,7 +8,7 @@ import pytest
 def test_a_small_class_draws_while_one_trains_without_errors_or_wrong_digits(default_model):
     from benchmarks.load import measure, percentile
 
-    tally, facts = measure(sessions=3, trainers=1, seconds=20, model_path=str(default_model), pause=1.0)
+    tally, facts = measure(sessions=3, trainers=1, seconds=10, model_path=str(default_model), pause=1.0)
     assert tally.errors == []
     assert tally.wrong == []
     assert len(tally.latencies_ms) >= 2, "the drawing-only pages named too few digits"

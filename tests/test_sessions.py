@@ -1,19 +1,11 @@
 """A closed session's holdings are released once, `after` seconds after its page closed; open ones never."""
-import time
-
 from digitdnn.server.sessions import ClosedSessionSweeper
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from testkit.clock import ManualClock
+from testkit.waiting import wait_until
 
 
 def test_a_session_closed_long_enough_is_released_once():
-    clock, pages, released = Clock(), {"a": True, "b": True}, []
+    clock, pages, released = ManualClock(), {"a": True, "b": True}, []
     sweeper = ClosedSessionSweeper(after=10, every=3600, clock=clock)
     for key in pages:
         sweeper.watch(key, lambda key=key: pages[key], lambda key=key: released.append(key))
@@ -29,7 +21,7 @@ def test_a_session_closed_long_enough_is_released_once():
 
 
 def test_a_page_back_within_the_wait_starts_it_again():
-    clock, page, released = Clock(), {"open": False}, []
+    clock, page, released = ManualClock(), {"open": False}, []
     sweeper = ClosedSessionSweeper(after=10, every=3600, clock=clock)
     sweeper.watch("s", lambda: page["open"], lambda: released.append("s"))
     sweeper.sweep()
@@ -56,9 +48,7 @@ def test_the_thread_releases_without_anyone_asking():
     released = []
     sweeper = ClosedSessionSweeper(after=0, every=0.05)
     sweeper.watch("s", lambda: False, lambda: released.append("s"))
-    deadline = time.monotonic() + 5
-    while not released and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: released, 5, interval=0.02, message="the sweeper's thread to release the session")
     assert released == ["s"]
 
 
@@ -67,10 +57,7 @@ def test_a_discarded_job_ends_and_keeps_no_weights(small_mnist):
     from digitdnn.training.jobs import TrainingJob
 
     job = TrainingJob(TrainConfig(hidden_units=(8,), batch_size=16, epochs=50), small_mnist).start()
-    deadline = time.monotonic() + 60
-    while job.progress().epoch < 1:
-        assert time.monotonic() < deadline, "no epoch finished"
-        time.sleep(0.05)
+    wait_until(lambda: job.progress().epoch >= 1, message="an epoch")
     assert job.progress().classifier is not None
     job.discard()
     assert job.join(timeout=60)

