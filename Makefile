@@ -25,7 +25,7 @@ data: $(STAMP)
 	@echo "== 2/3 MNIST: fetched and verified once (about 20 MB), then read from the cache"
 	$(PY) -m digitdnn data
 
-bench: $(STAMP)
+bench: $(STAMP)  # every benchmark, one table; a full run also writes it into docs/benchmarks.md
 	$(PY) -m benchmarks
 
 $(STAMP): pyproject.toml

@@ -4,6 +4,7 @@
 
 Runs the parts in order (training and prediction speed, the page in a browser, ...) and prints
 one table: figure, project, baseline, ratio, target, pass/fail, with each part's notes below.
+A full run (every part, not --quick) also writes its table into docs/benchmarks.md (--docs: another page).
 Exits with status 1 when a target is missed, 0 when all are met.
 """
 from __future__ import annotations
@@ -13,8 +14,10 @@ import importlib
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
+from benchmarks import docs_page
 from benchmarks.report import Report, format_table
 
 # name -> module with run(quick: bool, model_path) -> Report; the order of the table.
@@ -57,11 +60,25 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), metavar="PART",
                         help=f"run only these parts ({', '.join(PARTS)})")
     parser.add_argument("--model", default=None, help="the page's default model (default: digitdnn/assets/)")
+    parser.add_argument("--docs", type=Path, default=docs_page.PAGE,
+                        help="the page a full run writes its table into (default: docs/benchmarks.md)")
     args = parser.parse_args(argv)
+    full_run = not args.quick and set(args.only) == set(PARTS)
+    if full_run:
+        try:
+            docs_page.check_block(args.docs, "benchmarks")
+        except ValueError as error:
+            parser.error(str(error))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"machine: {machine()}", flush=True)
+    load_before, started = os.getloadavg()[0], time.monotonic()
     report = run(args.only, quick=args.quick, model_path=args.model)
     print(format_table(report))
+    if full_run:
+        table = format_table(Report(report.rows, []))
+        docs_page.write_block(args.docs, "benchmarks", docs_page.figures(
+            machine(), load_before, os.getloadavg()[0], (time.monotonic() - started) / 60, table))
+        print(f"\nthe table is written into {args.docs}")
     missed = [row.figure for row in report.rows if not row.passed]
     if missed:
         print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}", file=sys.stderr)

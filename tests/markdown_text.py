@@ -10,14 +10,17 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 _INVISIBLE = "\u2060"  # word joiner
 
 
+def link_targets(markdown: str) -> list[str]:
+    """Where every link and image the Markdown would render points (href or src), in order."""
+    return [str(token.attrs.get("href") or token.attrs.get("src"))
+            for block in _PARSER.parse(markdown) for token in block.children or []
+            if token.type in ("link_open", "image")]
+
+
 def active_links(markdown: str) -> list[str]:
     """Every link or image the Markdown would render, and every bare URL or e-mail address it would link."""
-    found = [match.group(0) for match in _BARE_URL.finditer(_ESCAPED.sub(r"\1", markdown))]
-    for block in _PARSER.parse(markdown):
-        for token in block.children or []:
-            if token.type in ("link_open", "image"):
-                found.append(token.attrs.get("href") or token.attrs.get("src"))
-    return found
+    bare = [match.group(0) for match in _BARE_URL.finditer(_ESCAPED.sub(r"\1", markdown))]
+    return bare + link_targets(markdown)
 
 
 def shown(markdown: str) -> str:

@@ -65,3 +65,53 @@ def test_a_figure_without_a_target_is_reported_and_never_missed(monkeypatch, cap
     assert lines[1].split()[-2:] == ["-", "-"] and lines[2].split()[-1] == "FAIL"
     fake_part(monkeypatch, "informative", [reported])
     assert bench.main(["--only", "informative"]) == 0
+
+
+FIGURES_PAGE = ("# Benchmarks\n\nProse before.\n\n<!-- begin benchmarks -->\nold figures\n<!-- end benchmarks -->\n"
+                "\nProse after.\n")
+
+
+def test_a_full_run_writes_its_table_into_the_docs_page_and_nothing_else(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "PARTS", {})
+    fake_part(monkeypatch, "good", [Row.measure("fast enough", "ms", 1.0, 2.0)])
+    page = tmp_path / "benchmarks.md"
+    page.write_text(FIGURES_PAGE)
+    assert bench.main(["--docs", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Benchmarks\n\nProse before.\n\n<!-- begin benchmarks -->\nFrom one full run on ")
+    assert text.endswith("```\n<!-- end benchmarks -->\n\nProse after.\n")
+    assert "old figures" not in text and "quick=False" not in text  # the table, not the notes
+    (line,) = [line for line in text.splitlines() if line.startswith("fast enough")]
+    assert line.split()[-1] == "pass"
+
+
+def test_a_partial_or_quick_run_leaves_the_docs_page_alone(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "PARTS", {})
+    fake_part(monkeypatch, "first", [Row.measure("a", "ms", 1.0, 2.0)])
+    fake_part(monkeypatch, "second", [Row.measure("b", "ms", 1.0, 2.0)])
+    page = tmp_path / "benchmarks.md"
+    page.write_text(FIGURES_PAGE)
+    assert bench.main(["--docs", str(page), "--only", "first"]) == 0
+    assert bench.main(["--docs", str(page), "--quick"]) == 0
+    assert page.read_text() == FIGURES_PAGE
+
+
+def test_a_full_run_refuses_to_start_without_a_block_to_write_into(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(bench, "PARTS", {})
+    ran = []
+    module = types.ModuleType("fake_watched")
+    module.run = lambda quick, model_path: ran.append(quick) or Report([], [])
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(bench.PARTS, "watched", module.__name__)
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\n<!-- end benchmarks -->\n<!-- begin benchmarks -->\n")
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--docs", str(page)])
+    assert exit_.value.code == 2 and not ran
+    assert "no single block" in capsys.readouterr().err
+
+
+def test_the_repository_page_has_the_block_a_full_run_writes_into():
+    from benchmarks import docs_page
+
+    docs_page.check_block(docs_page.PAGE, "benchmarks")

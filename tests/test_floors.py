@@ -4,7 +4,7 @@ Streamlit and Keras.
 A fresh virtual environment reuses this one's packages (tests/venvs.py) and pip installs exactly the floor versions
 of Streamlit and Keras into it from the package index (a few MB; nothing when the floor is what is installed here).
 There the page renders, opens a tab that is made only when open (st.tabs with on_change), and the default model is
-loaded and scored. The whole suite was also run at these floors by hand (README, "Installing").
+loaded and scored. The whole suite was also run at these floors by hand (docs/development.md, "Dependency floors").
 """
 import re
 import tomllib

@@ -3,12 +3,7 @@
 Steps, as NIST digits became MNIST: find the ink, crop to it, bring the pen
 width to MNIST's, scale the longer side to a 20 px box keeping the aspect
 ratio, and place it in 28x28 with its centre of mass at the centre.
-
-Choices measured with networks trained on MNIST (re-drawn MNIST digits and
-stroke drawings, see benchmarks/drawings.py): a sub-pixel centre-of-mass
-shift beats MNIST's own whole-pixel one; bringing only pens outside
-PEN_RANGE into it beats forcing every pen to one width; area (box)
-resampling is as good as Lanczos or bilinear and has no ringing.
+Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 

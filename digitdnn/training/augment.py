@@ -1,12 +1,8 @@
 """On-the-fly augmentation: random distortions that make MNIST look like digits drawn with a mouse.
 
-Each image gets its own random stroke thickness change (a blend towards a 3x3 dilation or
-erosion), then one resampling that combines an affine map (rotation, scale, aspect, shear,
-shift) with an elastic distortion (a coarse grid of random displacements, smoothly upsampled).
-The distortion is a pure function of the image and N_PARAMETERS uniform random numbers drawn in
-numpy (`random_parameters`), so a seeded generator fixes the result, and the TensorFlow part runs
-inside the compiled (XLA) training step. (Drawing the numbers in numpy, a whole epoch at a time,
-is several times cheaper than XLA's random ops.)
+A random stroke thickness change, then one resampling combining an affine map with an elastic distortion; the
+random numbers come from numpy (`random_parameters`, so a seeded generator fixes the result) and the resampling
+runs inside the compiled training step. Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 

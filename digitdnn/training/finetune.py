@@ -1,11 +1,8 @@
 """Fine-tuning: a trained network continued on the class's drawings mixed with MNIST, so MNIST accuracy holds.
 
-The recipe (no arguments needed): the classifier's own architecture, Adam at a small learning rate
-for a few epochs, augmentation on, no dropout, and a sample of MNIST's training set plus the
-drawings repeated so that they are about a fifth of what is seen. Without dropout because it
-gained nothing here: on held-out pen writers (benchmarks/classroom.py) the drawings named right
-after fine-tuning were within 0.3 points either way, MNIST within 0.05. The test
-part stays MNIST's test set, so every epoch's report shows whether MNIST still holds.
+A recipe that needs no arguments (Adam at a small rate for a few epochs, augmented, the drawings a fifth of what
+is seen); the test set stays MNIST's, so each epoch shows whether MNIST still holds. Design notes:
+docs/design-notes.md
 """
 from __future__ import annotations
 

@@ -1,19 +1,8 @@
 """The training loop: compiled chunks of mini-batch steps, per-epoch reports, stop and divergence.
 
-Speed comes from doing almost nothing in Python: the images live in TensorFlow as uint8 tensors
-(scaled to [0, 1] inside the step), and one XLA-compiled call runs a whole chunk of up to
-`MAX_CHUNK_BATCHES` steps (gather the batch, augment, forward, backward, optimizer update).
-Between chunks Python polls `should_stop`, so a Stop is honoured within a fraction of a second.
-
-Reproducibility does not rely on global seeds (trainings may run in parallel threads): weights
-are initialised from `cfg.seed`, the epoch order comes from a numpy generator seeded with it,
-dropout masks are a stateless function of it, the epoch and the step, and the augmentation's
-random numbers come from a second numpy generator seeded with it.
-
-Dropout is applied here rather than by Keras's Dropout layer: inside the compiled step, the
-layer's seed-generator random numbers cost about 60 ms of CPU per batch of 128 x 1,100 units,
-stateless Threefry numbers 0.3 ms (measured on this 2-core machine), which made a run with
-dropout five to ten times slower than one without.
+Its own loop rather than `model.fit`, to be fast (one XLA-compiled call per chunk of steps, dropout
+and augmentation inside it), stoppable between chunks, and reproducible from `cfg.seed` alone while
+runs train side by side. Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 

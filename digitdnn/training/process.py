@@ -1,15 +1,8 @@
 """digitdnn.training.loop.train in a child process: when the run ends, all of its TensorFlow memory goes with it.
 
-TensorFlow keeps part of what every training run compiles (XLA executables, function
-definitions: about 10 MB a run, measured by benchmarks/soak.py) for the life of the process, and
-no call frees it while other runs train in the same process. A server that trains run after run
-therefore trains each in a child `python -m digitdnn.training.process`: same arguments and
-callbacks as `train`; the config, data and warm-start weights go to the child's stdin, its reports and weights come
-back on its stdout (pickled; the child is our own code), and closing its stdin asks it to stop
-(so a child whose parent dies stops too). The child runs at a lower CPU priority (NICENESS) than
-the server, so that drawing stays quick for everyone while some train. A child that dies (killed, out
-of memory) fails the run with a message; it never takes the server down. A plain subprocess rather than multiprocessing,
-because multiprocessing re-imports the parent's main module, which under Streamlit is the page.
+Same arguments and callbacks as `train`; the run's inputs go to the child's stdin, its reports and weights come
+back on its stdout, and closing its stdin asks it to stop. The child runs at a lower CPU priority (NICENESS), and
+one that dies fails its run, never the server. Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 
