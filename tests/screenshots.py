@@ -1,5 +1,5 @@
-"""Screenshots of the page in the browser tests: into tests/artifacts/, and into assets/ (the README's pictures)
-when DIGITDNN_UPDATE_SCREENSHOT=1."""
+"""Screenshots of the page in the browser tests: into tests/artifacts/, and into assets/ (the pictures of
+docs/teaching.md) when DIGITDNN_UPDATE_SCREENSHOT=1."""
 import os
 import shutil
 

@@ -2,7 +2,7 @@
 selectboxes), the MNIST browser, watch it learn during a run, and a screenshot of each view.
 
 Screenshots go to tests/artifacts/; with DIGITDNN_UPDATE_SCREENSHOT=1 also to assets/views/
-(mistakes.png, data.png, watch.png, compare.png) for the README.
+(mistakes.png, data.png, watch.png, compare.png) for docs/teaching.md.
 """
 import io
 import re
