@@ -131,7 +131,8 @@ def test_a_drawing_that_cannot_be_stored_says_so(page, db, tmp_path, monkeypatch
     draw(page, 4)
     correct(page, 4)
     (error,) = page.error
-    assert error.value.startswith("Your drawing was NOT stored: the drawings database")
+    assert error.value.startswith("Your drawing was NOT stored: cannot create the folder")
+    assert "is a file, not a folder" in error.value  # the real reason, not "read-only"
     assert "Stored, labelled" not in texts(page)
     assert not page.exception
 

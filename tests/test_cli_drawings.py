@@ -2,10 +2,14 @@
 import contextlib
 import io
 import json
+import math
 import re
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
+from numpy.lib import format as npy_format
 from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
 
 from digitdnn.cli import main
@@ -145,3 +149,104 @@ def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model,
     assert status == 0
     assert json.loads(out.with_suffix(".json").read_text())["temperature"] == 2.0
     assert load_classifier(out).metadata["temperature"] == 2.0
+
+
+# ---- hostile .npz files ------------------------------------------------------------------------------
+
+def two_drawings(**changes):
+    """The arrays of a valid two-drawing export, with some replaced (None: left out)."""
+    arrays = {"x": np.zeros((2, 28, 28), np.float32), "y": np.array([1, 2]), "predicted": np.array([1, -1]),
+              "probabilities": np.full((2, 10), 0.1, np.float32), "time": np.array(["2026-01-01T00:00:00", ""]),
+              "png_bytes": np.zeros(0, np.uint8), "png_offsets": np.zeros(3, np.int64)}
+    arrays.update(changes)
+    return {name: value for name, value in arrays.items() if value is not None}
+
+
+class Unpickled:
+    """If numpy ever unpickles this, a marker file appears."""
+
+    marker = None
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+HOSTILE = {
+    "predicted as strings": (two_drawings(predicted=np.array(["a", "b"])), "predicted has dtype <U1"),
+    "probabilities as strings": (two_drawings(probabilities=np.full((2, 10), "x")), "probabilities has dtype"),
+    "float png_offsets": (two_drawings(png_offsets=np.zeros(3)), "png_offsets has dtype float64"),
+    "png_offsets backwards": (two_drawings(png_bytes=np.zeros(9, np.uint8), png_offsets=np.array([0, 9, 4])),
+                              "png_offsets must rise"),
+    "a scalar x": (two_drawings(x=np.float32(0.5)), "x must have shape (2, 28, 28), got ()"),
+    "a scalar y": (two_drawings(y=np.int64(3)), "y must be a list of labels"),
+    "flat images": (two_drawings(x=np.zeros((2, 784), np.float32)), "x must have shape (2, 28, 28)"),
+    "nine probabilities": (two_drawings(probabilities=np.zeros((2, 9), np.float32)), "probabilities must have"),
+    "a long time": (two_drawings(time=np.array(["2026-01-01T00:00:00" + "9" * 100_000, ""])),
+                    "time holds texts of up to 100019 characters; at most 40"),
+    "a time that is no time": (two_drawings(time=np.array(["yesterday", ""])), "drawing 0: time must be an ISO"),
+    "float labels": (two_drawings(y=np.array([1.0, 2.0])), "y has dtype float64; expected integers"),
+    "short labels": (two_drawings(y=np.array([1])), "x must have shape (1, 28, 28), got (2, 28, 28)"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_npz_is_refused_in_one_line_and_imports_nothing(db, tmp_path, capsys, case):
+    arrays, fragment = HOSTILE[case]
+    np.savez(tmp_path / "hostile.npz", **arrays)
+    status, stdout = run_main("drawings", "import", tmp_path / "hostile.npz", "--db", db.path)
+    stderr = capsys.readouterr().err
+    assert status == 1 and stdout == "" and "Traceback" not in stderr
+    assert_one_error_line(stderr, fragment)
+    assert db.count() == 30
+
+
+def test_a_pickled_array_is_refused_without_unpickling(db, tmp_path, capsys):
+    Unpickled.marker = tmp_path / "unpickled"
+    np.savez(tmp_path / "pickle.npz", **two_drawings(model=np.array([Unpickled(), Unpickled()], dtype=object)))
+    status, _ = run_main("drawings", "import", tmp_path / "pickle.npz", "--db", db.path)
+    assert status == 1
+    assert_one_error_line(capsys.readouterr().err, "model.npy holds Python objects, which are never loaded")
+    assert not Unpickled.marker.exists() and db.count() == 30
+
+
+def write_zeros_bomb(path, rows: int) -> None:
+    """An .npz of `rows` float32 28x28 zero images and their labels, compressed as np.savez_compressed does,
+    written in blocks so that the test itself never holds the unpacked arrays."""
+    block = bytes(2**22)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, shape, dtype in (("x", (rows, 28, 28), np.float32), ("y", (rows,), np.int64)):
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                npy_format.write_array_header_1_0(member, {"descr": npy_format.dtype_to_descr(np.dtype(dtype)),
+                                                           "fortran_order": False, "shape": shape})
+                left = math.prod(shape) * np.dtype(dtype).itemsize
+                while left:
+                    member.write(block[:min(left, len(block))])
+                    left -= min(left, len(block))
+
+
+def test_a_small_npz_that_unpacks_to_gigabytes_is_refused_from_its_headers(db, tmp_path, capsys):
+    bomb = tmp_path / "bomb.npz"
+    write_zeros_bomb(bomb, 1_000_000)
+    with zipfile.ZipFile(bomb) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    assert bomb.stat().st_size < 4e6 and unpacked > 3.1e9
+    tracemalloc.start()
+    try:
+        status, _ = run_main("drawings", "import", bomb, "--db", db.path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 1
+    assert_one_error_line(capsys.readouterr().err, "holds 1000000 drawings; at most 100000")
+    assert peak < 50e6 and db.count() == 30
+
+
+def test_an_import_over_the_unpacked_budget_is_refused_before_loading(db, tmp_path, capsys, monkeypatch):
+    from digitdnn.storage import drawings_npz
+
+    np.savez(tmp_path / "ok.npz", **two_drawings())
+    monkeypatch.setattr(drawings_npz, "MAX_IMPORT_BYTES", 2**10)
+    status, _ = run_main("drawings", "import", tmp_path / "ok.npz", "--db", db.path)
+    assert status == 1
+    assert_one_error_line(capsys.readouterr().err, "unpacks to 0 MB of arrays; at most 0 MB")
+    assert db.count() == 30

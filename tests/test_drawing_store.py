@@ -1,6 +1,7 @@
 """The class's drawings database: what goes in comes out, many writers at once, and every way a file goes bad."""
 import ctypes
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -299,6 +300,67 @@ def test_a_read_only_folder_is_one_clear_error(tmp_path):
     assert len(lines) == 2 and lines[0].startswith("new: ") and lines[1].startswith("old: "), done.stdout
     assert all("read-only or not accessible" in line for line in lines), done.stdout
     assert (folder / "old.sqlite").read_bytes() == before and existing.count() == 1
+
+
+def delete_database(path: Path) -> None:
+    """Delete the database file and its -wal and -shm, as someone cleaning the server's folder would."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def test_a_file_deleted_while_in_use_is_created_again(store):
+    store.add(image(0), 3)
+    delete_database(store.path)
+    store.add(image(1), 4)
+    assert store.count() == 1 and store.counts().tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_folder_deleted_while_in_use_is_created_again(store):
+    store.add(image(0), 3)
+    shutil.rmtree(store.path.parent)
+    store.add(image(1), 4)
+    assert store.count() == 1 and store.arrays()[1].tolist() == [4]
+    delete_database(store.path)
+    assert store.count() == 0 and store.recent() == []   # reading a deleted file finds an empty store
+
+
+def test_a_folder_replaced_by_a_file_is_named_as_the_reason(store):
+    store.add(image(0), 3)
+    shutil.rmtree(store.path.parent)
+    store.path.parent.write_text("not a folder")
+    with pytest.raises(DrawingStoreError) as refused:
+        store.add(image(1), 4)
+    message = str(refused.value)
+    assert f"{store.path.parent} is a file, not a folder" in message and "read-only" not in message
+    assert store.path.parent.read_text() == "not a folder"
+
+
+def test_a_file_deleted_in_a_read_only_folder_says_read_only_and_why(tmp_path):
+    folder = tmp_path / "class-data"
+    folder.mkdir()
+    try:
+        done = run_python(f"""
+            import os
+            from pathlib import Path
+            import numpy as np
+            from digitdnn.storage.drawings import DrawingStore, DrawingStoreError
+            store = DrawingStore({str(folder / "drawings.sqlite")!r})
+            store.add(np.zeros((28, 28), np.float32), 1)
+            os.unlink(store.path)
+            Path({str(folder)!r}).chmod(0o555)
+            try:
+                store.add(np.zeros((28, 28), np.float32), 2)
+            except DrawingStoreError as exc:
+                print(exc)
+        """, preexec_fn=without_permission_override)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "read-only or not accessible (permission denied)" in done.stdout, done.stdout
+    assert "no such table" not in done.stdout
 
 
 def test_a_full_disk_is_one_clear_error_and_keeps_what_was_stored(tmp_path):

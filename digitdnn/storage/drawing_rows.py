@@ -14,6 +14,7 @@ from digitdnn.model import IMAGE_SHAPE, N_CLASSES, RANGE_SLACK
 
 MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB)
 MAX_TEXT_CHARS = 200             # model name, session id
+MAX_TIME_CHARS = 40              # a stored time: "2026-12-02T18:25:53.123+00:00" is 29
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -107,6 +108,20 @@ def drawing_from_row(row) -> Drawing:
     id_, created, label, pixels, predicted, probabilities, model, session = row
     p = None if probabilities is None else np.frombuffer(probabilities, "<f4").astype(np.float32)
     return Drawing(id_, pixels_to_images([pixels])[0], label, predicted, p, model, session, created)
+
+
+def checked_time(name: str, value) -> str:
+    """An ISO 8601 time (no offset: UTC) as the table stores it, UTC with milliseconds; ValueError otherwise."""
+    problem = f"{name} must be an ISO 8601 time of at most {MAX_TIME_CHARS} characters"
+    if not isinstance(value, str) or len(value) > MAX_TIME_CHARS:
+        raise ValueError(problem)
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError):
+        raise ValueError(problem) from None
 
 
 def utc_now() -> str:

@@ -16,18 +16,21 @@ The schema version is ``PRAGMA user_version``; a file written by a newer version
 journal is WAL, so readers never wait for writers; writers take turns (busy timeout plus retries), and
 every call opens its own connection, so any number of threads and processes may share one file.
 A file that SQLite says is not a database, or is malformed, is renamed aside (never deleted) and a
-fresh one started; ``store.notice`` says so. Every other failure (read-only folder, full disk) is one
-exception, ``DrawingStoreError``, with a plain sentence. The values of a row are checked in
-storage.drawing_rows; the .npz export and import are storage.drawings_npz.
+fresh one started; ``store.notice`` says so. A file or folder deleted while the server runs is created again
+(schema included) by the next call. Every other failure (read-only folder, full disk) is one exception,
+``DrawingStoreError``, with a plain sentence that gives the operating system's reason. The values of a row are
+checked in storage.drawing_rows; the .npz export and import are storage.drawings_npz.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import logging
 import os
 import random
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -56,6 +59,8 @@ LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_UNWRITABLE_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
+_READ_ONLY_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}  # the OS refusals that mean "read-only"
 _RECOVERY_LOCK = threading.Lock()  # one thread of this process sets a damaged file aside at a time
 _LOG = logging.getLogger(__name__)
 
@@ -83,6 +88,14 @@ class DrawingStoreError(Exception):
     """The drawings database cannot be used (read-only, full disk, newer schema, not ours): a plain sentence."""
 
 
+class _DatabaseGone(Exception):
+    """The database file or its folder was deleted while in use; `error` is the SQLite error that showed it."""
+
+    def __init__(self, error: sqlite3.OperationalError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def default_drawings_path() -> Path:
     """$DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite (relative to the working folder)."""
     return settings.drawings_db_path()
@@ -98,11 +111,7 @@ class DrawingStore:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_drawings_path()
         self.notice: str | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DrawingStoreError(f"Cannot create the folder for the drawings database {self.path}: "
-                                    f"{os_reason(exc)}.") from exc
+        self._make_folder()
         self._do(self._initialise)
 
     # ---- writing
@@ -185,19 +194,25 @@ class DrawingStore:
         operation run again there. Raises DrawingStoreError for anything it cannot handle."""
         try:
             return self._run(operation)
+        except _DatabaseGone:
+            _LOG.warning("the drawings database %s was deleted; starting a new one", self.path)
+            self._make_folder()
         except sqlite3.DatabaseError as exc:
             _LOG.warning("the drawings database %s is damaged; setting it aside", self.path, exc_info=True)
             self._set_aside(exc)
         try:
             self._run(self._initialise)
             return self._run(operation)
+        except _DatabaseGone as gone:
+            raise DrawingStoreError(self._explain(gone.error)) from gone.error
         except sqlite3.DatabaseError as exc:
             raise DrawingStoreError(self._explain(exc)) from exc
 
     def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """operation(connection) on a fresh connection, retried while the database is locked.
 
-        sqlite3.DatabaseError for a damaged file (the caller decides); DrawingStoreError for the rest.
+        sqlite3.DatabaseError for a damaged file and _DatabaseGone for a deleted one (the caller decides);
+        DrawingStoreError for the rest.
         """
         deadline = time.monotonic() + LOCKED_RETRY_SECONDS
         pause = 0.01
@@ -210,11 +225,38 @@ class DrawingStore:
                     time.sleep(pause * (1 + random.random()))
                     pause = min(pause * 2, 0.5)
                     continue
+                if self._gone(exc):
+                    raise _DatabaseGone(exc) from exc
                 raise DrawingStoreError(self._explain(exc)) from exc
             except sqlite3.DatabaseError as exc:
                 if exc.sqlite_errorcode in _CORRUPT_CODES:
                     raise
                 raise DrawingStoreError(self._explain(exc)) from exc
+
+    def _gone(self, exc: sqlite3.OperationalError) -> bool:
+        """Whether `exc` means the file was deleted: its folder is missing, or SQLite opened a new, empty file."""
+        if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_CANTOPEN:
+            return not self.path.parent.is_dir()
+        return str(exc).startswith("no such table: drawings")
+
+    def _make_folder(self) -> None:
+        """Create the database's folder (and its parents) if missing; DrawingStoreError saying why it cannot."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = f"{exc.filename} is a file, not a folder" if isinstance(exc, FileExistsError) else os_reason(exc)
+            raise DrawingStoreError(f"Cannot create the folder for the drawings database {self.path}: "
+                                    f"{reason}.") from exc
+
+    def _os_refusal(self) -> OSError | None:
+        """What the OS says when asked to create a file beside the database and open it for writing (None: fine)."""
+        try:
+            with tempfile.TemporaryFile(dir=self.path.parent):
+                pass
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError as exc:
+            return exc
+        return None
 
     def _explain(self, exc: sqlite3.Error) -> str:
         code = exc.sqlite_errorcode & 0xFF  # the primary result code of an extended one
@@ -223,9 +265,12 @@ class DrawingStore:
         if code == sqlite3.SQLITE_IOERR:
             return (f"The drawings database {self.path} could not be written to disk "
                     f"(full, too large or failing: {exc}).")
-        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        if code in _UNWRITABLE_CODES:
+            refusal = self._os_refusal()
+            if refusal is not None and refusal.errno not in _READ_ONLY_ERRNOS:
+                return f"The drawings database {self.path} cannot be opened: {os_reason(refusal)}."
             return (f"The drawings database {self.path} cannot be written: its folder or file is read-only "
-                    f"or not accessible ({exc}).")
+                    f"or not accessible ({os_reason(refusal) if refusal else exc}).")
         if code in _BUSY_CODES:
             return f"The drawings database {self.path} stayed locked by other writers for too long."
         return f"The drawings database {self.path} failed: {exc}."
