@@ -66,3 +66,28 @@ def test_a_file_too_large_is_refused_plainly(page):  # noqa: F811
     assert not page.exception, page.exception
     assert "huge.jpg: The file is 12.0 MB; photos up to 12 MB are accepted." in [shown(e.value) for e in page.error]
     assert "No photo yet" in headings(page)
+
+
+def test_a_16_bit_png_and_an_mpo_are_named_and_a_png_of_inflating_text_refused_plainly(page, four):  # noqa: F811
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    photo = Image.open(io.BytesIO(four))
+    sixteen_bit, mpo, text_bomb = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16) * 257).save(sixteen_bit, format="PNG")
+    photo.save(mpo, format="MPO", save_all=True, append_images=[Image.new("RGB", photo.size, "black")])
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a" * 64 * 2**20, zip=True)
+    photo.save(text_bomb, format="PNG", pnginfo=text)
+
+    open_photo_tab(page)
+    for name, data in (("grey16.png", sixteen_bit), ("phone.jpg", mpo)):
+        page.file_uploader(key="photo_file").upload(name, data.getvalue(), "image/png").run()
+        assert not page.exception, page.exception
+        assert "Prediction: 4" in headings(page), name
+        assert any(f"photo {name} ·" in shown(c.value) for c in page.caption), name
+    page.file_uploader(key="photo_file").upload("comment.png", text_bomb.getvalue(), "image/png").run()
+    assert not page.exception, page.exception
+    assert [shown(e.value) for e in page.error] == ["comment.png: The file could not be read as a PNG or JPEG image."]
+    assert "No photo yet" in headings(page)

@@ -1,6 +1,8 @@
 """digitdnn.imaging.photo: photos of digits written on paper (uneven light, a shadow at the edge, noise, JPEG) come out
 as clean MNIST-format digits; unreadable or oversized files are refused with a plain message."""
 import io
+import struct
+import zlib
 from collections import deque
 
 import numpy as np
@@ -129,6 +131,65 @@ def test_a_gif_and_a_huge_png_are_refused_before_decoding():
         read_photo(gif.getvalue())
     with pytest.raises(PhotoError, match="million are accepted"):
         read_photo(huge.getvalue())
+
+
+def paper_with_a_stroke(width: int, height: int) -> np.ndarray:
+    """A grey (height, width) uint8 picture: light paper with one dark upright stroke in the middle."""
+    picture = np.full((height, width), 225, np.uint8)
+    picture[height // 4:3 * height // 4, width // 2 - width // 40:width // 2 + width // 40] = 30
+    return picture
+
+
+def png_bytes(picture: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("width, height", [(100, 80), (4000, 3000)])  # the larger is shrunk in steps when read
+def test_a_16_bit_grey_png_reads_as_the_same_picture_in_8_bits(width, height):
+    grey = paper_with_a_stroke(width, height)
+    sixteen_bit = png_bytes(Image.fromarray(grey.astype(np.uint16) * 257))  # 0-255 -> 0-65535
+    assert Image.open(io.BytesIO(sixteen_bit)).mode == "I;16"
+    np.testing.assert_array_equal(read_photo(sixteen_bit), read_photo(png_bytes(Image.fromarray(grey))))
+
+
+def test_a_png_whose_text_inflates_to_64_mb_is_refused_plainly():
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "a" * 64 * 2**20, zip=True)  # about 64 KB in the file
+    bomb = png_bytes(Image.fromarray(paper_with_a_stroke(100, 80)), pnginfo=text)
+    assert len(bomb) < 2**20
+    with pytest.raises(PhotoError, match="^The file could not be read as a PNG or JPEG image.$"):
+        read_photo(bomb)
+
+
+def test_an_mpo_jpeg_with_two_pictures_reads_as_its_first():
+    first = Image.fromarray(paper_with_a_stroke(640, 480)).convert("RGB")
+    second = Image.new("RGB", first.size, "black")
+    mpo, jpeg = io.BytesIO(), io.BytesIO()
+    first.save(mpo, format="MPO", save_all=True, append_images=[second])  # as some phones save their photos
+    first.save(jpeg, format="JPEG")
+    assert Image.open(io.BytesIO(mpo.getvalue())).format == "MPO"
+    np.testing.assert_array_equal(read_photo(mpo.getvalue()), read_photo(jpeg.getvalue()))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def test_a_20000_pixel_square_png_gets_the_size_message():
+    side = 20_000  # 400 million pixels: over Pillow's own decompression-bomb limit, a file of about 50 KB
+    packer = zlib.compressobj(9)
+    row = bytes(1 + side // 8)  # a filter byte and one bit a pixel
+    pixels = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit grey
+    huge = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels)
+            + _png_chunk(b"IEND", b""))
+    assert len(huge) < 2**20
+    with pytest.raises(PhotoError, match="^The image is 20000 x 20000 pixels; at most 16 million are accepted.$"):
+        read_photo(huge)
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:

@@ -13,18 +13,25 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from digitdnn.imaging.preprocess import PreprocessSteps, preprocess_steps
 
 MAX_PHOTO_BYTES = 12 * 2**20    # a phone's JPEG is 2-6 MB
 MAX_PHOTO_PIXELS = 50_000_000   # a JPEG (decoded at a reduced size) up to this: a 48 MP phone photo fits
 MAX_OTHER_PIXELS = 16_000_000   # a PNG (decoded whole, 4 bytes a pixel) up to this; a decompression bomb is refused
+PIXEL_LIMITS = {"PNG": MAX_OTHER_PIXELS, "JPEG": MAX_PHOTO_PIXELS, "MPO": MAX_PHOTO_PIXELS}  # MPO: JPEG, 2+ pictures
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")  # how Pillow opens a 16-bit grey PNG
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
 WORK_SIDE = 480                 # the photo is worked on with its longer side this long (or shorter)
 LIGHT_BLOCKS = 40               # the lighting is estimated on a grid this many blocks along the longer side
 MIN_INK_DARKNESS = 0.2          # ink is at least this much darker than the paper around it (1 = black)
 SPECK_SHARE = 0.05              # a mark smaller than this share of the largest one is a speck
 NEAR_DIGIT = 0.5                # marks further from the largest than this many times its size are not the digit
+
+
+_UNREADABLE = "The file could not be read as a PNG or JPEG image."
 
 
 class PhotoError(ValueError):
@@ -46,23 +53,67 @@ class PhotoSteps:
 
 def read_photo(data: bytes, max_bytes: int = MAX_PHOTO_BYTES) -> np.ndarray:
     """A PNG or JPEG file's bytes as an upright (EXIF orientation applied) RGB uint8 array, at most about
-    2 x WORK_SIDE on its longer side; PhotoError with a plain message if too large or not such an image."""
+    2 x WORK_SIDE on its longer side; PhotoError with a plain message if too large or not such an image.
+
+    A 16-bit PNG is read in 8 bits; an MPO (a JPEG holding more pictures, as some phones save) as its first
+    picture. Sizes are checked from the file's header, before anything is decoded."""
     if len(data) > max_bytes:
         raise PhotoError(f"The file is {len(data) / 2**20:.1f} MB; photos up to {max_bytes // 2**20} MB are accepted.")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format not in ("PNG", "JPEG"):
+            if image.format not in PIXEL_LIMITS:
                 raise PhotoError("That is not a PNG or JPEG image.")
-            limit = MAX_PHOTO_PIXELS if image.format == "JPEG" else MAX_OTHER_PIXELS
-            if image.width * image.height > limit:
-                raise PhotoError(f"The image is {image.width} x {image.height} pixels; "
-                                 f"at most {limit // 1_000_000} million are accepted.")
+            too_large = _size_problem(image.format, image.width, image.height)
+            if too_large:
+                raise PhotoError(too_large)
             image.draft("RGB", (2 * WORK_SIDE, 2 * WORK_SIDE))  # JPEG: decode at a reduced size, much faster
-            upright = ImageOps.exif_transpose(image)
+            upright = _eight_bit(ImageOps.exif_transpose(image))
             upright.thumbnail((2 * WORK_SIDE, 2 * WORK_SIDE), Image.Resampling.BOX)
             return np.asarray(_on_white(upright))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):
-        raise PhotoError("The file could not be read as a PNG or JPEG image.") from None
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError:  # larger than Pillow opens at all
+        raise PhotoError(_size_from_header(data)) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):  # ValueError: e.g. a text chunk too large
+        raise PhotoError(_UNREADABLE) from None
+
+
+def _size_problem(file_format: str, width: int, height: int) -> str | None:
+    """Why a picture of this format and size is refused (more pixels than PIXEL_LIMITS allows), or None."""
+    limit = PIXEL_LIMITS.get(file_format, MAX_OTHER_PIXELS)
+    if width * height <= limit:
+        return None
+    return f"The image is {width} x {height} pixels; at most {limit // 1_000_000} million are accepted."
+
+
+def _size_from_header(data: bytes) -> str:
+    """What to say about a picture Image.open refused as a decompression bomb (before telling its size): its size,
+    read from the PNG or JPEG header alone by the same reader that Image.open used, no pixel decoded."""
+    if data.startswith(PNG_SIGNATURE):
+        reader: type[ImageFile.ImageFile] = PngImagePlugin.PngImageFile
+    elif data.startswith(JPEG_SIGNATURE):
+        reader = JpegImagePlugin.JpegImageFile
+    else:
+        return "That is not a PNG or JPEG image."
+    try:
+        with reader(io.BytesIO(data)) as header:
+            return _size_problem(header.format or "", header.width, header.height) or _UNREADABLE
+    except (OSError, SyntaxError, ValueError, EOFError):  # Image.open read this header, so this is not expected
+        return _UNREADABLE
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit (or 32-bit) grey picture as 8-bit grey ("L"), its top 8 bits; other pictures as they are.
+
+    Pillow's own conversion clips such values at 255 (a white page) and it cannot shrink them in steps."""
+    if image.mode not in WIDE_GREY_MODES:
+        return image
+    values = np.asarray(image)
+    grey = (np.clip(values, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8)
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):
+        grey[values == transparent] = 255  # a transparent grey level is white paper, as in _on_white
+    return Image.fromarray(grey)
 
 
 def photo_to_mnist(image: np.ndarray) -> np.ndarray | None:

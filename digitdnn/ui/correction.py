@@ -2,9 +2,9 @@
 for the class.
 
 A press stores the 28x28 input, the canvas as PNG, the label, what the model said (digit and ten
-probabilities), which model, the time and an anonymous id of this browser session; nothing about
-the person. The database is opened on the first press (never at a stroke). The message stays
-while the same drawing is on the canvas; the same drawing is stored once.
+probabilities; nothing when its answer was not usable numbers), which model, the time and an anonymous id of
+this browser session; nothing about the person. The database is opened on the first press (never at a stroke).
+The message stays while the same drawing is on the canvas; the same drawing is stored once.
 """
 from __future__ import annotations
 
@@ -22,14 +22,18 @@ from digitdnn.ui.reading import Reading
 _LOG = logging.getLogger(__name__)
 
 
-def show(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None, model_label: str) -> None:
+def show(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray | None, model_label: str,
+         scored: bool) -> None:
     """The container (key "correction") with buttons "0" to "9", under the prediction.
 
-    `probabilities` are the model's for this drawing (None when nothing is named: the buttons are then off)."""
-    predicted: int | None = None  # the model's digit and the drawing's key, when something is named
-    drawing: str | None = None
-    if reading.steps is not None and probabilities is not None:
-        predicted, drawing = int(np.argmax(probabilities)), _drawing_key(reading.steps.centred)
+    `scored`: a model scored this reading (the buttons are off without a drawing or a model). `probabilities` are
+    its ten for this drawing, None when its answer was not usable numbers: a press then stores the drawing and its
+    label without a model answer, as the label is the person's and the drawing sound."""
+    predicted: int | None = None  # the model's digit, when it gave a usable answer
+    drawing: str | None = None    # the drawing's key, when there is a drawing a model scored
+    if reading.steps is not None and scored:
+        drawing = _drawing_key(reading.steps.centred)
+        predicted = None if probabilities is None else int(np.argmax(probabilities))
     ready = drawing is not None
     with st.container(key="correction"):
         st.markdown("**It was a …**")
@@ -40,14 +44,15 @@ def show(reading: Reading, canvas: np.ndarray | None, probabilities: np.ndarray 
                              type="primary" if digit == predicted else "secondary"):
                     pressed = digit
         if pressed is not None and drawing is not None:
-            assert reading.steps is not None and probabilities is not None  # as `drawing` is set
+            assert reading.steps is not None  # as `drawing` is set
             _store(pressed, drawing, reading.steps.centred, canvas, probabilities, model_label)
         notice = state.session().correction_notice
         if notice and notice[0] == drawing:
             getattr(st, notice[1])(notice[2])
         elif ready:
-            st.caption(f"Press the digit you drew: {predicted} confirms the guess, another corrects it. The drawing "
-                       "is kept for the class to retrain the network (no name, nothing about you).")
+            st.caption((f"Press the digit you drew: {predicted} confirms the guess, another corrects it. "
+                        if predicted is not None else "Press the digit you drew. ")
+                       + "The drawing is kept for the class to retrain the network (no name, nothing about you).")
 
 
 def session_id() -> str:
@@ -70,7 +75,7 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
     from digitdnn.storage.drawings import DrawingStoreError
 
     stored = state.session().correction_stored
-    predicted = int(np.argmax(probabilities))
+    predicted = None if probabilities is None else int(np.argmax(probabilities))
     kind: state.NoticeKind
     if drawing in stored:
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
@@ -85,7 +90,8 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:
             stored[drawing] = label
-            said = "the network was right" if label == predicted else f"the network said {predicted}"
+            said = ("the model gave no usable answer" if predicted is None
+                    else "the network was right" if label == predicted else f"the network said {predicted}")
             kind = "success"
             text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
     state.session().correction_notice = (drawing, kind, text)

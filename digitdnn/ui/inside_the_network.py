@@ -12,6 +12,7 @@ from PIL import Image
 
 from digitdnn.imaging.preprocess import PreprocessSteps
 from digitdnn.insight import UnitPush, mosaic, strongest_pushes, units_by_importance, weight_tiles
+from digitdnn.ui import scoring
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
 
 if TYPE_CHECKING:
@@ -55,9 +56,14 @@ def show(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
             st.caption("No model yet: train one or open one.")
             return
         image = None if steps is None else steps.centred
-        predicted = None if image is None else int(classifier.predict(image)[0])
+        scores = None if image is None else scoring.probabilities(classifier, image)
         choice = st.radio("Which digit to explain", [PREDICTED, *range(10)], horizontal=True, key="inside_digit",
                           format_func=str)
+        if image is not None and scores is None:  # the model overflows on this ink: only its weights can be shown
+            st.warning(scoring.NO_USABLE_ANSWER)
+            _weight_tiles(classifier, None, None)
+            return
+        predicted = None if scores is None else int(scores.argmax())
         digit = predicted if choice == PREDICTED else int(choice)
         _weight_tiles(classifier, image, digit)
         if image is None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitdnn.ui import server_state, state
+from digitdnn.ui import scoring, server_state, state
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.text import plain
@@ -125,7 +125,10 @@ def numbers(image: np.ndarray, title: str, key: str) -> None:
     entry = state.active_model()
     if entry is not None:
         assert entry.classifier is not None  # the active model is never a record
-        probabilities = entry.classifier.predict_proba(rebuilt.astype(np.float32) / 255)[0]
+        probabilities = scoring.probabilities(entry.classifier, rebuilt.astype(np.float32) / 255)
         with guess_column:
+            if probabilities is None:
+                st.warning(scoring.NO_USABLE_ANSWER)
+                return
             st.markdown(f"**{plain(entry.name)}** says **{int(probabilities.argmax())}** ({probabilities.max():.0%})")
             st.vega_lite_chart(probability_bars(probabilities, height=120))

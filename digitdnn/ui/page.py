@@ -45,7 +45,7 @@ def drawing_section() -> None:
     watch_it_learn.follow_drawing(reading)
     with prediction_column:
         probabilities = prediction.show(reading, classifier, model_label)
-        correction.show(reading, picture, probabilities, model_label)
+        correction.show(reading, picture, probabilities, model_label, scored=classifier is not None)
     with input_column:
         what_the_network_sees.show(reading.steps)
     how_the_drawing_becomes_28x28.show(reading)

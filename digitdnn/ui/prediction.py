@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from digitdnn.training.calibration import UNSURE_BELOW
+from digitdnn.ui import scoring
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.reading import Reading
 from digitdnn.ui.text import plain
@@ -34,7 +35,8 @@ def _origin(reading: Reading) -> str:
 def show(reading: Reading, classifier: Classifier | None, model_label: str) -> np.ndarray | None:
     """The prediction container (key "prediction"): the digit, large, its probability and the bars.
 
-    Returns the ten probabilities shown, or None when no digit is named."""
+    Returns the ten probabilities shown, or None when no digit is named (nothing to name, no model, or a model
+    whose answer is not usable numbers)."""
     steps = reading.steps
     with st.container(key="prediction"):
         if reading.problem:
@@ -51,8 +53,13 @@ def show(reading: Reading, classifier: Classifier | None, model_label: str) -> n
             st.caption("Train one from the sidebar, or open or upload one below.")
             return None
         started = time.perf_counter()
-        probabilities = classifier.predict_proba(steps.centred)[0]
+        probabilities = scoring.probabilities(classifier, steps.centred)
         predict_seconds = time.perf_counter() - started
+        if probabilities is None:
+            st.title("No answer", anchor=False)
+            st.warning(scoring.NO_USABLE_ANSWER)
+            st.caption(f"Scored by {plain(model_label)} · {_origin(reading)}")
+            return None
         runner_up, top = np.argsort(probabilities)[-2:]
         st.title(f"Prediction: {top}", anchor=False)
         if probabilities[top] < UNSURE_BELOW:

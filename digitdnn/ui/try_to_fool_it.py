@@ -11,6 +11,7 @@ import streamlit as st
 
 from digitdnn.imaging.distort import distort, resize_whole_canvas
 from digitdnn.imaging.preprocess import PreprocessSteps
+from digitdnn.ui import scoring
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
 
@@ -52,7 +53,10 @@ def show(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
             return
         settings = {key.removeprefix("fool_"): float(st.session_state[key]) for key in SLIDERS}
         distorted = distort(steps.centred, **settings)
-        original = classifier.predict_proba(steps.centred)[0]
+        original = scoring.probabilities(classifier, steps.centred)
+        if original is None:
+            result.warning(scoring.NO_USABLE_ANSWER)
+            return
         picture.image(enlarge(distorted, size=224), caption="The distorted 28 x 28 input")
         with result:
             _scored(classifier, distorted, original, "undistorted", "fool_result")
@@ -67,9 +71,12 @@ def show(steps: PreprocessSteps | None, classifier: Classifier | None) -> None:
 def _scored(classifier, image: np.ndarray, original: np.ndarray, reference: str, key: str) -> None:
     """The network's verdict on `image` next to its verdict on the drawing as the page feeds it (`original`,
     described by `reference`), in a container with `key`."""
-    probabilities = classifier.predict_proba(image)[0]
-    top, was = int(probabilities.argmax()), int(original.argmax())
+    probabilities = scoring.probabilities(classifier, image)
     with st.container(key=key):
+        if probabilities is None:
+            st.warning(scoring.NO_USABLE_ANSWER)
+            return
+        top, was = int(probabilities.argmax()), int(original.argmax())
         verdict = "a different digit!" if top != was else "the same digit"
         st.markdown(f"**Network: {top}** ({probabilities[top]:.1%}) · {reference}: {was} "
                     f"({original[was]:.1%}) · {verdict}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from digitdnn.ui import runs, state
+from digitdnn.ui import runs, scoring, state
 from digitdnn.ui.charts import probabilities_by_epoch
 from digitdnn.ui.images import enlarge
 from digitdnn.ui.reading import Reading
@@ -34,14 +34,17 @@ def follow_drawing(reading: Reading) -> None:
 def show() -> None:
     """The chart of the watched drawing's probabilities by epoch, or how to get one."""
     watched = state.session().watched
-    if watched is None or watched.drawing is None or not watched.probabilities:
+    recorded = {} if watched is None or watched.drawing is None else watched.probabilities
+    probabilities = {epoch: scores for epoch, scores in recorded.items() if scoring.usable(scores)}
+    if len(probabilities) < len(recorded):  # some epoch's weights overflow on this drawing: those epochs are left out
+        st.warning(scoring.NO_USABLE_ANSWER)
+    if watched is None or watched.drawing is None or not probabilities:
         st.markdown("**Watch it learn**")
         st.caption("Draw a digit, then press Train: after each epoch its ten probabilities appear here, "
                    "one line per digit, so you see the network change its mind as it learns."
                    if not runs.is_training() else
                    "After each epoch the drawing's ten probabilities appear here (draw a digit if you have not).")
         return
-    probabilities = watched.probabilities
     epoch = max(probabilities)
     last = probabilities[epoch]
     st.altair_chart(probabilities_by_epoch(probabilities))
