@@ -4,7 +4,7 @@
 
 Starts `streamlit run app.py` pinned to the first core (taskset: it and its training processes) and
 plays the students from this process on the other core. Each student is a `PageSession`
-(benchmarks/streamlit_client.py): it opens the page, then every --period seconds draws a digit, stroke
+(testkit/streamlit_client.py): it opens the page, then every --period seconds draws a digit, stroke
 by stroke, replaying what Chromium sent for each stroke of a real drawing (tests/data/
 canvas_session.json.gz, made by `python -m benchmarks.record_canvas`: the canvas's value and the
 other widgets' states), waits for each stroke's prediction, checks the last one names the digit
@@ -40,10 +40,10 @@ from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
 from benchmarks.record_canvas import RECORDING
 from benchmarks.report import Report, Row, format_table
-from benchmarks.streamlit_client import PageSession, widget_key
 from testkit import ROOT
 from testkit.processes import cpu_seconds
 from testkit.server import running_server
+from testkit.streamlit_client import PageSession, widget_key
 
 HELD_P95_SECONDS = 1.0            # a step holds its students while p95 pen-up to prediction is within this
 TARGET_STUDENTS = {0: 60, 2: 30}  # students the issue asks a 2-core laptop to hold, by trainings running

@@ -227,7 +227,7 @@ def test_save_under_a_name_and_open_it_again(page, tmp_path):
     assert "already saved" in " ".join(e.value for e in page.error)
     assert saved.read_bytes() == first_save
 
-    page.selectbox(key="saved_model").set_value(str(saved))
+    page.selectbox(key="saved_model").set_value(saved.stem)
     page.button(key="open").click()
     page.run()
     models = page.session_state["session"].models

@@ -74,8 +74,26 @@ def test_a_run_worse_at_the_end_shows_and_saves_the_accuracy_of_the_weights_kept
     from digitdnn.storage.models import read_metadata
 
     assert read_metadata(page_env / "worse-at-the-end.keras")["test_accuracy"] == pytest.approx(0.7)
-    at.selectbox(key="saved_model").set_value(str(page_env / "worse-at-the-end.keras"))
+    at.selectbox(key="saved_model").set_value("worse-at-the-end")
     assert "worse-at-the-end (70.00%)" in at.selectbox(key="saved_model").options
+
+
+def test_a_save_named_like_the_servers_default_choice_leaves_that_choice(page_env, default_model):
+    from digitdnn.storage.models import load_classifier, save_classifier
+    from digitdnn.storage.server_default import POINTER_FILE, choose_default, chosen_default
+
+    chosen = save_classifier(load_classifier(default_model), page_env / "class-default-1.keras")
+    choose_default(page_env, chosen)
+    pointer = (page_env / POINTER_FILE).read_bytes()
+    at = open_session()
+    at.text_input(key="save_name").set_value("server-default")
+    at.button(key="save").click()
+    at.run()
+    assert "Not saved. The name “server-default” is reserved" in notices(at), notices(at)
+    assert (page_env / POINTER_FILE).read_bytes() == pointer
+    assert chosen_default(page_env) == chosen
+    assert open_session().session_state["session"].models[0].metadata == load_classifier(chosen).metadata
+    assert sorted(p.name for p in page_env.iterdir()) == ["class-default-1.json", "class-default-1.keras", POINTER_FILE]
 
 
 def test_the_default_model_row_shows_what_its_weights_score(page_env, default_model, mnist):

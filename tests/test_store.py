@@ -103,6 +103,19 @@ def test_metadata_that_is_not_json_is_refused_before_writing(clf, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_name_of_the_servers_default_choice_is_refused_before_writing(clf, tmp_path):
+    from digitdnn.storage.server_default import POINTER_FILE, choose_default, chosen_default
+
+    folder = tmp_path / "models"
+    chosen = store.save_classifier(clf, folder / "chosen.keras")
+    choose_default(folder, chosen)
+    for name in ["server-default", "server-default.keras", "Server-Default"]:
+        with pytest.raises(ValueError, match="is reserved"):
+            store.save_classifier(clf, folder / name, overwrite=False)
+    assert sorted(p.name for p in folder.iterdir()) == ["chosen.json", "chosen.keras", POINTER_FILE]
+    assert chosen_default(folder) == chosen
+
+
 # ------------------------------------------------------------------------------------------ model cards
 
 
@@ -385,6 +398,18 @@ def test_list_models_skips_temp_files_and_flags_damaged_sidecars(clf, tmp_path):
     assert store.list_models(tmp_path / "absent") == []
 
 
+def test_only_a_listed_models_name_finds_its_file(saved, tmp_path):
+    folder = saved.parent
+    (folder / "trap.keras").mkdir()
+    (folder / ".hidden.keras").write_bytes(b"half")
+    (tmp_path / "private.keras").write_bytes(saved.read_bytes())
+    assert store.saved_model_path(folder, "good") == saved
+    for value in [str(saved), "good.keras", "./good", "good/", "../private", str(tmp_path / "private.keras"),
+                  "trap", ".hidden", "", ".", "..", "/etc/passwd", "/proc/self/environ", "missing", None, 3]:
+        assert store.saved_model_path(folder, value) is None, value
+    assert store.saved_model_path(tmp_path / "absent", "good") is None
+
+
 # -------------------------------------------------------------------------------------------- uploads
 
 
@@ -459,11 +484,11 @@ def test_a_damaged_sidecar_is_listed_as_damaged_with_its_reason(default_model, s
     assert not at.exception
     picker = at.selectbox(key="saved_model")
     assert picker.options == ["broken", "good (damaged metadata)"]
-    picker.set_value(str(saved)).run()
+    picker.set_value(saved.stem).run()
     assert "Its metadata is damaged: good.json is not valid JSON." in shown(" ".join(w.value for w in at.warning))
     at.button(key="open").click().run()
     assert [m.source for m in at.session_state["session"].models] == ["default", "opened"]
-    at.selectbox(key="saved_model").set_value(str(broken)).run()
+    at.selectbox(key="saved_model").set_value(broken.stem).run()
     at.button(key="open").click().run()
     assert not at.exception
     assert "Cannot open it." in shown(" ".join(e.value for e in at.error))

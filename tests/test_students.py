@@ -1,8 +1,8 @@
 """The load generator in quick form: students spoken for over the page's websocket protocol, no browser."""
 import json
 
-from benchmarks.streamlit_client import PageSession, widget_key
 from benchmarks.students import load_recording, measure, replayed
+from testkit.streamlit_client import PageSession, widget_key
 
 
 def test_widget_keys_are_read_from_widget_ids():

@@ -30,6 +30,7 @@ from digitdnn.server.settings import DEFAULT_MODEL_ENV
 from digitdnn.storage.files import file_sha256, fsync, os_reason, sync_folder
 from digitdnn.storage.keras_check import MAX_MODEL_BYTES, ModelLoadError, checked_config, checked_layers, megabytes
 from digitdnn.storage.model_card import SIDECAR_FORMAT, ModelCard, json_value
+from digitdnn.storage.server_default import POINTER_FILE
 
 MAX_UPLOAD_BYTES = 64 * 2**20      # default limit of load_classifier_bytes (uploads from the page)
 MAX_SIDECAR_BYTES = 16 * 2**20     # NAME.json
@@ -98,12 +99,17 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
         (replacing the sidecar) failed: then the new model is in place and the old sidecar reads
         as damaged (or is missing), because its model_sha256 no longer matches.
         TypeError when `metadata` is not JSON-serialisable (checked before anything is written).
+        ValueError, nothing written, for the name of the server's default-model pointer ("server-default",
+        in any case): its sidecar would replace the teacher's choice (storage.server_default).
     """
     import keras
 
     path = Path(path)
     if path.suffix != ".keras":
         path = path.with_name(path.name + ".keras")
+    if sidecar_path(path).name.casefold() == POINTER_FILE.casefold():
+        raise ValueError(f"The name “{path.stem}” is reserved: the server keeps its default model choice under "
+                         "it; choose another.")
     card = metadata if isinstance(metadata, ModelCard) else ModelCard.from_json(metadata)
     json.dumps(card.to_json(), default=json_value)  # fail on bad metadata before touching the disk
     if not overwrite and path.exists():  # the quick answer; the link below is what makes it safe
@@ -269,16 +275,27 @@ def list_models(folder: str | os.PathLike) -> list[SavedModelFile]:
     Only the sidecars are read (and each model's hash, cached while the file is unchanged): a listed
     model may still fail to load.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
     entries = []
-    for path in sorted(folder.glob("*.keras")):
-        if path.name.startswith(".") or not path.is_file():
-            continue
+    for path in _saved_model_files(Path(folder)):
         metadata = read_metadata(path)
         entries.append(SavedModelFile(path, metadata, metadata.get("damaged")))
     return entries
+
+
+def saved_model_path(folder: str | os.PathLike, name: object) -> Path | None:
+    """The file of the model list_models(folder) lists under `name` (its file's stem); None for any other value.
+
+    `name` comes from a client and is only ever compared with the listed names, never used as a path: a path,
+    `../x`, a folder or a name not listed all give None.
+    """
+    return next((path for path in _saved_model_files(Path(folder)) if path.stem == name), None)
+
+
+def _saved_model_files(folder: Path) -> list[Path]:
+    """The *.keras files directly in `folder` that are listed, sorted by name (no hidden files, no folders)."""
+    if not folder.is_dir():
+        return []
+    return [path for path in sorted(folder.glob("*.keras")) if not path.name.startswith(".") and path.is_file()]
 
 
 def _read_sidecar(path: Path, model_sha256: str | None) -> dict:

@@ -2,7 +2,8 @@
 
 The shipped default (digitdnn/assets/default.keras, or $DIGITDNN_DEFAULT_MODEL) is never changed; choosing a
 model writes POINTER_FILE (JSON: {"model": "NAME.keras"}) beside the saved models, and forgetting
-the choice removes it. Only a plain file name inside the same folder is followed.
+the choice removes it. Only a plain file name inside the same folder is followed. A model saved as
+"server-default" would write its sidecar over the pointer, so storage.models refuses that name.
 """
 from __future__ import annotations
 

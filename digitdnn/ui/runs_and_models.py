@@ -19,6 +19,7 @@ from digitdnn.storage.models import (
     load_classifier,
     load_classifier_bytes,
     save_classifier,
+    saved_model_path,
 )
 from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import METRICS, runs_overlay
@@ -28,6 +29,7 @@ from digitdnn.ui.text import plain
 # Widget keys read outside their widget
 UPLOAD_KEY, SAVE_NAME_KEY, SAVED_MODEL_KEY, OVERLAY_KEY = "upload", "save_name", "saved_model", "overlay_runs"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NOT_LISTED = "Cannot open it: choose one of the saved models in the list."  # for every value not listed
 _LOG = logging.getLogger(__name__)
 
 
@@ -116,11 +118,17 @@ def _on_save() -> None:
 
 
 def _on_open() -> None:
-    path = st.session_state.get(SAVED_MODEL_KEY)
-    if not path:
+    name = st.session_state.get(SAVED_MODEL_KEY)
+    if not name:
         return
-    _add_loaded_model(lambda: load_classifier(path), f"Saved: {Path(path).stem}", "opened",
-                      refused="Cannot open it.", done=f"Opened {path}; it is now the active model.")
+    # The value comes from the browser, which can send any string: only a listed model's name is looked up.
+    path = saved_model_path(server_state.models_dir(), name)
+    if path is None:
+        _LOG.warning("a request to open %.100r, which is not a saved model's name, was refused", name)
+        state.notify("models", "error", NOT_LISTED)
+        return
+    _add_loaded_model(lambda: load_classifier(path), f"Saved: {path.stem}", "opened",
+                      refused="Cannot open it.", done=f"Opened “{path.stem}”; it is now the active model.")
 
 
 def show() -> None:
@@ -180,8 +188,8 @@ def _save_and_open() -> None:
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
         st.caption(f"Saved in {plain(server_state.models_dir().resolve())}")
     with reopen:
-        listed = {str(m.path): m for m in list_models(server_state.models_dir())}
-        st.selectbox("Open a saved model", list(listed), format_func=lambda path: saved_label(listed[path]),
+        listed = {m.path.stem: m for m in list_models(server_state.models_dir())}
+        st.selectbox("Open a saved model", list(listed), format_func=lambda name: saved_label(listed[name]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key=SAVED_MODEL_KEY)
         chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY) or "")
         if chosen is not None and chosen.damaged:

@@ -18,6 +18,12 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 
+
+class StringValue(str):
+    """A widget value sent as the plain string a selectbox or a text input carries (its label, or any text), not
+    as JSON: Streamlit hands a selectbox a string that is not among its options back as that raw string."""
+
+
 TEXT_FIELDS = {"heading": "body", "markdown": "body", "alert": "body", "progress": "text", "text": "body"}
 
 
@@ -90,7 +96,8 @@ class PageSession:
         return sent
 
     def states(self, **values) -> WidgetStates:
-        """WidgetStates with these widgets (by key): True for a button press, a str for a JSON value."""
+        """WidgetStates with these widgets (by key): True for a button press, a StringValue for a string, another
+        str for a JSON value."""
         states = WidgetStates()
         for key, value in values.items():
             widget = states.widgets.add()
@@ -101,6 +108,8 @@ class PageSession:
         widget = WidgetState(id=self.widgets[key][0])
         if value is True:
             widget.trigger_value = True
+        elif isinstance(value, StringValue):
+            widget.string_value = value
         else:
             widget.json_value = value
         return widget
