@@ -20,7 +20,7 @@ def unset(monkeypatch):
 
 
 def test_every_variable_is_listed_in_the_docstring():
-    assert len(NAMES) == 12
+    assert len(NAMES) == 15
     for name in NAMES:
         assert name in settings.__doc__
 

@@ -16,6 +16,9 @@ reads with `or_default`, which logs the error and uses the default instead.
     DIGITDNN_MAX_TRAINING_SECONDS  max_training_seconds()  how long one run from the page may train (900)
     DIGITDNN_TRAINING_SLOTS        training_slots()        runs a server trains at once (one per CPU core)
     DIGITDNN_TEACHER_KEY           teacher_key()           unlocks the teacher's controls (none; or the secrets)
+    DIGITDNN_UPLOADED_WEIGHTS_MB   uploaded_weights_mb()   weights all sessions' uploaded models may hold (512)
+    DIGITDNN_DRAWINGS_PER_MINUTE   drawings_per_minute()   drawings one browser tab may store a minute (20)
+    DIGITDNN_CLASS_DRAWINGS_PER_MINUTE  class_drawings_per_minute()  drawings the server stores a minute (600)
 
 DIGITDNN_CHROMIUM and DIGITDNN_UPDATE_SCREENSHOT belong to the tests and benchmarks, not to the library.
 """
@@ -41,12 +44,18 @@ MODELS_MAX_MB_ENV = "DIGITDNN_MODELS_MAX_MB"
 MAX_TRAINING_SECONDS_ENV = "DIGITDNN_MAX_TRAINING_SECONDS"
 TRAINING_SLOTS_ENV = "DIGITDNN_TRAINING_SLOTS"
 TEACHER_KEY_ENV = "DIGITDNN_TEACHER_KEY"
+UPLOADED_WEIGHTS_MB_ENV = "DIGITDNN_UPLOADED_WEIGHTS_MB"
+DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_DRAWINGS_PER_MINUTE"
+CLASS_DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_CLASS_DRAWINGS_PER_MINUTE"
 
 DEFAULT_DRAWINGS_PATH = Path("class-data") / "drawings.sqlite"
 DEFAULT_MODELS_DIR = Path("models")
 DEFAULT_MODEL_MAX_MB = 64     # store.MAX_UPLOAD_BYTES in MB: any model saved from the page can be uploaded again
 DEFAULT_MODELS_MAX_MB = 1024
 DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of training, keeping its weights
+DEFAULT_UPLOADED_WEIGHTS_MB = 512  # about 130 million float32 weights held for uploaded models, all sessions together
+DEFAULT_DRAWINGS_PER_MINUTE = 20   # a student draws and labels a few a minute
+DEFAULT_CLASS_DRAWINGS_PER_MINUTE = 600  # a class of 30 at full pace, twice over
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,21 +145,29 @@ def default_training_slots() -> int:
 
 def training_slots() -> int:
     """$DIGITDNN_TRAINING_SLOTS: how many runs a server trains at once, a positive integer (default one per core)."""
-    text = _text(TRAINING_SLOTS_ENV)
-    if text is None:
-        return default_training_slots()
-    try:
-        slots = int(text)
-    except ValueError:
-        slots = 0
-    if slots < 1:
-        raise SettingError(f"{TRAINING_SLOTS_ENV} must be a positive integer, got {text!r}")
-    return slots
+    return _positive_integer(TRAINING_SLOTS_ENV, default_training_slots())
 
 
 def teacher_key() -> str | None:
     """$DIGITDNN_TEACHER_KEY as it is (a key may hold spaces), or None when unset or empty."""
     return os.environ.get(TEACHER_KEY_ENV) or None
+
+
+def uploaded_weights_mb() -> int:
+    """$DIGITDNN_UPLOADED_WEIGHTS_MB: the weights (in whole MB, unpacked) that uploaded models of all sessions may
+    hold at once (default 512)."""
+    return _megabytes(UPLOADED_WEIGHTS_MB_ENV, DEFAULT_UPLOADED_WEIGHTS_MB)
+
+
+def drawings_per_minute() -> int:
+    """$DIGITDNN_DRAWINGS_PER_MINUTE: how many drawings one browser tab may store in a minute (default 20)."""
+    return _positive_integer(DRAWINGS_PER_MINUTE_ENV, DEFAULT_DRAWINGS_PER_MINUTE)
+
+
+def class_drawings_per_minute() -> int:
+    """$DIGITDNN_CLASS_DRAWINGS_PER_MINUTE: how many drawings the server stores in a minute, all tabs together
+    (default 600)."""
+    return _positive_integer(CLASS_DRAWINGS_PER_MINUTE_ENV, DEFAULT_CLASS_DRAWINGS_PER_MINUTE)
 
 
 def or_default(read: Callable[[], T], default: T) -> T:
@@ -175,3 +192,16 @@ def _megabytes(name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise SettingError(f"{name} must be a whole number of megabytes, got {text!r}")
     return int(text)
+
+
+def _positive_integer(name: str, default: int) -> int:
+    text = _text(name)
+    if text is None:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise SettingError(f"{name} must be a positive integer, got {text!r}")
+    return number
