@@ -1,8 +1,8 @@
 """A browser tab that sends whatever widget values a test chooses, for tests of what the server accepts.
 
 A page's own websocket messages (testkit.streamlit_client) with forged values: a selectbox value that is not among
-its options, a press of any button. Synchronous, for pytest: each call sends one rerun and returns the texts of the
-run it caused once that run has finished.
+its options, a press of any button, a tab by its label (`tab="Class drawings"` opens it). Synchronous, for pytest:
+each call sends one rerun and returns the texts of the run it caused once that run has finished.
 
     with forged_page(url) as page:
         texts = page.press("open", saved_model="/etc/passwd")
@@ -13,7 +13,21 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-from testkit.streamlit_client import PageSession, StringValue
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from testkit.streamlit_client import PageSession, StringValue, widget_key
+
+
+class TabsPageSession(PageSession):
+    """A PageSession that also knows keyed st.tabs, which are blocks rather than elements, as widgets."""
+
+    def _handle(self, message: ForwardMsg) -> None:
+        super()._handle(message)
+        if message.WhichOneof("type") == "delta" and message.delta.WhichOneof("type") == "add_block":
+            tabs_id = message.delta.add_block.tab_container.id
+            key = widget_key(tabs_id) if tabs_id else None
+            if key:
+                self.widgets[key] = self.run.widgets[key] = (tabs_id, message.delta.fragment_id)
 
 
 class ForgedPage:
@@ -49,7 +63,7 @@ class ForgedPage:
 def forged_page(url: str, timeout: float = 60.0) -> Iterator[ForgedPage]:
     """A ForgedPage connected to the page server at `url`, its first run finished; closed when the block ends."""
     with asyncio.Runner() as runner:
-        session = PageSession(url, connect_timeout=timeout)
+        session = TabsPageSession(url, connect_timeout=timeout)
         runner.run(session.connect())
         page = ForgedPage(runner, session, timeout)
         try:

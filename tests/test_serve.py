@@ -28,7 +28,6 @@ def test_serve_runs_the_packaged_page_with_every_setting_as_a_flag():
     assert flags["--server.port"] == "8600" and flags["--server.address"] == "127.0.0.1"
     assert flags["--server.headless"] == "true" and flags["--server.enableXsrfProtection"] == "true"
     assert flags["--client.showErrorDetails"] == "none" and flags["--server.maxUploadSize"] == "64"
-    assert "--server.address" not in serve.streamlit_command(port=8600)
 
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])
@@ -38,9 +37,16 @@ def test_serve_refuses_a_port_out_of_range(port, capsys):
     assert stop.value.code == 2 and "--port" in capsys.readouterr().err
 
 
-def test_serve_defaults_to_port_8501_on_every_address():
-    args = build_parser().parse_args(["serve"])
-    assert (args.port, args.address) == (8501, None)
+def test_serve_listens_on_this_machine_only_unless_told_to_serve_a_class(monkeypatch):
+    commands = []
+    monkeypatch.setattr(serve.os, "execv", lambda path, command: commands.append(command))
+    monkeypatch.setattr(serve.subprocess, "call", lambda command: commands.append(command) or 0)
+    for argv, address in ((["serve"], "127.0.0.1"), (["serve", "--address", "0.0.0.0"], "0.0.0.0")):
+        commands.clear()
+        args = build_parser().parse_args(argv)
+        assert args.port == 8501 and args.run(args) == 0
+        flags = [dict(zip(command[5::2], command[6::2], strict=True)) for command in commands]
+        assert flags and all(f["--server.address"] == address for f in flags), (argv, commands)
 
 
 def test_streamlit_config_is_safe_for_a_class():

@@ -18,7 +18,7 @@ from digitdnn.cli.console import UsageError, positive_int, say
 from digitdnn.cli.drawings import add_drawings_commands
 from digitdnn.cli.models import add_model_commands
 from digitdnn.data.mnist import MnistUnavailable, cache_path, load_mnist
-from digitdnn.server.serve import DEFAULT_PORT
+from digitdnn.server.serve import DEFAULT_ADDRESS, DEFAULT_PORT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Start the page with the class-server settings; Ctrl-C stops it.")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT,
                        help=f"the port to listen on (default {DEFAULT_PORT})")
-    serve.add_argument("--address", help="the address to listen on, e.g. 127.0.0.1 for this machine only "
-                                         "(default: every address of this machine, as `streamlit run`)")
+    serve.add_argument("--address", default=DEFAULT_ADDRESS,
+                       help=f"the address to listen on (default {DEFAULT_ADDRESS}: this machine only); "
+                            "0.0.0.0 serves a class: every address of this machine")
     serve.set_defaults(run=run_serve)
 
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",

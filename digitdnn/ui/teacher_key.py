@@ -2,31 +2,34 @@
 default model need it.
 
 The key is $DIGITDNN_TEACHER_KEY, else `teacher_key` in .streamlit/secrets.toml; without one, those
-controls are off. A typed key is compared in constant time (hmac.compare_digest). After a wrong key
-the session must wait before its next try is even checked, twice as long after every further
-wrong one (FIRST_WAIT_SECONDS, doubling up to MAX_WAIT_SECONDS), timed by `clock`. Students can only add drawings.
+controls are off. A typed key is compared in constant time (hmac.compare_digest). Wrong keys make the next
+tries wait, from every session of the server and longer from the same client address (digitdnn/server/key_guard.py:
+one KeyGuard per server process, `key_guard`). Once unlocked, the tab says how many wrong keys were tried on the
+server since the previous unlock. Students can only add drawings.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import math
-import time
-from collections.abc import Callable
 
 import streamlit as st
 
 from digitdnn.server import settings
+from digitdnn.server.key_guard import KeyGuard, Outcome
 from digitdnn.server.settings import TEACHER_KEY_ENV
 from digitdnn.ui import state
 
 SECRET_NAME = "teacher_key"
-FIRST_WAIT_SECONDS = 2.0
-MAX_WAIT_SECONDS = 600.0
 KEY_INPUT = "teacher_key_input"  # the password field
-# What the waits after wrong keys are timed by (seconds, only differences count): time.monotonic, or in tests a
-# fake clock that they move forward instead of sleeping.
-clock: Callable[[], float] = time.monotonic
+UNLOCK_BUTTON = "teacher_unlock"  # the form's submit button
+UNLOCKED_NOTICE = "teacher_unlocked"  # the notice slot of the line shown while unlocked
+
+
+@st.cache_resource(show_spinner=False)
+def key_guard() -> KeyGuard:
+    """The server's one KeyGuard: the wrong keys of every session count together."""
+    return KeyGuard()
 
 
 def configured_key() -> str | None:
@@ -47,11 +50,6 @@ def is_teacher() -> bool:
     return key is not None and hmac.compare_digest(state.session().teacher_unlocked, _digest(key))
 
 
-def wait_seconds(failures: int) -> float:
-    """How long a session waits after `failures` wrong keys in a row before its next try is checked."""
-    return 0.0 if failures < 1 else min(FIRST_WAIT_SECONDS * 2 ** (failures - 1), MAX_WAIT_SECONDS)
-
-
 def show() -> bool:
     """The key field, or the sign that this session is the teacher's; True when the teacher's controls may show."""
     if configured_key() is None:
@@ -60,40 +58,45 @@ def show() -> bool:
         return False
     if is_teacher():
         left, right = st.columns([4, 1], vertical_alignment="center")
-        left.success("Teacher controls are on in this browser tab.")
+        with left:
+            state.show_notice(UNLOCKED_NOTICE)
         right.button("Lock", key="teacher_lock", on_click=_lock)
         return True
     with st.form("teacher_form", clear_on_submit=True, enter_to_submit=True):
         st.text_input("Teacher key", type="password", key=KEY_INPUT,
                       help="Deleting and exporting drawings and choosing the server's default model need it.")
-        st.form_submit_button("Unlock", on_click=_check_key)
+        st.form_submit_button("Unlock", key=UNLOCK_BUTTON, on_click=_check_key)
     state.show_notice("teacher")
     return False
 
 
 def _check_key() -> None:
-    """Form callback: unlock with the right key; refuse a wrong one and make the next try wait longer."""
+    """Form callback: unlock with the right key; refuse a wrong one, or any during a wait (see key_guard.py)."""
     key, typed = configured_key(), str(st.session_state.get(KEY_INPUT) or "")
-    session = state.session()
-    failures, not_before = session.teacher_failures
-    now = clock()
     if key is None:
         return
-    if now < not_before:
-        state.notify("teacher", "error", f"Too many wrong keys: try again in {math.ceil(not_before - now)} s.")
-        return
-    if hmac.compare_digest(typed.encode(), key.encode()):
-        session.teacher_unlocked = _digest(key)
-        session.teacher_failures = (0, 0.0)
+    check = key_guard().check(hmac.compare_digest(typed.encode(), key.encode()), st.context.ip_address)
+    if check.outcome is Outcome.REFUSED:
+        state.notify("teacher", "error", f"Too many wrong keys: try again in {math.ceil(check.seconds)} s.")
+    elif check.outcome is Outcome.WRONG:
+        state.notify("teacher", "error", f"Wrong key. The next try is checked after {check.seconds:g} s.")
+    else:
+        state.session().teacher_unlocked = _digest(key)
         state.clear_notice("teacher")
-        return
-    failures += 1
-    session.teacher_failures = (failures, now + wait_seconds(failures))
-    state.notify("teacher", "error", f"Wrong key. The next try is checked after {wait_seconds(failures):g} s.")
+        state.notify(UNLOCKED_NOTICE, "success", unlocked_line(check.wrong_keys))
+
+
+def unlocked_line(wrong_keys: int) -> str:
+    """The line the teacher sees once unlocked, with the wrong keys tried on the server since the previous unlock."""
+    if wrong_keys == 0:
+        return "Teacher controls are on in this browser tab."
+    tried = "1 wrong key was" if wrong_keys == 1 else f"{wrong_keys} wrong keys were"
+    return f"Teacher controls are on in this browser tab; {tried} tried since you last unlocked."
 
 
 def _lock() -> None:
     state.session().teacher_unlocked = ""
+    state.clear_notice(UNLOCKED_NOTICE)
 
 
 def _digest(key: str) -> str:
