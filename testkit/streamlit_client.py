@@ -10,6 +10,7 @@ the browser when the server asks it to (`auto_rerun`).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +23,12 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
 class StringValue(str):
     """A widget value sent as the plain string a selectbox or a text input carries (its label, or any text), not
     as JSON: Streamlit hands a selectbox a string that is not among its options back as that raw string."""
+
+
+def component_value(**state) -> str:
+    """A custom component's value as its client sends it (a component v2's state: a JSON object of its state keys,
+    e.g. the canvas's `drawing`); pass it to `PageSession.states` under the component's key."""
+    return json.dumps(state)
 
 
 TEXT_FIELDS = {"heading": "body", "markdown": "body", "alert": "body", "progress": "text", "text": "body"}
@@ -182,3 +189,18 @@ class PageSession:
         if old is not None:
             old.cancel()
         self._pollers[fragment_id] = asyncio.create_task(poll())
+
+
+async def new_session_run(url: str, timeout: float = 60.0, **values) -> tuple[Run, float]:
+    """Open a session, let its first run finish, then rerun it with these widget values (see PageSession.states);
+    that run (finished, or as far as it got within `timeout`) and the seconds it took."""
+    session = PageSession(url, connect_timeout=timeout)
+    await session.connect()
+    try:
+        if not await session.wait_for(lambda run: run.finished, timeout):
+            raise TimeoutError(f"the page's first run did not finish within {timeout} s")
+        sent = await session.rerun(session.states(**values))
+        await session.wait_for(lambda run: run.finished, timeout)
+        return session.run, time.perf_counter() - sent
+    finally:
+        await session.close()

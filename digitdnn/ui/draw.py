@@ -10,11 +10,11 @@ import json
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
+from digitdnn.imaging.canvas_png import CANVAS_SIZE, UNREADABLE
 from digitdnn.ui import state
+from digitdnn.ui.canvas import st_canvas
 
-CANVAS_SIZE = 280
 BRUSH_KEY = "brush"  # the brush width slider
 BACKGROUND = (0, 0, 0)  # black paper, white ink, like MNIST
 
@@ -96,28 +96,28 @@ def canvas_helper() -> None:
 
 def show(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     """Draw a size x size canvas (shown smaller if its box is narrower) and its controls; return the drawing
-    (RGBA uint8 (H, W, 4), None while the canvas has no stroke: its PNG is then not decoded) and its stroke
-    count."""
+    (RGBA uint8 (size, size, 4); None while the canvas has no stroke, its PNG then not decoded, or when its
+    picture is refused, which the page then says) and its stroke count."""
     st.session_state.setdefault(BRUSH_KEY, 20)
     session = state.session()
     result = st_canvas(
+        size=size,
         stroke_width=st.session_state[BRUSH_KEY],
         stroke_color="#FFFFFF",
         background_color="#{:02x}{:02x}{:02x}".format(*BACKGROUND),
-        width=size,
-        height=size,
-        drawing_mode="freedraw",
         initial_drawing={"objects": session.canvas_reloaded_strokes, "reloads": session.canvas_reloads},
-        return_image_data=True,
         key="canvas",
     )
     canvas_helper()
     strokes = list((result.json_data or {}).get("objects") or [])
     session.canvas_strokes = strokes
+    image = result.image_data if strokes else None
+    if strokes and image is None:
+        st.warning(UNREADABLE)
     with st.container(horizontal=True, gap="small", key="canvas_buttons"):  # one row, so the prediction stays near
         st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")
         st.button("Clear", key="clear", on_click=_clear, width="stretch")
         with st.popover("Pen", width="stretch", key="pen"):
             st.slider("Brush width", 6, 40, key=BRUSH_KEY)
     st.caption("Draw one digit, 0 to 9. Undo takes back the last stroke.")
-    return (result.image_data if strokes else None), len(strokes)
+    return image, len(strokes)
