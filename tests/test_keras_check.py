@@ -1,9 +1,13 @@
 """The whitelist check of .keras files (storage.keras_check): every kind of bad or hostile file is refused in one
 plain sentence, before Keras or any code in the file runs."""
 import json
+import struct
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -119,6 +123,103 @@ def test_files_beyond_the_size_limits(saved, tmp_path, monkeypatch):
         monkeypatch.setattr(module, "MAX_MODEL_BYTES", packed.stat().st_size)
     assert "larger than" in refusal(saved)
     assert "would unpack to more than" in refusal(packed)
+
+
+# ------------------------------------------------------------------------------- what a file may cost in memory
+
+PAGE_LIMIT = 64 * 2**20  # what one uploaded model may unpack to and take in memory on the page (DIGITDNN_MODEL_MAX_MB)
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory) -> bytes:
+    """The upload bomb of issue 21: the largest network allowed, zero weights, deflated (0.2 MB -> 214 MB)."""
+    from benchmarks.trust_upload import bomb_keras
+
+    return bomb_keras(tmp_path_factory.mktemp("bomb") / "bomb.keras").read_bytes()
+
+
+def refused_with_peak(load) -> tuple[str, int]:
+    """The ModelLoadError message of load(), and the most memory Python and numpy held meanwhile (bytes)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelLoadError) as info:
+            load()
+        return str(info.value), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def unwritten_weights_keras(path: Path, units: list[int]) -> bytes:
+    """A .keras file whose config.json and model.weights.h5 declare layers of `units` whose data was never written
+    (HDF5 then reads zeros): the archive unpacks to a few KB, the weights to whatever the layers make."""
+    from benchmarks.trust_upload import network_config
+
+    h5_path = path.with_suffix(".h5")
+    with h5py.File(h5_path, "w") as weights:
+        for index, (fan_in, n) in enumerate(zip([784, *units], [*units, 10], strict=True)):
+            group = weights.create_group(f"layers/dense{f'_{index}' if index else ''}/vars")
+            group.create_dataset("0", (fan_in, n), "<f4")
+            group.create_dataset("1", (n,), "<f4")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(network_config(units)))
+        archive.write(h5_path, "model.weights.h5")
+    return path.read_bytes()
+
+
+def test_the_upload_bomb_is_refused_from_its_zip_directory_before_anything_is_unpacked(bomb):
+    assert len(bomb) < 0.25 * 2**20
+    message, peak = refused_with_peak(lambda: store.load_classifier_bytes(bomb, "bomb.keras", limit=PAGE_LIMIT))
+    assert message == "Cannot load bomb.keras: it would unpack to more than 64 MB.", message
+    assert peak < 4 * 2**20, peak
+
+
+def test_layers_too_large_for_the_limit_are_refused_before_their_weights_are_read(tmp_path):
+    from digitdnn.config import MAX_LAYERS, MAX_UNITS
+
+    small = unwritten_weights_keras(tmp_path / "small.keras", [8])
+    assert store.load_classifier_bytes(small, "small.keras", limit=PAGE_LIMIT).layers[0][0].shape == (784, 8)
+    huge = unwritten_weights_keras(tmp_path / "huge.keras", [MAX_UNITS] * MAX_LAYERS)
+    assert len(huge) < 2**20
+    message, peak = refused_with_peak(lambda: store.load_classifier_bytes(huge, "huge.keras", limit=PAGE_LIMIT))
+    assert message == ("Cannot load huge.keras: its weights would take 204 MB of memory, more than the 64 MB a model "
+                       "may take here."), message
+    assert peak < 4 * 2**20, peak
+
+
+def test_the_weights_a_config_declares_are_what_loading_holds(saved):
+    with zipfile.ZipFile(saved) as archive:
+        config = json.loads(archive.read("config.json"))
+    layers = store.load_classifier(saved).layers
+    assert keras_check.weight_bytes(config, "good.keras") == sum(w.nbytes + b.nbytes for w, b, _ in layers)
+
+
+def test_a_read_stops_at_the_size_the_zip_directory_declares(saved, tmp_path):
+    """The weights entry deflates its real bytes followed by 50 MB of zeros, but its directory (and local header)
+    declare only the real bytes, with their checksum: the model loads and the zeros are never inflated."""
+    with zipfile.ZipFile(saved) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    weights = entries["model.weights.h5"]
+    lying = tmp_path / "lying.keras"
+    with zipfile.ZipFile(lying, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data + bytes(50 * 2**20) if name == "model.weights.h5" else data)
+    data = bytearray(lying.read_bytes())
+    declared = struct.pack("<II", zlib.crc32(weights), len(weights))
+    name = b"model.weights.h5"
+    for signature, crc_at, size_at, name_at in ((b"PK\x03\x04", 14, 22, 30), (b"PK\x01\x02", 16, 24, 46)):
+        start = data.find(signature)
+        while data[start + name_at:start + name_at + len(name)] != name:
+            start = data.find(signature, start + 1)
+        data[start + crc_at:start + crc_at + 4] = declared[:4]
+        data[start + size_at:start + size_at + 4] = declared[4:]
+    tracemalloc.start()
+    try:
+        loaded = store.load_classifier_bytes(bytes(data), "lying.keras")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [w.shape for w, _, _ in loaded.layers] == [w.shape for w, _, _ in store.load_classifier(saved).layers]
+    assert peak < 20 * 2**20, peak
 
 
 def _encrypted_zip(saved: Path) -> bytes:

@@ -254,6 +254,8 @@ def test_save_fault_gives_a_plain_error_and_keeps_the_saved_model(fault, clf, sa
         store.save_classifier(clf, saved, {"test_accuracy": 0.9})
     message = str(info.value)
     assert message == f"Cannot save the model to {saved}: {expected}.", message
+    with pytest.raises(SaveError, match=rf"^Cannot save the model to good\.keras: {expected}\.$"):  # as the page
+        store.save_classifier(clf, saved, {"test_accuracy": 0.9}, name="good.keras")               # names it
     assert contents(folder) == before and sorted(p.name for p in folder.iterdir()) == ["good.json", "good.keras"]
     assert store.load_classifier(saved).metadata["test_accuracy"] == 0.5
 
@@ -470,7 +472,8 @@ def test_the_page_says_why_it_could_not_save(default_model, tmp_path, monkeypatc
     at.run()
     assert not at.exception
     errors = shown(" ".join(e.value for e in at.error))
-    assert "Not saved. Cannot save the model to" in errors and "read-only file system" in errors, errors
+    assert "Not saved. Cannot save the model to lesson-1.keras: read-only file system." in errors, errors
+    assert str(tmp_path) not in errors  # the server's folders are not shown to students
     assert store.list_models(tmp_path / "models") == []
 
 
@@ -491,5 +494,7 @@ def test_a_damaged_sidecar_is_listed_as_damaged_with_its_reason(default_model, s
     at.selectbox(key="saved_model").set_value(broken.stem).run()
     at.button(key="open").click().run()
     assert not at.exception
-    assert "Cannot open it." in shown(" ".join(e.value for e in at.error))
+    errors = shown(" ".join(e.value for e in at.error))
+    assert "Cannot open it. Cannot load broken.keras: it is not a Keras model file" in errors, errors
+    assert str(saved.parent) not in errors  # the server's folders are not shown to students
     assert [m.source for m in at.session_state["session"].models] == ["default", "opened"]

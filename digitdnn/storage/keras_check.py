@@ -5,8 +5,9 @@ whitelist, so files with code (Lambda layers, custom or registered classes, func
 refused without running anything. Only the layers the numpy ``Classifier`` understands are admitted: InputLayer,
 Flatten, Dense (relu/elu/tanh/sigmoid hidden, softmax output) and Dropout, connected one after the other. The
 weights are then read from the archive's HDF5 file as numpy arrays (as Keras reads them: no links, external or
-virtual datasets; every array of the shape its layer declares). Anything else raises ``ModelLoadError`` with a
-one-sentence message.
+virtual datasets; every array of the shape its layer declares). What a file may cost in memory is known before
+any of it is unpacked: the sizes its zip directory declares (a read never goes past them) and the weights its
+layers' sizes make must both fit a limit. Anything else raises ``ModelLoadError`` with a one-sentence message.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import numpy as np
 from digitdnn.config import ACTIVATIONS, MAX_LAYERS, MAX_UNITS
 from digitdnn.model import IMAGE_SHAPE, N_CLASSES, N_PIXELS
 
-MAX_MODEL_BYTES = 256 * 2**20      # a .keras file, and everything in it unpacked (largest legal model ~215 MB)
+MAX_MODEL_BYTES = 256 * 2**20      # default limit: a .keras file, what it unpacks to, its weights (largest legal
+                                   # model ~215 MB)
 MAX_CONFIG_BYTES = 2**20           # config.json and metadata.json inside a .keras file
 MAX_FEATURES = max(N_PIXELS, MAX_UNITS)  # largest per-sample size any declared tensor shape may have
 
@@ -50,23 +52,43 @@ class ModelLoadError(Exception):
 Layers = list[tuple[np.ndarray, np.ndarray, str]]  # (W, b, activation) of each Dense layer, input to output
 
 
-def checked_layers(data: bytes, name: str) -> Layers:
+def checked_layers(data: bytes, name: str, limit: int | None = None) -> Layers:
     """The Dense layers of the .keras file `data`, once its archive, config and weights passed every check.
 
-    `name` is the file's name in error messages. Raises ModelLoadError.
+    `name` is the file's name in error messages; `limit` as in checked_config. Raises ModelLoadError.
     """
-    config = checked_config(data, name)
-    layers = _read_weights(data, _dense_chain(config, name), name)
+    return checked_weights(data, checked_config(data, name, limit), name)
+
+
+def checked_config(data: bytes, name: str, limit: int | None = None) -> dict:
+    """The config.json of the .keras file `data`, once the archive and every object in it passed the whitelist.
+
+    `limit` (default MAX_MODEL_BYTES): the most the archive may unpack to, by the sizes its zip directory declares,
+    and the most its weights may take in memory (weight_bytes), both known before anything is unpacked.
+    """
+    limit = MAX_MODEL_BYTES if limit is None else limit
+    config = _read_archive(data, name, limit)
+    _check_config(config, name)
+    needed = weight_bytes(config, name)
+    if needed > limit:
+        raise ModelLoadError(f"Cannot load {name}: its weights would take {megabytes(needed)} of memory, more than "
+                             f"the {megabytes(limit)} a model may take here.")
+    return config
+
+
+def weight_bytes(config: dict, name: str) -> int:
+    """The memory the weights and biases of a checked config's Dense layers take as float32 (from its layers'
+    sizes: nothing is read)."""
+    units = [n for n, _ in _dense_chain(config, name)]
+    return 4 * sum((fan_in + 1) * n for fan_in, n in zip([N_PIXELS, *units[:-1]], units, strict=True))
+
+
+def checked_weights(data: bytes, config: dict, name: str) -> Layers:
+    """The Dense layers of the .keras file `data` whose config passed checked_config: weights read and checked."""
+    layers = _read_weights(data, [activation for _, activation in _dense_chain(config, name)], name)
     if not all(np.isfinite(w).all() and np.isfinite(b).all() for w, b, _ in layers):
         raise ModelLoadError(f"Cannot load {name}: its weights contain NaN or infinite values.")
     return layers
-
-
-def checked_config(data: bytes, name: str) -> dict:
-    """The config.json of the .keras file `data`, once the archive and every object in it passed the whitelist."""
-    config = _read_archive(data, name)
-    _check_config(config, name)
-    return config
 
 
 def megabytes(n_bytes: int) -> str:
@@ -78,8 +100,9 @@ def megabytes(n_bytes: int) -> str:
 # ------------------------------------------------------------------------------ checks before Keras
 
 
-def _read_archive(data: bytes, name: str) -> dict:
-    """The parsed config.json of a .keras archive, after checking entries, sizes and checksums."""
+def _read_archive(data: bytes, name: str, limit: int) -> dict:
+    """The parsed config.json of a .keras archive, after checking entries, sizes (at most `limit` unpacked) and
+    checksums."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ModelLoadError(f"Cannot load {name}: it is not a Keras model file (or it was cut short).")
     try:
@@ -93,14 +116,14 @@ def _read_archive(data: bytes, name: str) -> dict:
             if unexpected or len(set(names)) != len(names):
                 what = ", ".join(unexpected) or "duplicate entries"
                 raise ModelLoadError(f"Cannot load {name}: it holds files a digitdnn model does not have ({what}).")
-            if sum(entry.file_size for entry in entries) > MAX_MODEL_BYTES:
-                raise ModelLoadError(f"Cannot load {name}: it would unpack to more than {megabytes(MAX_MODEL_BYTES)}.")
+            if sum(entry.file_size for entry in entries) > limit:
+                raise ModelLoadError(f"Cannot load {name}: it would unpack to more than {megabytes(limit)}.")
             if any(entry.file_size > MAX_CONFIG_BYTES for entry in entries if entry.filename.endswith(".json")):
                 raise ModelLoadError(
                     f"Cannot load {name}: its description is larger than {megabytes(MAX_CONFIG_BYTES)}.")
             if archive.testzip() is not None:
                 raise zipfile.BadZipFile("checksum mismatch")
-            config_bytes = archive.read("config.json")
+            config_bytes = _read_entry(archive, "config.json")
     except ModelLoadError:
         raise
     except Exception as exc:  # BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError (encrypted)
@@ -109,6 +132,16 @@ def _read_archive(data: bytes, name: str) -> dict:
         return json.loads(config_bytes)
     except (ValueError, RecursionError) as exc:
         raise ModelLoadError(f"Cannot load {name}: it is damaged (its config.json is not valid JSON).") from exc
+
+
+def _read_entry(archive: zipfile.ZipFile, entry: str) -> bytes:
+    """An entry's bytes, never more than the size the zip directory declares (which the checks above bounded)."""
+    declared = archive.getinfo(entry).file_size
+    with archive.open(entry) as member:
+        data = member.read(declared + 1)
+    if len(data) != declared:
+        raise zipfile.BadZipFile(f"{entry} does not have the size its directory declares")
+    return data
 
 
 def _check_config(config, name: str) -> None:
@@ -203,10 +236,10 @@ def _check_dense(config, name: str) -> None:
 # ------------------------------------------------------------------------------ the layers and their weights
 
 
-def _dense_chain(config: dict, name: str) -> list[str]:
-    """The activations of the Dense layers, input to output, once the checked config is known to be one chain:
-    an input of 28x28 (then flattened before the first Dense) or 784 values, each layer fed by the one before
-    it only, Dense layers with a bias, the last one softmax with 10 units."""
+def _dense_chain(config: dict, name: str) -> list[tuple[int, str]]:
+    """The units and activation of each Dense layer, input to output, once the checked config is known to be one
+    chain: an input of 28x28 (then flattened before the first Dense) or 784 values, each layer fed by the one
+    before it only, Dense layers with a bias, the last one softmax with 10 units."""
     try:
         body = config["config"]
         layers = body["layers"]
@@ -240,7 +273,7 @@ def _dense_chain(config: dict, name: str) -> list[str]:
         raise ModelLoadError(f"Cannot load {name}: it gives outputs of shape ({units},), not {N_CLASSES} classes.")
     if activation != "softmax" or any(a not in ACTIVATIONS for _, a in hidden):
         raise ModelLoadError(f"Cannot load {name}: its last layer must be softmax and only it.")
-    return [a for _, a in dense]
+    return dense
 
 
 def _check_links(body: dict, layers: list, name: str) -> None:
@@ -265,8 +298,8 @@ def _read_weights(data: bytes, activations: list[str], name: str) -> Layers:
     import h5py
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")),
-                                                                     "r") as weights:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, \
+                h5py.File(io.BytesIO(_read_entry(archive, "model.weights.h5")), "r") as weights:
             layers, fan_in = [], N_PIXELS
             for index, activation in enumerate(activations):
                 group = f"layers/dense{f'_{index}' if index else ''}/vars"
@@ -295,7 +328,7 @@ def _dataset(weights, path: str, name: str):
             raise ModelLoadError(f"Cannot load {name}: its weights file lacks {path} or links elsewhere.")
         node = node[part]
     if not isinstance(node, h5py.Dataset) or node.external or node.is_virtual or node.dtype.kind != "f" \
-            or node.size > MAX_UNITS * MAX_FEATURES:
+            or node.dtype.itemsize > 8 or node.size > MAX_UNITS * MAX_FEATURES:
         raise ModelLoadError(f"Cannot load {name}: its weights file holds {path} in a form digitdnn does not read.")
     return node
 

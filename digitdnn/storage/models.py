@@ -3,6 +3,8 @@
 A model file is never trusted: storage.keras_check reads it without Keras (see there), so loading needs neither
 Keras nor TensorFlow; a Keras model of the same layers is built only when it is asked for (to save the
 classifier: see Classifier.from_layers). Anything wrong raises ``ModelLoadError`` with a one-sentence message.
+What a file may cost in memory is checked before it is unpacked (a limit per model), and a server can hold the
+weights of the models it loads from people's files against one budget for all its sessions (storage.weight_budget).
 
 The sidecar holds the model card (storage.model_card) plus ``model_sha256``, which ties it to the exact model
 file; a sidecar that is missing gives metadata ``{}``, one that is unreadable, invalid or written for another
@@ -28,9 +30,17 @@ from digitdnn.model import N_PIXELS, Classifier
 from digitdnn.server import settings
 from digitdnn.server.settings import DEFAULT_MODEL_ENV
 from digitdnn.storage.files import file_sha256, fsync, os_reason, sync_folder
-from digitdnn.storage.keras_check import MAX_MODEL_BYTES, ModelLoadError, checked_config, checked_layers, megabytes
+from digitdnn.storage.keras_check import (
+    MAX_MODEL_BYTES,
+    ModelLoadError,
+    checked_config,
+    checked_weights,
+    megabytes,
+    weight_bytes,
+)
 from digitdnn.storage.model_card import SIDECAR_FORMAT, ModelCard, json_value
 from digitdnn.storage.server_default import POINTER_FILE
+from digitdnn.storage.weight_budget import WeightBudget
 
 MAX_UPLOAD_BYTES = 64 * 2**20      # default limit of load_classifier_bytes (uploads from the page)
 MAX_SIDECAR_BYTES = 16 * 2**20     # NAME.json
@@ -73,7 +83,7 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCard | dict | None = None,
-                    overwrite: bool = True, limits: FolderLimits | None = None) -> Path:
+                    overwrite: bool = True, limits: FolderLimits | None = None, name: str | None = None) -> Path:
     """Write `clf` to PATH (".keras" is appended if missing) and its sidecar PATH.json, atomically.
 
     Args:
@@ -90,6 +100,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
         limits: refuse (SaveError, nothing written) a model larger than limits.model_bytes, or one that
             would take the folder's saved models past limits.folder_bytes (savers racing may overshoot
             that by the models they save at the same moment).
+        name: how error messages name the file (default: `path`; the page gives the file's name only).
     Returns:
         The path written.
     Raises:
@@ -110,6 +121,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
     if sidecar_path(path).name.casefold() == POINTER_FILE.casefold():
         raise ValueError(f"The name “{path.stem}” is reserved: the server keeps its default model choice under "
                          "it; choose another.")
+    where = name or str(path)
     card = metadata if isinstance(metadata, ModelCard) else ModelCard.from_json(metadata)
     json.dumps(card.to_json(), default=json_value)  # fail on bad metadata before touching the disk
     if not overwrite and path.exists():  # the quick answer; the link below is what makes it safe
@@ -119,12 +131,12 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
         _remove_stale_staging(path.parent)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=path.parent))
     except OSError as exc:
-        raise SaveError(f"Cannot save the model to {path}: {os_reason(exc)}.") from exc
+        raise SaveError(f"Cannot save the model to {where}: {os_reason(exc)}.") from exc
     try:
         staged_model = staging / "model.keras"
         keras.saving.save_model(clf.model, staged_model)
         data = staged_model.read_bytes()
-        _refuse_unloadable(data, path)
+        _refuse_unloadable(data, where)
         sidecar = card.stamped(hashlib.sha256(data).hexdigest()).to_json()
         staged_sidecar = staging / "model.json"
         staged_sidecar.write_text(json.dumps(sidecar, indent=1, default=json_value) + "\n", encoding="utf-8")
@@ -144,7 +156,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
     except SaveError:
         raise
     except OSError as exc:
-        raise SaveError(f"Cannot save the model to {path}: {os_reason(exc)}.") from exc
+        raise SaveError(f"Cannot save the model to {where}: {os_reason(exc)}.") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     sync_folder(path.parent)
@@ -155,12 +167,12 @@ def _name_taken(path: Path) -> FileExistsError:
     return FileExistsError(f"The name “{path.stem}” is taken: a model is already saved under it; choose another.")
 
 
-def _refuse_unloadable(data: bytes, path: Path) -> None:
+def _refuse_unloadable(data: bytes, where: str) -> None:
     """Never write a model that load_classifier would refuse."""
     try:
-        checked_config(data, str(path))
+        checked_config(data, where)
     except ModelLoadError as exc:
-        raise SaveError(f"Refusing to save the model to {path}: digitdnn could not load it back.") from exc
+        raise SaveError(f"Refusing to save the model to {where}: digitdnn could not load it back.") from exc
 
 
 def _check_room(size: int, folder: Path, limits: FolderLimits) -> None:
@@ -196,11 +208,16 @@ def _remove_stale_staging(folder: Path) -> None:
 # ---------------------------------------------------------------------------------------------- load
 
 
-def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
+def load_classifier(path: str | os.PathLike | None = None, name: str | None = None,
+                    budget: WeightBudget | None = None) -> Classifier:
     """The classifier saved at `path` (None: default_model_path()), with its sidecar metadata.
 
+    `name`: how error messages name the file (default: its path). `budget`: its weights are held against it for
+    as long as the classifier lives (see weight_budget).
+
     Raises:
-        ModelLoadError for a missing, unreadable, damaged, unsafe or unsuitable file.
+        ModelLoadError for a missing, unreadable, damaged, unsafe or unsuitable file; BudgetFull (one) when its
+        weights do not fit in `budget`.
     """
     if path is None:
         path = default_model_path()
@@ -210,7 +227,7 @@ def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
                 f"or set {DEFAULT_MODEL_ENV} to a .keras file."
             )
     path = Path(path)
-    name = str(path)
+    name = name or str(path)
     try:
         if not path.is_file():
             raise ModelLoadError(f"Cannot load {name}: {'it is a folder' if path.is_dir() else 'no such file'}.")
@@ -220,25 +237,37 @@ def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
     except OSError as exc:
         raise ModelLoadError(f"Cannot load {name}: the file cannot be read ({os_reason(exc)}).") from exc
     metadata = _read_sidecar(sidecar_path(path), hashlib.sha256(data).hexdigest())
-    return _classifier_from_bytes(data, name, metadata)
+    return _classifier_from_bytes(data, name, metadata, None, budget)
 
 
-def load_classifier_bytes(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Classifier:
+def load_classifier_bytes(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES, limit: int | None = None,
+                          budget: WeightBudget | None = None) -> Classifier:
     """A classifier from the bytes of a .keras file (an upload); `name` is used in error messages.
 
-    The size limit is checked first; the metadata is ``{}`` (an upload has no sidecar).
+    The file's size limit (`max_bytes`) is checked first, then what it unpacks to and what its weights take in
+    memory (at most `limit`, default MAX_MODEL_BYTES), before anything is unpacked. `budget`: as in
+    load_classifier. The metadata is ``{}`` (an upload has no sidecar).
     """
     if len(data) > max_bytes:
         raise ModelLoadError(f"Cannot load {name}: it is larger than the {megabytes(max_bytes)} upload limit.")
-    return _classifier_from_bytes(bytes(data), name, {})
+    return _classifier_from_bytes(bytes(data), name, {}, limit, budget)
 
 
-def _classifier_from_bytes(data: bytes, name: str, metadata: dict) -> Classifier:
-    classifier = Classifier.from_layers(checked_layers(data, name), None, metadata)
-    with np.errstate(all="ignore"):
-        probe = classifier.predict_proba(np.random.default_rng(0).random((4, N_PIXELS), dtype=np.float32))
-    if not np.isfinite(probe).all():
-        raise ModelLoadError(f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
+def _classifier_from_bytes(data: bytes, name: str, metadata: dict, limit: int | None,
+                           budget: WeightBudget | None) -> Classifier:
+    config = checked_config(data, name, limit)
+    reserved = budget.reserved(weight_bytes(config, name)) if budget else contextlib.nullcontext(_unbudgeted)
+    with reserved as hold:
+        classifier = Classifier.from_layers(checked_weights(data, config, name), None, metadata)
+        with np.errstate(all="ignore"):
+            probe = classifier.predict_proba(np.random.default_rng(0).random((4, N_PIXELS), dtype=np.float32))
+        if not np.isfinite(probe).all():
+            raise ModelLoadError(
+                f"Cannot load {name}: its weights are unusable (so large that its outputs overflow).")
+        return hold(classifier)
+
+
+def _unbudgeted(classifier: Classifier) -> Classifier:
     return classifier
 
 

@@ -1,4 +1,9 @@
-"""Runs and models (tab): the list, curves overlaid, the active model, download, save, open and upload."""
+"""Runs and models (tab): the list, curves overlaid, the active model, download, save, open and upload.
+
+Uploaded and opened models are people's files: an upload's unpacked size and weights are capped per model
+($DIGITDNN_MODEL_MAX_MB), and the weights of every session's uploaded and opened models together by the server's
+budget ($DIGITDNN_UPLOADED_WEIGHTS_MB). Messages name models, never the server's folders (those go to its log).
+"""
 from __future__ import annotations
 
 import logging
@@ -9,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from digitdnn.server import settings
 from digitdnn.storage.models import (
     MAX_UPLOAD_BYTES,
     ModelLoadError,
@@ -21,6 +27,7 @@ from digitdnn.storage.models import (
     save_classifier,
     saved_model_path,
 )
+from digitdnn.storage.weight_budget import WeightBudget
 from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.hyperparameters import describe
@@ -71,11 +78,25 @@ def file_name(text: str) -> str:
     return name
 
 
+@st.cache_resource(show_spinner=False)
+def _weight_budget(capacity: int) -> WeightBudget:
+    return WeightBudget(capacity)
+
+
+def weight_budget() -> WeightBudget:
+    """The server's budget for the weights of all sessions' uploaded and opened models: $DIGITDNN_UPLOADED_WEIGHTS_MB
+    (default 512), one per server process."""
+    megabytes = settings.or_default(settings.uploaded_weights_mb, settings.DEFAULT_UPLOADED_WEIGHTS_MB)
+    return _weight_budget(megabytes * 2**20)
+
+
 def _on_upload() -> None:
     uploaded = st.session_state.get(UPLOAD_KEY)
     if uploaded is None:
         return
-    _add_loaded_model(lambda: load_classifier_bytes(uploaded.getvalue(), uploaded.name),
+    _add_loaded_model(lambda: load_classifier_bytes(uploaded.getvalue(), uploaded.name,
+                                                    limit=server_state.models_limits().model_bytes,
+                                                    budget=weight_budget()),
                       f"Upload: {uploaded.name}", "uploaded", refused="Upload refused.",
                       done=f"{uploaded.name} loaded; it is now the active model.")
 
@@ -109,12 +130,14 @@ def _on_save() -> None:
         name = file_name(st.session_state.get(SAVE_NAME_KEY, ""))
         # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
         path = save_classifier(entry.classifier, server_state.models_dir() / f"{name}.keras", entry.metadata,
-                               overwrite=False, limits=server_state.models_limits())
+                               overwrite=False, limits=server_state.models_limits(), name=f"{name}.keras")
     except (ValueError, FileExistsError, SaveError) as exc:
-        _LOG.warning("the model %r was not saved: %s", entry.name, exc, exc_info=isinstance(exc, SaveError))
+        _LOG.warning("the model %r was not saved in %s: %s", entry.name, server_state.models_dir().resolve(), exc,
+                     exc_info=isinstance(exc, SaveError))
         state.notify("models", "error", f"Not saved. {exc}")
         return
-    state.notify("models", "success", f"Saved “{entry.name}” as {path}.")
+    _LOG.info("the model %r was saved as %s", entry.name, path.resolve())
+    state.notify("models", "success", f"Saved “{entry.name}” as “{path.stem}”.")
 
 
 def _on_open() -> None:
@@ -127,8 +150,8 @@ def _on_open() -> None:
         _LOG.warning("a request to open %.100r, which is not a saved model's name, was refused", name)
         state.notify("models", "error", NOT_LISTED)
         return
-    _add_loaded_model(lambda: load_classifier(path), f"Saved: {path.stem}", "opened",
-                      refused="Cannot open it.", done=f"Opened “{path.stem}”; it is now the active model.")
+    _add_loaded_model(lambda: load_classifier(path, name=path.name, budget=weight_budget()), f"Saved: {path.stem}",
+                      "opened", refused="Cannot open it.", done=f"Opened “{path.stem}”; it is now the active model.")
 
 
 def show() -> None:
@@ -186,7 +209,7 @@ def _save_and_open() -> None:
     with save:
         st.text_input("Save the active model as", placeholder="my-model", key=SAVE_NAME_KEY)
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
-        st.caption(f"Saved in {plain(server_state.models_dir().resolve())}")
+        st.caption("Saved on this server, where everyone using it can open them.")
     with reopen:
         listed = {m.path.stem: m for m in list_models(server_state.models_dir())}
         st.selectbox("Open a saved model", list(listed), format_func=lambda name: saved_label(listed[name]),
