@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from digitdnn.evaluation import evaluate
 from digitdnn.imaging.preprocess import to_mnist
+from digitdnn.server.key_guard import KeyGuard, wait_seconds
 from digitdnn.storage.drawings import DrawingStore
 from digitdnn.storage.server_default import chosen_default
-from digitdnn.ui import teacher_key
-from digitdnn.ui.class_drawings import GALLERY_SIZE
+from digitdnn.ui import class_drawings, server_state, teacher_key
+from digitdnn.ui.class_drawings import GALLERY_SIZE, SCORED_DRAWINGS
 from testkit.clock import ManualClock
 
 KEY = "correct horse battery staple"
@@ -98,6 +99,7 @@ def test_a_correction_stores_the_drawing_with_its_label(page, db):
     (stored,) = DrawingStore(db).recent()
     expected = to_mnist(drawn_canvas(3).image_data)
     assert np.abs(stored.x - expected).max() <= 0.5 / 255 + 1e-6  # the 28x28 input, as 8-bit grey
+    assert stored.default_predicted == 3   # what the server's default model said, beside the session's model
 
     correct(page, 5)  # the same drawing again: stored once
     assert "already stored, labelled 5" in texts(page) and len(stored_rows(db)) == 1
@@ -175,6 +177,90 @@ def test_the_class_drawings_tab_counts_shows_and_scores_them(page, db, mnist, de
     assert teacher_key.KEY_INPUT not in [t.key for t in page.text_input]
 
 
+def add_rows_fast(db, count: int) -> None:
+    """`count` drawings of random ink with labels 0-9 in turn, written straight into the table (one transaction)."""
+    DrawingStore(db)  # the schema
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (count, 784), dtype=np.uint8)
+    with sqlite3.connect(db) as connection:
+        connection.executemany(
+            "INSERT INTO drawings (created, label, pixels, predicted, session) VALUES (?, ?, ?, ?, ?)",
+            ((f"2026-01-01T00:00:{i % 60:02d}.000+00:00", i % 10, pixels[i].tobytes(), (i + i // 7) % 10,
+              f"tab-{i % 30}") for i in range(count)))
+
+
+def test_the_tab_pages_many_drawings_without_loading_them_all(page, db, monkeypatch):
+    total = SCORED_DRAWINGS + 2500
+    add_rows_fast(db, total)
+    loaded = []
+    original = DrawingStore.arrays
+
+    def counting(self, newest=None, stored=False):
+        x, y = original(self, newest, stored)
+        loaded.append(len(y))
+        return x, y
+
+    monkeypatch.setattr(DrawingStore, "arrays", counting)
+    open_tab(page, "Class drawings")
+    assert f"{total} drawings" in texts(page)
+    assert table(page, "0").loc["drawings"].tolist() == [total // 10] * 10       # counted by the database
+    assert loaded == [SCORED_DRAWINGS]                                           # never all of them
+    assert any(f"of {SCORED_DRAWINGS})." in t.value for t in page.text)
+    assert f"Scored on the newest {SCORED_DRAWINGS:,} of the {total:,} drawings." in texts(page)
+    assert table(page, "named right")["drawings"].sum() == SCORED_DRAWINGS
+
+    pages = -(-total // GALLERY_SIZE)
+    (pager,) = [n for n in page.number_input if n.key == class_drawings.GALLERY_PAGE]
+    assert pager.label == f"Page (of {pages:,})"
+    assert [int(c.split()[0][1:]) for c in gallery(page).captions] == list(range(total, total - GALLERY_SIZE, -1))
+    pager.set_value(3).run()
+    newest_on_page = total - 2 * GALLERY_SIZE
+    assert [int(c.split()[0][1:]) for c in gallery(page).captions] == list(
+        range(newest_on_page, newest_on_page - GALLERY_SIZE, -1))
+    page.segmented_control(key="class_gallery_label").set_value(4).run()   # a digit of its own: page 1 of fewer
+    captions = gallery(page).captions
+    assert len(captions) == GALLERY_SIZE and all(c.split(" · ")[1] == "4" for c in captions)
+    assert loaded == [SCORED_DRAWINGS] * 3
+
+
+def test_forged_gallery_values_are_brought_into_range(page, db):
+    add_rows_fast(db, 3 * GALLERY_SIZE)
+    open_tab(page, "Class drawings")
+    for forged in [10**9, -5]:   # shown as the first page, the newest
+        page.session_state[class_drawings.GALLERY_PAGE] = forged
+        page.run()
+        assert not page.exception, page.exception
+        assert int(gallery(page).captions[0].split()[0][1:]) == 3 * GALLERY_SIZE, forged
+    for forged in ["seven", 11, -1, True]:
+        page.session_state[class_drawings.GALLERY_LABEL] = forged
+        page.run()
+        assert not page.exception and len(gallery(page).captions) == GALLERY_SIZE, forged
+
+
+def test_one_drawing_is_one_drawing(page, db, mnist):
+    add_mnist_drawings(db, mnist, 1)
+    open_tab(page, "Class drawings")
+    assert "**1 drawing** stored" in texts(page) and "1 drawings" not in texts(page)
+
+
+def test_a_damaged_database_is_told_for_a_while_then_only_to_the_teacher(page, db, monkeypatch):
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database " * 200)
+    open_tab(page, "Class drawings")
+    assert class_drawings.DAMAGED_SET_ASIDE in texts(page)
+    assert str(db.parent) not in texts(page)   # students are not told where the server keeps its files
+    store = server_state.drawing_store()
+    assert store.notice and store.noticed_at is not None
+    store.noticed_at -= class_drawings.NOTICE_SECONDS
+    newcomer = open_session()
+    open_tab(newcomer, "Class drawings")
+    assert "damaged" not in texts(newcomer)
+    monkeypatch.setenv(teacher_key.TEACHER_KEY_ENV, KEY)
+    newcomer.run()
+    unlock(newcomer, KEY)
+    assert store.notice in texts(newcomer)   # the teacher still sees it, with where the damaged file was kept
+
+
 def table(at: AppTest, column: str):
     """The (one) table on the page with this column."""
     (frame,) = [d.value for d in at.dataframe if column in d.value.columns]
@@ -208,7 +294,8 @@ def test_the_teacher_key_can_come_from_the_secrets_file(page):
 
 def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
     clock = ManualClock(now=1000.0)
-    monkeypatch.setattr(teacher_key, "clock", clock)
+    guard = KeyGuard(clock=clock)  # this test's own, on its clock
+    monkeypatch.setattr(teacher_key, "key_guard", lambda: guard)
     monkeypatch.setenv(teacher_key.TEACHER_KEY_ENV, KEY)
     add_mnist_drawings(db, mnist, 12)
     open_tab(page, "Class drawings")
@@ -217,15 +304,16 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
     unlock(page, "guess")
     assert "Wrong key. The next try is checked after 2 s." in texts(page)
     assert not can_export(page)
-    clock.now += teacher_key.wait_seconds(1) - 0.5
+    clock.now += wait_seconds(1) - 0.5
     unlock(page, KEY)  # before the wait is over: not even checked
     assert "Too many wrong keys: try again in 1 s." in texts(page) and not can_export(page)
     clock.now += 0.5
     unlock(page, "guess again")
     assert "The next try is checked after 4 s." in texts(page)
-    clock.now += teacher_key.wait_seconds(2)
+    clock.now += wait_seconds(2)
     unlock(page, KEY)
-    assert "Teacher controls are on" in texts(page) and can_export(page)
+    assert "Teacher controls are on in this browser tab; 2 wrong keys were tried since you last unlocked." in \
+        texts(page) and can_export(page)
 
     page.multiselect(key="teacher_delete_ids").set_value([12, 11]).run()
     page.segmented_control(key="class_gallery_label").set_value(9).run()  # drawings 8 and 10 only
@@ -242,11 +330,6 @@ def test_teacher_controls_need_the_teacher_key(page, db, mnist, monkeypatch):
 
     page.button(key="teacher_lock").click().run()
     assert not can_export(page) and "Teacher key" in [t.label for t in page.text_input]
-
-
-def test_waits_after_wrong_keys_double_up_to_a_limit():
-    assert [teacher_key.wait_seconds(n) for n in range(5)] == [0, 2, 4, 8, 16]
-    assert teacher_key.wait_seconds(50) == teacher_key.MAX_WAIT_SECONDS
 
 
 def test_export_holds_every_drawing(environment, db, mnist):

@@ -1,4 +1,4 @@
-"""`digitdnn drawings count|export|import|delete` and `digitdnn finetune`: output, files, one-line errors."""
+"""`digitdnn drawings count|tabs|export|import|delete` and `digitdnn finetune`: output, files, one-line errors."""
 import contextlib
 import io
 import json
@@ -66,8 +66,24 @@ def test_delete_by_id_and_all_with_confirmation(db):
     assert db.count() == 0
 
 
+def test_tabs_lists_each_browser_tab_most_suspicious_first_and_delete_tab_removes_one(db, mnist):
+    x = mnist.x_test[0] / np.float32(255)
+    db.add(x, 1, session="poisoner", predicted=1, default_predicted=7)
+    db.add(x, 7, session="honest", predicted=1, default_predicted=7)
+    status, stdout = run_main("drawings", "tabs", "--db", db.path)
+    lines = stdout.splitlines()
+    assert status == 0 and lines[0] == f"3 browser tabs stored drawings in {db.path}"
+    assert lines[1].startswith("poisoner  1 drawing, 1 labelled otherwise than the model said, the last at 20")
+    assert lines[2].startswith("(none)  30 drawings, 0 labelled") and lines[3].startswith("honest  1 drawing, 0 ")
+    status, stdout = run_main("drawings", "delete", "--tab", "poisoner", "--db", db.path)
+    assert status == 0 and stdout.strip() == f"deleted 1 drawing from {db.path} (31 left)"
+    assert [t.session for t in db.tabs()] == ["", "honest"]
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["delete", "--all"], "deleting every drawing needs --yes"),
+    (["delete", "--tab", "a", "--all", "--yes"], "or --tab SESSION alone"),
+    (["delete", "3", "--tab", "a"], "or --tab SESSION alone"),
     (["delete"], "give the ids of the drawings to delete, or --all"),
     (["delete", "3", "--all", "--yes"], "give the ids of the drawings to delete, or --all (not both)"),
     (["delete", "x"], "argument ID: invalid int value: 'x'"),

@@ -121,6 +121,81 @@ def test_delete_some_then_all(store):
         store.delete(["1"])
 
 
+def test_tabs_count_each_browser_tab_and_its_disagreements_most_suspicious_first(store):
+    store.add(image(0), 7, session="honest", predicted=7, default_predicted=7)
+    store.add(image(1), 3, session="honest", predicted=3)                       # no default answer: the session's
+    store.add(image(2), 7, session="poisoner", predicted=7, default_predicted=1)  # own model agrees, default not
+    store.add(image(3), 7, session="poisoner", predicted=1)
+    store.add(image(4), 1, session="poisoner", predicted=1, default_predicted=1)
+    store.add(image(5), 4, session="one-off", default_predicted=9)
+    store.add(image(6), 2)                                                       # no session, no answer
+    tabs = store.tabs()
+    assert [(t.session, t.drawings, t.disagreeing) for t in tabs] == [
+        ("one-off", 1, 1), ("poisoner", 3, 2), ("honest", 2, 0), ("", 1, 0)]
+    newest = store.recent(limit=10)
+    assert tabs[1].last == max(d.time for d in newest if d.session == "poisoner")
+    assert store.recent(limit=1)[0].default_predicted is None and newest[1].default_predicted == 9
+
+
+def test_tabs_are_counted_by_the_database_not_by_loading_rows(store, monkeypatch):
+    store.add(image(0), 1, session="a")
+    monkeypatch.setattr("digitdnn.storage.drawings.drawing_from_row", None)
+    monkeypatch.setattr("digitdnn.storage.drawings.pixels_to_images", None)
+    assert [(t.session, t.drawings) for t in store.tabs()] == [("a", 1)]
+
+
+def test_delete_tab_deletes_only_that_tabs_drawings(store):
+    for i, session in enumerate(["a", "b", "a", None, "a"]):
+        store.add(image(i), i, session=session, image_png=PNG)
+    assert store.delete_tab("a") == 3
+    assert sorted(d.session or "" for d in store.recent()) == ["", "b"]
+    assert store.delete_tab("a") == 0 and store.delete_tab("") == 1
+    assert [t.session for t in store.tabs()] == ["b"]
+    with pytest.raises(ValueError, match="session"):
+        store.delete_tab(None)
+
+
+def test_a_version_1_file_is_upgraded_on_opening_and_keeps_its_drawings(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:   # the schema of version 1, as the first release wrote it
+        db.executescript("""
+            CREATE TABLE drawings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,
+                label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+                pixels BLOB NOT NULL CHECK (length(pixels) = 784),
+                predicted INTEGER CHECK (predicted BETWEEN 0 AND 9),
+                probabilities BLOB CHECK (length(probabilities) = 40),
+                model TEXT, session TEXT, image_png BLOB);
+            CREATE INDEX drawings_by_label ON drawings (label, id);
+            PRAGMA user_version = 1;""")
+        db.execute("INSERT INTO drawings (created, label, pixels, predicted, session) VALUES (?, 5, ?, 3, 'old')",
+                   ("2026-01-01T00:00:00.000+00:00", bytes(784)))
+    store = DrawingStore(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    (old,) = store.recent()
+    assert (old.label, old.predicted, old.default_predicted, old.session) == (5, 3, None, "old")
+    store.add(image(0), 5, session="new", default_predicted=5)
+    assert [(t.session, t.disagreeing) for t in store.tabs()] == [("old", 1), ("new", 0)]
+    with pytest.raises(ValueError, match="default_predicted"):
+        store.add(image(0), 5, default_predicted=10)
+    with pytest.raises(sqlite3.IntegrityError):   # the new column is checked by the table too
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE drawings SET default_predicted = 11")
+
+
+def test_the_database_and_its_journal_are_readable_by_the_owner_only(tmp_path):
+    path = tmp_path / "private" / "drawings.sqlite"
+    store = DrawingStore(path)
+    with sqlite3.connect(path) as reader:     # an open reader keeps the WAL and shared-memory files in place
+        reader.execute("SELECT count(*) FROM drawings").fetchone()
+        store.add(image(0), 1)
+        side_files = [Path(str(path) + suffix) for suffix in ("-wal", "-shm")]
+        assert all(side.exists() for side in side_files)
+        for file in [path, *side_files]:
+            assert file.stat().st_mode & 0o777 == 0o600, file
+
+
 def test_deleted_drawings_leave_no_copy_in_the_file(store):
     marker = b"a-very-recognisable-session-id"
     store.add(image(0), 1, session=marker.decode(), image_png=PNG)
@@ -130,11 +205,13 @@ def test_deleted_drawings_leave_no_copy_in_the_file(store):
 
 
 def test_export_and_import_round_trip(store, tmp_path):
-    store.add(image(1), 8, predicted=3, probabilities=np.full(10, 0.1), model="m", session="s", image_png=PNG)
+    store.add(image(1), 8, predicted=3, probabilities=np.full(10, 0.1), model="m", session="s", image_png=PNG,
+              default_predicted=8)
     store.add(image(2), 0)
     assert store.export(tmp_path / "out" / "class.npz") == 2
     with np.load(tmp_path / "out" / "class.npz", allow_pickle=False) as npz:
         assert npz["y"].tolist() == [8, 0] and npz["predicted"].tolist() == [3, -1]
+        assert npz["default_predicted"].tolist() == [8, -1]
         assert npz["model"].tolist() == ["m", ""] and np.isnan(npz["probabilities"][1]).all()
         offsets = npz["png_offsets"]
         assert npz["png_bytes"][offsets[0]:offsets[1]].tobytes() == PNG and offsets[2] == offsets[1]
@@ -145,12 +222,23 @@ def test_export_and_import_round_trip(store, tmp_path):
     np.testing.assert_array_equal(x, store.arrays()[0])
     assert y.tolist() == [8, 0]
     old, new = store.recent(), other.recent()
-    assert [(d.predicted, d.model, d.session, d.time) for d in new] == [(d.predicted, d.model, d.session, d.time)
-                                                                        for d in old]
+    assert [(d.predicted, d.default_predicted, d.model, d.session, d.time) for d in new] == [
+        (d.predicted, d.default_predicted, d.model, d.session, d.time) for d in old]
+    assert new[1].default_predicted == 8
     exported_again = tmp_path / "again.npz"
     other.export(exported_again)
     with np.load(exported_again) as npz:
         assert npz["png_bytes"].tobytes() == PNG
+
+
+def test_an_export_without_default_answers_imports_them_as_unknown(store, tmp_path):
+    np.savez(tmp_path / "older.npz", x=np.stack([image(0)]), y=np.array([4]), predicted=np.array([4]))
+    assert store.import_npz(tmp_path / "older.npz") == 1
+    (drawing,) = store.recent()
+    assert (drawing.predicted, drawing.default_predicted) == (4, None)
+    np.savez(tmp_path / "bad.npz", x=np.stack([image(0)]), y=np.array([4]), default_predicted=np.array(["4"]))
+    with pytest.raises(ValueError, match="default_predicted"):
+        store.import_npz(tmp_path / "bad.npz")
 
 
 def test_an_empty_store_exports_and_imports(store, tmp_path):

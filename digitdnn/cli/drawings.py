@@ -1,4 +1,4 @@
-"""`digitdnn drawings count|export|import|delete` and `digitdnn finetune`: the class's drawings, and a model
+"""`digitdnn drawings count|tabs|export|import|delete` and `digitdnn finetune`: the class's drawings, and a model
 fine-tuned on them."""
 from __future__ import annotations
 
@@ -17,23 +17,30 @@ def add_drawings_commands(commands) -> None:
     from digitdnn.storage.drawings import default_drawings_path
 
     db_help = f"the drawings database (default {default_drawings_path()}: $DIGITDNN_DRAWINGS_DB or ./class-data)"
-    drawings = commands.add_parser("drawings", help="the class's stored drawings: count, export, import, delete",
+    drawings = commands.add_parser("drawings", help="the class's stored drawings: count, tabs, export, import, "
+                                                    "delete",
                                    description="The drawings students labelled on the page, in one SQLite file.")
     actions = drawings.add_subparsers(title="actions", dest="action", required=True, metavar="ACTION")
     count = actions.add_parser("count", help="how many drawings, per digit")
+    tabs = actions.add_parser("tabs", help="how many drawings each browser tab stored, and how many of them the "
+                                           "server's default model names otherwise, most suspicious first")
     export = actions.add_parser("export", help="write every drawing and its metadata to an .npz")
     export.add_argument("out", type=Path, metavar="OUT.npz")
     load = actions.add_parser("import", help="add the drawings of an .npz (as export writes it)")
     load.add_argument("npz", type=Path, metavar="IN.npz")
-    delete = actions.add_parser("delete", help="delete drawings by id, or all of them",
-                                description="Delete the given drawings, or with --all --yes every one.")
+    delete = actions.add_parser("delete", help="delete drawings by id, one browser tab's, or all of them",
+                                description="Delete the given drawings, those of one browser tab (--tab, as "
+                                            "`tabs` names it), or with --all --yes every one.")
     delete.add_argument("ids", nargs="*", type=int, metavar="ID")
+    delete.add_argument("--tab", metavar="SESSION", help="delete every drawing of this browser tab")
     delete.add_argument("--all", action="store_true", help="delete every drawing (needs --yes)")
     delete.add_argument("--yes", action="store_true", help="confirm --all")
-    for action, run in ((count, run_drawings_count), (export, run_drawings_export), (load, run_drawings_import),
-                        (delete, run_drawings_delete)):
+    for action, run in ((count, run_drawings_count), (tabs, run_drawings_tabs), (export, run_drawings_export),
+                        (load, run_drawings_import), (delete, run_drawings_delete)):
         action.add_argument("--db", type=Path, default=default_drawings_path(), help=db_help)
         action.set_defaults(run=run)
+
+    from digitdnn.training.finetune import MAX_MNIST_FALL
 
     finetune = commands.add_parser("finetune", help="continue a model on the class's drawings mixed with MNIST",
                                    description="Fine-tune a saved model (default: the bundled one) on the drawings "
@@ -42,6 +49,9 @@ def add_drawings_commands(commands) -> None:
     finetune.add_argument("--model", type=Path, help="the model to start from (default: the bundled default model)")
     finetune.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     finetune.add_argument("--out", type=Path, required=True, help="where to save the fine-tuned model")
+    finetune.add_argument("--force", action="store_true",
+                          help=f"save it even if its MNIST test accuracy fell by more than {MAX_MNIST_FALL * 100:g} "
+                               "points (mislabelled drawings do that)")
     finetune.set_defaults(run=run_finetune)
 
 
@@ -60,15 +70,25 @@ def _existing_store(path: Path, flag: str = "--db"):
 def run_drawings_count(args: argparse.Namespace) -> int:
     """Print how many drawings are stored, and how many of each digit."""
     counts = _existing_store(args.db).counts()
-    print(f"{int(counts.sum())} drawings in {args.db}")
+    print(f"{_drawings(int(counts.sum()))} in {args.db}")
     print("  ".join(f"{digit}: {int(n)}" for digit, n in enumerate(counts)))
+    return 0
+
+
+def run_drawings_tabs(args: argparse.Namespace) -> int:
+    """Print one line per browser tab: its id, its drawings, how many the default model names otherwise, when."""
+    tabs = _existing_store(args.db).tabs()
+    print(f"{len(tabs)} browser tab{'' if len(tabs) == 1 else 's'} stored drawings in {args.db}")
+    for tab in tabs:
+        print(f"{tab.session or '(none)'}  {_drawings(tab.drawings)}, {tab.disagreeing} labelled otherwise than "
+              f"the model said, the last at {tab.last}")
     return 0
 
 
 def run_drawings_export(args: argparse.Namespace) -> int:
     """Write every drawing to an .npz."""
     n = _existing_store(args.db).export(args.out)
-    print(f"exported {n} drawings to {args.out}")
+    print(f"exported {_drawings(n)} to {args.out}")
     return 0
 
 
@@ -78,27 +98,32 @@ def run_drawings_import(args: argparse.Namespace) -> int:
 
     store = DrawingStore(args.db)
     n = store.import_npz(args.npz)
-    print(f"imported {n} drawings into {args.db} (now {store.count()})")
+    print(f"imported {_drawings(n)} into {args.db} (now {store.count()})")
     return 0
 
 
 def run_drawings_delete(args: argparse.Namespace) -> int:
-    """Delete drawings by id, or every drawing with --all --yes."""
-    if args.all == bool(args.ids):
-        raise UsageError("give the ids of the drawings to delete, or --all (not both)")
+    """Delete drawings by id, one browser tab's with --tab, or every drawing with --all --yes."""
+    if [args.all, bool(args.ids), args.tab is not None].count(True) != 1:
+        raise UsageError("give the ids of the drawings to delete, or --all (not both), or --tab SESSION alone")
     if args.all and not args.yes:
         raise UsageError("deleting every drawing needs --yes as well")
     store = _existing_store(args.db)
-    n = store.delete_all() if args.all else store.delete(args.ids)
-    print(f"deleted {n} drawings from {args.db} ({store.count()} left)")
+    n = store.delete_all() if args.all else store.delete_tab(args.tab) if args.tab is not None \
+        else store.delete(args.ids)
+    print(f"deleted {_drawings(n)} from {args.db} ({store.count()} left)")
     return 0
+
+
+def _drawings(n: int) -> str:
+    return f"{n} drawing{'' if n == 1 else 's'}"
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a model on a drawings database, print each epoch, save it with its model card."""
     from digitdnn.storage.model_card import ModelCard
     from digitdnn.storage.models import load_classifier, save_classifier
-    from digitdnn.training.finetune import fine_tune
+    from digitdnn.training.finetune import USED_ANYWAY, fine_tune, mnist_fall
 
     x, y = _existing_store(args.drawings, "--drawings").arrays()
     if len(y) == 0:
@@ -113,6 +138,12 @@ def run_finetune(args: argparse.Namespace) -> int:
     if history.status == "diverged":
         raise ValueError(f"fine-tuning {history.message}; nothing saved")
     before, after = (evaluate(clf, x, y).accuracy for clf in (base, result.classifier))
+    print(f"MNIST test accuracy {history.initial_test_accuracy:.4f} -> {history.test_accuracy:.4f}")
+    print(f"accuracy on the drawings (trained on) {before:.4f} -> {after:.4f}", flush=True)
+    fell = mnist_fall(history.initial_test_accuracy, history.test_accuracy)
+    if fell and not args.force:
+        raise ValueError(f"{fell}: nothing saved (check the drawings for wrong labels, or give --force to save it "
+                         "anyway)")
     # A calibrated model stays calibrated (the temperature is folded into its output layer).
     temperature = result.classifier.metadata.get("temperature") or None
     card = ModelCard.of_run(history, command=args.command_line,
@@ -124,10 +155,10 @@ def run_finetune(args: argparse.Namespace) -> int:
                                 "drawings_per_digit": np.bincount(y, minlength=10).tolist(),
                                 "drawings_accuracy_before": before,
                                 "drawings_accuracy_after": after,
-                            })
+                            }, extra={USED_ANYWAY: fell} if fell else {})
     saved = save_classifier(result.classifier, args.out, metadata=card)
-    print(f"MNIST test accuracy {history.initial_test_accuracy:.4f} -> {history.test_accuracy:.4f}")
-    print(f"accuracy on the drawings (trained on) {before:.4f} -> {after:.4f}")
     print(f"status: {history.status}" + (f" ({history.message})" if history.message else ""))
+    if fell:
+        print(f"saved anyway (--force): {fell}")
     print(f"saved {saved}")
     return 0

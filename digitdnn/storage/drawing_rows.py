@@ -16,6 +16,8 @@ MAX_PNG_BYTES = 4 * 2**20        # a canvas PNG (a 280x280 canvas is about 10 KB
 MAX_TEXT_CHARS = 200             # model name, session id
 MAX_TIME_CHARS = 40              # a stored time: "2026-12-02T18:25:53.123+00:00" is 29
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+INSERT_COLUMNS = "created, label, pixels, predicted, probabilities, model, session, image_png, default_predicted"
+READ_COLUMNS = "id, created, label, pixels, predicted, probabilities, model, session, default_predicted"
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,25 @@ class Drawing:
     model: str | None
     session: str | None
     time: str                           # UTC, ISO 8601
+    default_predicted: int | None = None  # what the server's default model said (None: not recorded)
 
 
-def checked_row(x, label, predicted, probabilities, model, session, image_png) -> tuple:
-    """The checked column values of one drawing (all but `id` and `created`); ValueError naming a bad field."""
-    return (checked_digit("label", label), _pixels(x),
-            None if predicted is None else checked_digit("predicted", predicted),
+@dataclass(frozen=True)
+class TabSummary:
+    """The drawings of one browser tab (the `session` column; "" for drawings stored without one)."""
+
+    session: str
+    drawings: int
+    disagreeing: int   # drawings whose label differs from the server default model's answer (else the session's)
+    last: str          # when its newest drawing was stored: UTC, ISO 8601
+
+
+def checked_row(x, label, predicted, probabilities, model, session, image_png, default_predicted=None) -> tuple:
+    """The checked column values of one drawing (all but `id` and `created`, in the order of INSERT_COLUMNS);
+    ValueError naming a bad field."""
+    return (checked_digit("label", label), _pixels(x), _optional_digit("predicted", predicted),
             None if probabilities is None else _probabilities(probabilities), _text("model", model),
-            _text("session", session), _png(image_png))
+            _text("session", session), _png(image_png), _optional_digit("default_predicted", default_predicted))
 
 
 def _pixels(x) -> bytes:
@@ -51,10 +64,10 @@ def _pixels(x) -> bytes:
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8).tobytes()
 
 
-def pixels_to_images(blobs: list[bytes]) -> np.ndarray:
-    """Stored pixel blobs as float32 (n, 28, 28) images in [0, 1]."""
+def pixels_to_images(blobs: list[bytes], stored: bool = False) -> np.ndarray:
+    """Stored pixel blobs as float32 (n, 28, 28) images in [0, 1] (stored: as the uint8 grey levels stored)."""
     pixels = np.frombuffer(b"".join(blobs), np.uint8).reshape(-1, *IMAGE_SHAPE)
-    return pixels.astype(np.float32) / 255.0
+    return pixels.copy() if stored else pixels.astype(np.float32) / 255.0
 
 
 def checked_integer(name: str, value) -> int:
@@ -70,6 +83,10 @@ def checked_digit(name: str, value) -> int:
     if not 0 <= value < N_CLASSES:
         raise ValueError(f"{name} must be a digit 0-9, got {value}")
     return value
+
+
+def _optional_digit(name: str, value) -> int | None:
+    return None if value is None else checked_digit(name, value)
 
 
 def _probabilities(values) -> bytes:
@@ -104,10 +121,11 @@ def _png(data) -> bytes | None:
 
 
 def drawing_from_row(row) -> Drawing:
-    """A Drawing from the columns id, created, label, pixels, predicted, probabilities, model, session."""
-    id_, created, label, pixels, predicted, probabilities, model, session = row
+    """A Drawing from the columns READ_COLUMNS."""
+    id_, created, label, pixels, predicted, probabilities, model, session, default_predicted = row
     p = None if probabilities is None else np.frombuffer(probabilities, "<f4").astype(np.float32)
-    return Drawing(id_, pixels_to_images([pixels])[0], label, predicted, p, model, session, created)
+    return Drawing(id_, pixels_to_images([pixels])[0], label, predicted, p, model, session, created,
+                   default_predicted)
 
 
 def checked_time(name: str, value) -> str:

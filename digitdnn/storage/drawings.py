@@ -6,14 +6,16 @@ One table, ``drawings``, one row per stored drawing:
     created        TEXT      UTC time, ISO 8601 with milliseconds
     label          INTEGER   0-9, what the student said it was
     pixels         BLOB      the 28x28 network input as 784 uint8 bytes, round(x * 255), row-major
-    predicted      INTEGER   what the model said (or NULL)
+    predicted      INTEGER   what the session's model said (or NULL)
     probabilities  BLOB      its ten probabilities as float32 little-endian (or NULL)
     model          TEXT      which model (a name; or NULL)
     session        TEXT      an anonymous per-session id (or NULL); nothing about the person
     image_png      BLOB      the canvas as PNG (or NULL)
+    default_predicted INTEGER  what the server's default model said (or NULL; added in schema version 2)
 
-The schema version is ``PRAGMA user_version``; a file written by a newer version is refused. The
-journal is WAL, so readers never wait for writers; writers take turns (busy timeout plus retries), and
+The schema version is ``PRAGMA user_version``; an older file is upgraded on opening, a file written by a newer
+version is refused. The file (and SQLite's journal files, which copy its mode) is created readable by its owner
+only. The journal is WAL, so readers never wait for writers; writers take turns (busy timeout plus retries), and
 every call opens its own connection, so any number of threads and processes may share one file.
 A file that SQLite says is not a database, or is malformed, is renamed aside (never deleted) and a
 fresh one started; ``store.notice`` says so. A file or folder deleted while the server runs is created again
@@ -42,7 +44,10 @@ import numpy as np
 from digitdnn.model import N_CLASSES, N_PIXELS
 from digitdnn.server import settings
 from digitdnn.storage.drawing_rows import (
+    INSERT_COLUMNS,
+    READ_COLUMNS,
     Drawing,
+    TabSummary,
     checked_digit,
     checked_integer,
     checked_row,
@@ -53,7 +58,7 @@ from digitdnn.storage.drawing_rows import (
 from digitdnn.storage.drawings_npz import read_export, write_export
 from digitdnn.storage.files import os_reason
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"
 LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for this long in all
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
@@ -64,7 +69,7 @@ _READ_ONLY_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}  # the OS refusals 
 _RECOVERY_LOCK = threading.Lock()  # one thread of this process sets a damaged file aside at a time
 _LOG = logging.getLogger(__name__)
 
-_SCHEMA = f"""
+_SCHEMA_V1 = f"""
 CREATE TABLE drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created TEXT NOT NULL,
@@ -76,10 +81,15 @@ CREATE TABLE drawings (
     session TEXT,
     image_png BLOB
 );
-CREATE INDEX drawings_by_label ON drawings (label, id);
-PRAGMA user_version = {SCHEMA_VERSION};
+CREATE INDEX drawings_by_label ON drawings (label, id)
 """
-_COLUMNS = "id, created, label, pixels, predicted, probabilities, model, session"
+_UPGRADES = {  # version: the statements that turn a file of that version into the next one
+    1: """
+ALTER TABLE drawings ADD COLUMN default_predicted INTEGER CHECK (default_predicted BETWEEN 0 AND 9);
+CREATE INDEX drawings_by_session ON drawings (session, id)
+""",
+}
+_DISAGREES = "label IS NOT coalesce(default_predicted, predicted, label)"  # SQL: the label differs from the answer
 
 T = TypeVar("T")
 
@@ -105,21 +115,25 @@ class DrawingStore:
     """The drawings database at `path` (None: default_drawings_path()); created with its folders if missing.
 
     Safe to share between threads and processes. ``notice`` is a message for the page when a damaged
-    file was set aside on opening, else None.
+    file was set aside, else None; ``noticed_at`` is when (time.monotonic()).
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_drawings_path()
         self.notice: str | None = None
+        self.noticed_at: float | None = None
         self._make_folder()
         self._do(self._initialise)
 
     # ---- writing
 
     def add(self, x, label, *, predicted=None, probabilities=None, model=None, session=None,
-            image_png=None) -> int:
-        """Store one drawing; returns its id. ValueError (naming the field) for bad input."""
-        row = checked_row(x, label, predicted, probabilities, model, session, image_png)
+            image_png=None, default_predicted=None) -> int:
+        """Store one drawing; returns its id. ValueError (naming the field) for bad input.
+
+        `predicted` is what the session's model said, `default_predicted` what the server's default model said.
+        """
+        row = checked_row(x, label, predicted, probabilities, model, session, image_png, default_predicted)
         return self._do(lambda db: _insert(db, [(utc_now(), *row)]))[0]
 
     def import_npz(self, path: str | os.PathLike) -> int:
@@ -138,6 +152,14 @@ class DrawingStore:
         ids = [checked_integer("ids", i) for i in ids]
         deleted = self._do(lambda db: _write(db, lambda: db.executemany(
             "DELETE FROM drawings WHERE id = ?", [(i,) for i in ids]).rowcount))
+        self._do(_truncate_journal)
+        return deleted
+
+    def delete_tab(self, session: str) -> int:
+        """Delete the drawings of one browser tab (as tabs() names it); returns how many went."""
+        session = _checked_session(session)
+        deleted = self._do(lambda db: _write(db, lambda: db.execute(
+            f"DELETE FROM drawings WHERE {_SAME_TAB}", (session, session)).rowcount))
         self._do(_truncate_journal)
         return deleted
 
@@ -161,29 +183,47 @@ class DrawingStore:
             found[label] = n
         return found
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All drawings, oldest first: x float32 (n, 28, 28) in [0, 1] and y int64 (n,)."""
-        rows = self._do(lambda db: db.execute("SELECT pixels, label FROM drawings ORDER BY id").fetchall())
-        return pixels_to_images([p for p, _ in rows]), np.array([label for _, label in rows], np.int64)
+    def tabs(self) -> list[TabSummary]:
+        """One summary per browser tab, the tabs whose labels most often differ from the model's answer first
+        (by share, then by how many drawings), counted by the database."""
+        rows = self._do(lambda db: db.execute(
+            f"SELECT coalesce(session, ''), count(*), count(CASE WHEN {_DISAGREES} THEN 1 END), max(created) "
+            f"FROM drawings GROUP BY coalesce(session, '') "
+            f"ORDER BY 1.0 * count(CASE WHEN {_DISAGREES} THEN 1 END) / count(*) DESC, count(*) DESC, 1"
+        ).fetchall())
+        return [TabSummary(session, n, disagreeing, last) for session, n, disagreeing, last in rows]
 
-    def recent(self, label: int | None = None, limit: int = 50) -> list[Drawing]:
-        """The newest drawings first (of one label, or all), at most `limit` of them."""
-        limit = checked_integer("limit", limit)
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, got {limit}")
+    def arrays(self, newest: int | None = None, stored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """All drawings (or only the `newest` ones), oldest first: x float32 (n, 28, 28) in [0, 1] (stored: the
+        uint8 grey levels as stored, a quarter of the memory) and y int64 (n,)."""
+        limit = -1 if newest is None else _checked_limit("newest", newest)
+        rows = self._do(lambda db: db.execute(
+            "SELECT pixels, label FROM (SELECT id, pixels, label FROM drawings ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (limit,)).fetchall())
+        return pixels_to_images([p for p, _ in rows], stored), np.array([label for _, label in rows], np.int64)
+
+    def recent(self, label: int | None = None, limit: int = 50, offset: int = 0) -> list[Drawing]:
+        """The newest drawings first (of one label, or all), at most `limit` of them, skipping the `offset` newest
+        (a page of a gallery)."""
+        limit, offset = _checked_limit("limit", limit), _checked_limit("offset", offset)
         where, args = ("WHERE label = ?", [checked_digit("label", label)]) if label is not None else ("", [])
         rows = self._do(lambda db: db.execute(
-            f"SELECT {_COLUMNS} FROM drawings {where} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall())
+            f"SELECT {READ_COLUMNS} FROM drawings {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset]).fetchall())
         return [drawing_from_row(row) for row in rows]
 
     def export(self, path: str | os.PathLike) -> int:
         """Write every drawing to an .npz (written whole or not at all; see storage.drawings_npz); returns how many."""
-        rows = self._do(lambda db: db.execute(f"SELECT {_COLUMNS}, image_png FROM drawings ORDER BY id").fetchall())
+        rows = self._do(lambda db: db.execute(f"SELECT {READ_COLUMNS}, image_png FROM drawings ORDER BY id").fetchall())
         write_export(path, [drawing_from_row(row[:-1]) for row in rows], [row[-1] or b"" for row in rows])
         return len(rows)
 
+    # ---- connections, recovery and errors
 
     def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            with contextlib.suppress(OSError):  # SQLite would create it 0644; a failure is SQLite's to report
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.execute("PRAGMA synchronous = FULL")   # a committed drawing survives a crash of the machine too
         db.execute("PRAGMA secure_delete = ON")   # deleted drawings are overwritten, not just unlinked
@@ -276,9 +316,9 @@ class DrawingStore:
         return f"The drawings database {self.path} failed: {exc}."
 
     def _initialise(self, db: sqlite3.Connection) -> None:
-        """Create the schema in an empty file, check the version of an existing one, switch to WAL."""
+        """Create the schema in an empty file, upgrade an older one, refuse a newer one, switch to WAL."""
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
+        if version < SCHEMA_VERSION:
             db.execute("BEGIN IMMEDIATE")
             try:
                 version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
@@ -286,11 +326,14 @@ class DrawingStore:
                 if version == 0 and tables:
                     raise DrawingStoreError(f"{self.path} is a SQLite file of something else, not a drawings "
                                             f"database; choose another path.")
-                if version == 0:
-                    for statement in _SCHEMA.split(";"):
+                for script in ([_SCHEMA_V1] if version == 0 else []) + [
+                        _UPGRADES[v] for v in range(max(version, 1), SCHEMA_VERSION)]:
+                    for statement in script.split(";"):
                         if statement.strip():
                             db.execute(statement)
+                if version < SCHEMA_VERSION:
                     version = SCHEMA_VERSION
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -321,6 +364,7 @@ class DrawingStore:
                                         f"set aside: {os_reason(exc)}.") from exc
         self.notice = (f"The drawings database {self.path} was damaged ({cause}); it was kept as {aside.name} "
                        f"and a new, empty database was started.")
+        self.noticed_at = time.monotonic()
 
 
 # ---- transactions and files
@@ -341,9 +385,25 @@ def _write(db: sqlite3.Connection, change: Callable[[], T]) -> T:
 def _insert(db: sqlite3.Connection, rows: list[tuple]) -> list[int]:
     """Insert full rows in one transaction; their new ids."""
     def insert():
-        return [db.execute("INSERT INTO drawings (created, label, pixels, predicted, probabilities, model, "
-                           "session, image_png) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid for row in rows]
+        return [db.execute(f"INSERT INTO drawings ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           row).lastrowid for row in rows]
     return _write(db, insert)
+
+
+_SAME_TAB = "(session = ? OR (? = '' AND session IS NULL))"  # SQL: a tab as tabs() names it ("": no session)
+
+
+def _checked_limit(name: str, value) -> int:
+    value = checked_integer(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _checked_session(session) -> str:
+    if not isinstance(session, str):
+        raise ValueError(f"session must be a string, got {type(session).__name__}")
+    return session
 
 
 def _truncate_journal(db: sqlite3.Connection) -> None:

@@ -1,6 +1,7 @@
 """The class's drawings as one .npz file: what `digitdnn drawings export` writes and `import` reads back.
 
-Arrays: x float32 (n, 28, 28), y int64, ids int64, predicted int64 (-1: none), probabilities float32 (n, 10)
+Arrays: x float32 (n, 28, 28), y int64, ids int64, predicted and default_predicted int64 (-1: none; what the
+session's model and the server's default model said), probabilities float32 (n, 10)
 (NaN: none), model, session, time (str; "": none), and the canvas PNGs as png_bytes uint8 (all concatenated)
 with png_offsets int64 (n + 1): PNG i is png_bytes[png_offsets[i]:png_offsets[i + 1]] (empty: none). An import
 needs only x and y; their dtypes, shapes and unpacked sizes are checked from the archive's headers before any array
@@ -24,6 +25,7 @@ MAX_IMPORT_BYTES = 2**30           # the arrays of one import, unpacked (100,000
 # name: (allowed dtype kinds, shape of one drawing's entry, most characters of a text; 0: not text)
 _LAYOUT = {
     "x": ("fu", IMAGE_SHAPE, 0), "y": ("iu", (), 0), "ids": ("iu", (), 0), "predicted": ("iu", (), 0),
+    "default_predicted": ("iu", (), 0),
     "probabilities": ("f", (N_CLASSES,), 0), "model": ("U", (), MAX_TEXT_CHARS),
     "session": ("U", (), MAX_TEXT_CHARS), "time": ("U", (), MAX_TIME_CHARS), "png_bytes": ("u", (), 0),
     "png_offsets": ("iu", (), 0),
@@ -38,6 +40,8 @@ def write_export(path: str | os.PathLike, drawings: list[Drawing], pngs: list[by
         "y": np.array([d.label for d in drawings], np.int64),
         "ids": np.array([d.id for d in drawings], np.int64),
         "predicted": np.array([-1 if d.predicted is None else d.predicted for d in drawings], np.int64),
+        "default_predicted": np.array([-1 if d.default_predicted is None else d.default_predicted
+                                       for d in drawings], np.int64),
         "probabilities": np.array([np.full(N_CLASSES, np.nan, np.float32) if d.probabilities is None
                                    else d.probabilities for d in drawings], np.float32).reshape(-1, N_CLASSES),
         "model": np.array([d.model or "" for d in drawings], str),
@@ -50,7 +54,7 @@ def write_export(path: str | os.PathLike, drawings: list[Drawing], pngs: list[by
 
 
 def read_export(path: str | os.PathLike) -> list[tuple]:
-    """(created, label, pixels, predicted, probabilities, model, session, image_png) per drawing of an export,
+    """The values of INSERT_COLUMNS per drawing of an export (an older export without default_predicted: None),
     every value checked; ValueError naming what is wrong with the file.
 
     The arrays' dtypes, shapes and unpacked sizes are checked from the archive's headers before any is loaded:
@@ -63,6 +67,7 @@ def read_export(path: str | os.PathLike) -> list[tuple]:
     if x.dtype == np.uint8:
         x = x.astype(np.float32) / 255.0
     predicted = arrays.get("predicted", np.full(n, -1))
+    default_predicted = arrays.get("default_predicted", np.full(n, -1))
     probabilities = arrays.get("probabilities", np.full((n, N_CLASSES), np.nan))
     texts = {name: arrays.get(name, np.full(n, "")) for name in ("model", "session", "time")}
     png_bytes = arrays.get("png_bytes", np.zeros(0, np.uint8)).tobytes()
@@ -78,7 +83,8 @@ def read_export(path: str | os.PathLike) -> list[tuple]:
         try:
             row = checked_row(x[i], arrays["y"][i], None if predicted[i] < 0 else predicted[i],
                               None if np.isnan(p).all() else p, str(texts["model"][i]) or None,
-                              str(texts["session"][i]) or None, png or None)
+                              str(texts["session"][i]) or None, png or None,
+                              None if default_predicted[i] < 0 else default_predicted[i])
             rows.append((checked_time("time", created) if created else now, *row))
         except ValueError as exc:
             raise ValueError(f"{path}: drawing {i}: {exc}") from None

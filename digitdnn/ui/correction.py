@@ -13,11 +13,12 @@ import logging
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
+from digitdnn.imaging.canvas_png import stored_picture
 from digitdnn.ui import server_state, state
 from digitdnn.ui.images import png
 from digitdnn.ui.reading import Reading
+from digitdnn.ui.text import without_paths
 
 _LOG = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ def session_id() -> str:
 
 
 def png_bytes(canvas: np.ndarray | None) -> bytes | None:
-    """The canvas (RGBA uint8) as PNG bytes; None without one."""
-    return None if canvas is None else png(Image.fromarray(np.asarray(canvas, dtype=np.uint8)))
+    """The canvas (RGBA uint8; or a photo's ink, grey) as the store keeps it: a greyscale PNG composited on black, at
+    most the page's canvas size (a few KB, whatever the client sent under transparent pixels); None without one."""
+    return None if canvas is None else png(stored_picture(canvas))
 
 
 def _drawing_key(centred: np.ndarray) -> str:
@@ -77,16 +79,20 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
     stored = state.session().correction_stored
     predicted = None if probabilities is None else int(np.argmax(probabilities))
     kind: state.NoticeKind
+    refused = None if drawing in stored else server_state.drawing_refused(session_id(), st.context.ip_address)
     if drawing in stored:
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
+    elif refused is not None:
+        kind, text = "warning", refused
     else:
         try:
             server_state.drawing_store().add(centred, label, predicted=predicted,
                                              probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
-                                             session=session_id(), image_png=png_bytes(canvas))
+                                             session=session_id(), image_png=png_bytes(canvas),
+                                             default_predicted=_default_models_answer(centred))
         except DrawingStoreError as exc:
             _LOG.warning("a drawing labelled %d was not stored", label, exc_info=True)
-            reason = str(exc)
+            reason = without_paths(exc)
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:
             stored[drawing] = label
@@ -95,3 +101,16 @@ def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities,
             kind = "success"
             text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
     state.session().correction_notice = (drawing, kind, text)
+
+
+def _default_models_answer(centred: np.ndarray) -> int | None:
+    """The digit the server's default model names for this input (recorded beside the session's own model's
+    answer, which a student's model could bend), None when it cannot be loaded or gives no usable answer."""
+    from digitdnn.storage.models import ModelLoadError
+    from digitdnn.ui import scoring
+
+    model = server_state.default_model(server_state.default_model_path())
+    if isinstance(model, ModelLoadError):
+        return None
+    answer = scoring.probabilities(model, centred)
+    return None if answer is None else int(np.argmax(answer))

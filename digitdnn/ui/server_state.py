@@ -1,6 +1,7 @@
 """What one server process shares between all of its sessions (st.cache_resource): the default model and the
 datasets, loaded once and never mutated, and the services every session uses but none owns: the training queue,
-the closed-session sweeper, the class's drawings database and the models folder with its limits.
+the closed-session sweeper, the class's drawings database with the limits on how fast drawings are stored, and the
+models folder with its limits.
 
 It also keeps the server's garbage collector and BLAS out of the way of the page's runs.
 Design notes: docs/design-notes.md.
@@ -18,6 +19,7 @@ import streamlit as st
 
 from digitdnn.data.shared_dataset import SharedDataset
 from digitdnn.server import settings
+from digitdnn.server.rate_limit import RateLimiter
 from digitdnn.server.sessions import ClosedSessionSweeper
 from digitdnn.storage.models import FolderLimits, ModelLoadError
 from digitdnn.training.queue import TrainingQueue
@@ -215,3 +217,26 @@ def drawing_store():
     from digitdnn.storage.drawings import default_drawings_path
 
     return _drawing_store(str(default_drawings_path()))
+
+
+ADDRESS_DRAWINGS_FACTOR = 5   # one client address may store as many drawings a minute as this many tabs
+TAB_TOO_FAST = "You have stored many drawings in a short time; wait a minute before storing more."
+SERVER_TOO_FAST = ("The server is storing many drawings from the whole class just now; wait a minute before "
+                   "storing more.")
+
+
+@st.cache_resource(show_spinner=False)
+def _drawing_limiter(per_tab: int, per_server: int) -> RateLimiter:
+    return RateLimiter({"tab": per_tab, "address": per_tab * ADDRESS_DRAWINGS_FACTOR, "server": per_server})
+
+
+def drawing_refused(tab: str, address: str | None) -> str | None:
+    """Count one drawing stored by browser tab `tab` from client `address` (None: unknown, as for localhost) and
+    return None, or, when a limit is reached, count nothing and return the plain sentence that says so.
+
+    Limits per minute: $DIGITDNN_DRAWINGS_PER_MINUTE per tab (default 20), ADDRESS_DRAWINGS_FACTOR times that per
+    client address, $DIGITDNN_CLASS_DRAWINGS_PER_MINUTE for the whole server (default 600)."""
+    limiter = _drawing_limiter(settings.drawings_per_minute(), settings.class_drawings_per_minute())
+    keys: dict[str, str] = {"tab": tab, **({"address": address} if address else {}), "server": ""}
+    refused = limiter.take(keys)
+    return None if refused is None else SERVER_TOO_FAST if refused == "server" else TAB_TOO_FAST
