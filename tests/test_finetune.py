@@ -5,7 +5,7 @@ import pytest
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 from digitdnn.training import finetune
-from digitdnn.training.finetune import fine_tune, fine_tune_config, mixed_data
+from digitdnn.training.finetune import MAX_MNIST_FALL, fine_tune, fine_tune_config, mixed_data, mnist_fall
 from digitdnn.training.loop import train
 
 BASE = TrainConfig(hidden_units=(64,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2,
@@ -137,3 +137,31 @@ def test_mixed_data_can_keep_all_of_mnist(small_mnist):
     np.testing.assert_array_equal(mixed.x_train[:n], small_mnist.x_train)  # every MNIST image, in order
     drawings = len(mixed.y_train) - n
     assert drawings % 40 == 0 and drawings / len(mixed.y_train) == pytest.approx(finetune.DRAWINGS_SHARE, abs=0.02)
+
+
+def test_a_poisoned_fine_tune_is_caught_by_its_fall_on_mnist(base, data, mnist):
+    """Right drawings plus many ones labelled 7 (as a student who wants to spoil the class's model stores them): the
+    drawings' own accuracy rises, which reads as progress, while MNIST falls; mnist_fall says so with both figures."""
+    right = slice(-300, None)                                         # not among the mix's 5,000
+    ones = np.flatnonzero(mnist.y_train[:-300] == 1)[-1000:]
+    drawings = np.concatenate([mnist.x_train[right], mnist.x_train[ones]]).astype(np.float32) / 255
+    labels = np.concatenate([mnist.y_train[right], np.full(len(ones), 7, np.uint8)])
+
+    tuned, history = fine_tune(base, drawings, labels, data=data, epochs=2)
+
+    on_drawings = [(clf.predict(drawings) == labels).mean() for clf in (base, tuned)]
+    assert on_drawings[1] > on_drawings[0] + 0.15, on_drawings    # "progress" on what it was trained on
+    before, after = history.initial_test_accuracy, history.test_accuracy
+    assert after < before - MAX_MNIST_FALL, (before, after)
+    assert mnist_fall(before, after) == (f"MNIST test accuracy fell from {before:.1%} to {after:.1%} "
+                                         "(more than 1.5 points)")
+
+
+def test_mnist_fall_allows_at_most_one_and_a_half_points():
+    assert MAX_MNIST_FALL == 0.015
+    assert mnist_fall(0.9907, 0.8811) == "MNIST test accuracy fell from 99.1% to 88.1% (more than 1.5 points)"
+    assert mnist_fall(0.99, 0.975) is None and mnist_fall(0.99, 0.999) is None   # 1.5 points exactly; a rise
+    assert mnist_fall(0.99, 0.9749) is not None
+    assert mnist_fall(None, 0.5) is None and mnist_fall(0.99, None) is None       # not a warm start; no result
+    assert mnist_fall(0.99, float("nan")) == ("MNIST test accuracy fell from 99.0% to not a number "
+                                              "(more than 1.5 points)")

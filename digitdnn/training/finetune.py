@@ -1,8 +1,9 @@
 """Fine-tuning: a trained network continued on the class's drawings mixed with MNIST, so MNIST accuracy holds.
 
 A recipe that needs no arguments (Adam at a small rate for a few epochs, augmented, the drawings a fifth of what
-is seen); the test set stays MNIST's, so each epoch shows whether MNIST still holds. Design notes:
-docs/design-notes.md
+is seen); the test set stays MNIST's, so each epoch shows whether MNIST still holds, and `mnist_fall` says when it
+did not (mislabelled drawings): such a model must not replace the one it started from unless someone insists.
+Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ DRAWINGS_SHARE = 0.2          # of the mixed training set, reached by repeating 
 MAX_REPEATS = 20              # ... at most this often (a handful of drawings is not repeated hundreds of times)
 AUGMENT = True                # random distortions of half of every batch (the drawings are seen many times)
 _KEPT_SETTINGS = ("l2", "seed")  # taken over from the classifier's own training config
+MAX_MNIST_FALL = 0.015        # MNIST test accuracy a fine-tune may lose (1.5 points) and still replace its start
+USED_ANYWAY = "used_anyway"   # model card key of a fine-tuned model kept despite mnist_fall: its sentence
 
 
 def fine_tune_config(classifier: Classifier, epochs: int | None = None,
@@ -122,6 +125,16 @@ def fine_tune(
                    should_stop=should_stop, on_progress=on_progress,
                    initial=with_temperature(classifier, 1 / temperature))
     return TrainResult(with_temperature(result.classifier, temperature), result.history)
+
+
+def mnist_fall(before: float | None, after: float | None) -> str | None:
+    """Why a fine-tuned model must not replace the model it started from: its MNIST test accuracy fell by more than
+    MAX_MNIST_FALL, as one clause ("MNIST test accuracy fell from 99.1% to 88.1% (more than 1.5 points)"); None when
+    it held, or when either figure is unknown (no warm start, no result). An `after` of NaN counts as a fall."""
+    if before is None or after is None or after >= before - MAX_MNIST_FALL:
+        return None
+    shown = "not a number" if math.isnan(after) else f"{after:.1%}"
+    return f"MNIST test accuracy fell from {before:.1%} to {shown} (more than {MAX_MNIST_FALL * 100:g} points)"
 
 
 def _checked_drawings(x, y) -> tuple[np.ndarray, np.ndarray]:

@@ -1,17 +1,25 @@
 """Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST,
 with digitdnn.training.finetune's recipe, as a run like any other (the server's queue, a child process, the sidebar's
 progress and Stop; the result becomes a run of the session), then before and after, on the drawings and on MNIST.
+
+A retrain whose MNIST test accuracy fell by more than finetune.MAX_MNIST_FALL (mislabelled drawings) is kept as a
+run but not made active (runs.collect_finished_job) nor offered as the server's default (teacher_controls), until
+the teacher presses "Use it anyway".
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
-from digitdnn.ui import runs, server_state, state, training_data
+from digitdnn.training.finetune import USED_ANYWAY, mnist_fall
+from digitdnn.ui import runs, server_state, state, teacher_key, training_data
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
+USE_ANYWAY = "retrain_use_anyway"  # the teacher's button that makes a held-back retrain active
 
 
 def show(x: np.ndarray, y: np.ndarray) -> None:
@@ -67,12 +75,40 @@ def _why_not(drawings: int) -> str | None:
     return None
 
 
+def held_back(entry: state.SessionModel) -> str | None:
+    """Why this model must not replace the one it continued (finetune.mnist_fall on its own history), unless the
+    teacher used it anyway (or saved it with `digitdnn finetune --force`); None for any other model."""
+    if entry.metadata.get(USED_ANYWAY):
+        return None
+    before = entry.history.get("initial_test_accuracy")
+    if not isinstance(before, (int, float)) or isinstance(before, bool):
+        return None
+    return mnist_fall(float(before), entry.test_accuracy)
+
+
+def use_anyway() -> None:
+    """Teacher's button callback: make the held-back retrained model active, and a candidate for the default."""
+    session = state.session()
+    outcome = session.retrain_outcome
+    if not teacher_key.is_teacher() or outcome is None or outcome.held_back is None:
+        return
+    entry = next((m for m in state.models() if m.id == outcome.model_id and m.classifier is not None), None)
+    if entry is None:
+        state.notify("retrain", "error", "The retrained model is no longer kept in memory: retrain again.")
+        return
+    entry.metadata[USED_ANYWAY] = outcome.held_back
+    st.session_state[state.ACTIVE_MODEL_KEY] = entry.id
+    session.retrain_outcome = dataclasses.replace(outcome, held_back=None)
+    state.notify("retrain", "warning", f"The retrained model is now the active model, used anyway "
+                 f"({outcome.held_back}).")
+
+
 def _show_outcome() -> None:
     session = state.session()
     pending = session.retrain_pending
     if pending is not None:
         progress = pending.job.progress()
-        if not progress.done:
+        if not progress.done or session.job is pending.job:  # running, or its model not yet kept as a run
             st.info(f"{pending.job.name}: {progress.message or progress.status}. "
                     "See the sidebar for its progress and Stop.")
             return
@@ -90,17 +126,29 @@ def _show_outcome() -> None:
         index=[f"the class's {outcome.drawings} drawings (trained on)", f"MNIST test ({outcome.mnist_images} images)"])
     st.dataframe(table,
                  column_config={c: st.column_config.NumberColumn(format="percent") for c in ("before", "after")})
+    st.caption("The drawings it was trained on are learned, wrong labels too; MNIST test accuracy shows whether it "
+               "still reads digits.")
+    if outcome.held_back:
+        st.warning(f"{outcome.held_back}: the retrained model was not made active. Check the class's drawings for "
+                   "wrong labels.")
+        if teacher_key.is_teacher():
+            st.button("Use it anyway", key=USE_ANYWAY, on_click=use_anyway,
+                      help="Makes it the active model of this tab, and lets you make it the default for new sessions.")
 
 
 def outcome_of(run: state.RetrainRun) -> state.RetrainOutcome:
-    """The figures of a finished retrain: accuracy on its drawings and on the MNIST test set, before and after."""
+    """The figures of a finished retrain (accuracy on its drawings and on the MNIST test set, before and after), the
+    run that keeps its model, and why that model was not made active if it was not."""
     progress = run.job.progress()
     result = progress.result
     if result is None:
         return state.RetrainOutcome(run.job.name, run.start_name, progress.status, progress.error or progress.message,
                               len(run.y), None, None, 0, None, None)
     history = result.history
+    kept = next((m.id for m in state.models() if m.classifier is result.classifier), None)
     return state.RetrainOutcome(
         run.job.name, run.start_name, history.status, progress.message, len(run.y),
         evaluate(run.start, run.x, run.y).accuracy, evaluate(result.classifier, run.x, run.y).accuracy,
-        len(server_state.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy)
+        len(server_state.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy,
+        model_id=kept, held_back=None if kept is None else mnist_fall(history.initial_test_accuracy,
+                                                                      history.test_accuracy))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from digitdnn.storage.model_card import ModelCard
+from digitdnn.training.finetune import mnist_fall
 from digitdnn.training.jobs import TrainingJob
 from digitdnn.ui import server_state, state
 from digitdnn.ui.hyperparameters import short_name
@@ -72,12 +73,16 @@ def collect_finished_job() -> None:
     metadata = ModelCard.of_run(history, command="digitdnn page", data_fingerprint=progress.data_fingerprint,
                                 train_images=progress.train_images).to_json()
     diverged = history.status == "diverged"
+    fell = mnist_fall(history.initial_test_accuracy, history.test_accuracy)  # a warm start (retrain) that lost MNIST
     state.add_model(state.SessionModel(0, f"{job.name}: {short_name(job.config)}", "trained",
-                                     progress.result.classifier, metadata), activate=not diverged)
+                                     progress.result.classifier, metadata), activate=not diverged and fell is None)
     summary = (f"{job.name} {progress.message or history.status}: {accuracy_summary(history)}, "
                f"{history.total_seconds:.1f} s.")
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
+    elif fell:
+        state.notify("training", "warning", f"{summary} {fell}: it is listed under Runs and models but not made "
+                     "active.")
     else:
         kind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")

@@ -22,7 +22,7 @@ import streamlit as st
 from digitdnn.config import TrainConfig
 from digitdnn.storage.models import ModelLoadError, kept_test_accuracy
 from digitdnn.ui import server_state
-from digitdnn.ui.text import plain
+from digitdnn.ui.text import plain, without_paths
 
 _LOG = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ class RetrainOutcome:
     mnist_images: int
     mnist_before: float | None
     mnist_after: float | None
+    model_id: int | None = None    # the retrained model's entry in the session's models (None: no model kept)
+    held_back: str | None = None   # why it was not made active (finetune.mnist_fall), until a teacher uses it anyway
 
 
 @dataclass
@@ -153,7 +155,6 @@ class Session:
     correction_notice: tuple[str, NoticeKind, str] | None = None  # (drawing key, kind, text) of the last press
     correction_stored: dict[str, int] = field(default_factory=dict)  # drawing key -> label, of those it stored
     teacher_unlocked: str = ""               # a digest of the key this session was unlocked with
-    teacher_failures: tuple[int, float] = (0, 0.0)  # wrong keys in a row, monotonic time before which none counts
 
 
 def session() -> Session:
@@ -205,7 +206,7 @@ def _add_default_model() -> None:
     if isinstance(loaded, ModelLoadError):
         if session().default_model_error is None:  # logged once per session (the server loads it once per file)
             _LOG.error("the default model %s could not be loaded", path, exc_info=loaded)
-        session().default_model_error = f"No default model ({path}): {loaded}"
+        session().default_model_error = without_paths(f"No default model ({path}): {loaded}")
         return
     session().default_model_error = None
     add_model(SessionModel(0, "Default model", "default", loaded, dict(loaded.metadata)), activate=False)

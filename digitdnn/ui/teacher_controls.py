@@ -1,5 +1,6 @@
-"""Teacher controls (after teacher_key.show): delete drawings, export them all, and choose the model new sessions
-start with (saved into the models folder and named by server_default's pointer file)."""
+"""Teacher controls (after teacher_key.show): delete drawings (chosen ones, one browser tab's, or all), export them
+all, and choose the model new sessions start with (saved into the models folder and named by server_default's
+pointer file; a retrain held back for its fall on MNIST is not offered)."""
 from __future__ import annotations
 
 import datetime
@@ -7,15 +8,19 @@ import logging
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from digitdnn.storage.models import save_classifier
 from digitdnn.storage.server_default import choose_default, chosen_default, forget_default
-from digitdnn.ui import server_state, state, teacher_key
+from digitdnn.ui import retrain_on_class_drawings, server_state, state, teacher_key
 
 DELETE_IDS = "teacher_delete_ids"
 CONFIRM_ALL = "teacher_confirm_delete_all"
 DEFAULT_PICK = "teacher_default_pick"
+TAB_PICK = "teacher_tab"
+TAB_ID_SHOWN = 8  # characters of a browser tab's anonymous id shown to tell tabs apart
+NO_SUCH_TAB = "Nothing was deleted: no browser tab by that name has drawings stored."
 EXPORT_NAME = "class-drawings.npz"
 _LOG = logging.getLogger(__name__)
 
@@ -35,6 +40,7 @@ def show(store, shown_ids: list[int]) -> None:
         st.checkbox("Yes, delete all of the class's drawings", key=CONFIRM_ALL)
         st.button("Delete all", key="teacher_delete_all", on_click=_delete_all, args=(store,),
                   disabled=not st.session_state.get(CONFIRM_ALL))
+    _by_tab(store)
 
     st.markdown("**Export**")
     st.download_button("Download all drawings (.npz)", data=lambda: export_bytes(store), file_name=EXPORT_NAME,
@@ -51,6 +57,45 @@ def export_bytes(store) -> bytes:
         path = Path(folder) / EXPORT_NAME
         store.export(path)
         return path.read_bytes()
+
+
+def tab_label(session: str) -> str:
+    """A browser tab's short anonymous name: the start of its id."""
+    return session[:TAB_ID_SHOWN] or "no tab id"
+
+
+def _by_tab(store) -> None:
+    """How many drawings each browser tab stored and how many of their labels differ from the model's answer (most
+    differing first), and deleting one tab's drawings."""
+    from digitdnn.storage.drawings import DrawingStoreError
+
+    st.markdown("**Drawings by browser tab**")
+    try:
+        tabs = store.tabs()
+    except DrawingStoreError as exc:
+        _LOG.warning("the drawings by browser tab cannot be read", exc_info=True)
+        st.error(f"The drawings by browser tab cannot be read: {exc}")
+        return
+    if not tabs:
+        st.caption("No drawings yet.")
+        return
+    st.dataframe(pd.DataFrame({"tab": [tab_label(t.session) for t in tabs],
+                               "drawings": [t.drawings for t in tabs],
+                               "label differs from the model": [t.disagreeing for t in tabs],
+                               "last stored (UTC)": [t.last[:16].replace("T", " ") for t in tabs]}),
+                 hide_index=True)
+    st.caption("The model: the server's default model when the drawing was stored (for older drawings, the tab's "
+               "own). A tab whose labels often differ from it may be labelling wrongly, by mistake or on purpose.")
+    st.selectbox("Browser tab", [t.session for t in tabs], key=TAB_PICK, format_func=tab_label)
+    st.button("Delete this tab's drawings", key="teacher_delete_tab", on_click=_delete_tab, args=(store,))
+
+
+def _delete_tab(store) -> None:
+    """Delete the drawings of the chosen tab, if the store lists it (the value comes from the browser)."""
+    if not teacher_key.is_teacher():
+        return
+    chosen = st.session_state.get(TAB_PICK)
+    _deleted(lambda: store.delete_tab(chosen) if any(t.session == chosen for t in store.tabs()) else None)
 
 
 def _delete_chosen(store) -> None:
@@ -77,6 +122,9 @@ def _deleted(delete) -> None:
         _LOG.warning("deleting drawings failed", exc_info=True)
         state.notify("teacher_controls", "error", f"Nothing was deleted: {exc}")
         return
+    if gone is None:
+        state.notify("teacher_controls", "error", NO_SUCH_TAB)
+        return
     state.notify("teacher_controls", "success", f"Deleted {gone} drawing{'' if gone == 1 else 's'}.")
 
 
@@ -84,7 +132,12 @@ def _default_model_controls() -> None:
     st.markdown("**The model new sessions start with**")
     chosen = chosen_default(server_state.models_dir())
     st.text(f"Now: {chosen.name} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
-    candidates = [m for m in state.models() if m.source != "default" and m.classifier is not None]
+    candidates = _candidates()
+    for entry in state.models():
+        why = retrain_on_class_drawings.held_back(entry) if entry.classifier is not None else None
+        if why:
+            st.caption(f"Not offered: {entry.name} ({why}; “Use it anyway” under Retrain on class drawings makes it "
+                       "a candidate).")
     if not candidates:
         st.caption("Train or retrain a model in this tab's session first; it can then be made the default.")
     else:
@@ -99,8 +152,8 @@ def _default_model_controls() -> None:
 def _make_default() -> None:
     if not teacher_key.is_teacher():
         return
-    entry = next((m for m in state.models() if m.id == st.session_state.get(DEFAULT_PICK)), None)
-    if entry is None or entry.classifier is None:  # gone, or its weights released since the list was drawn
+    entry = next((m for m in _candidates() if m.id == st.session_state.get(DEFAULT_PICK)), None)
+    if entry is None or entry.classifier is None:  # gone, its weights released since drawn, or never offered
         return
     folder = server_state.models_dir()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
@@ -112,6 +165,13 @@ def _make_default() -> None:
         state.notify("teacher_controls", "error", f"Not made the default: {exc}")
         return
     state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {path.name}).")
+
+
+def _candidates() -> list[state.SessionModel]:
+    """The models of this session that may become the server's default: trained, uploaded or opened ones that
+    still hold their weights, save a retrain held back for its fall on MNIST."""
+    return [m for m in state.models() if m.source != "default" and m.classifier is not None
+            and retrain_on_class_drawings.held_back(m) is None]
 
 
 def _forget_default() -> None:
