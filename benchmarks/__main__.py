@@ -30,6 +30,7 @@ PARTS = {
     "load": "benchmarks.load",     # 20 browser sessions drawing while 3 train: errors, latency, memory
     "students": "benchmarks.students",  # students over the websocket protocol, server on its own core
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
+    "trust": "benchmarks.trust",  # hostile clients: forged canvas pictures, upload bombs, 100,000 class drawings
 }
 
 

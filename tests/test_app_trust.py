@@ -228,3 +228,17 @@ def test_a_closed_session_leaves_no_weights_behind(page_env, monkeypatch):
     gc.collect()
     assert stale.job is not None and weights() is None, [type(r).__name__ for r in gc.get_referrers(weights())]
     assert [m.classifier is None for m in at.session_state["session"].models] == [False, True]  # the default kept
+
+
+@pytest.mark.parametrize(("message", "shown_as"), [
+    ("Cannot create the folder for the drawings database /srv/class/data/drawings.sqlite: Permission denied",
+     "Cannot create the folder for the drawings database drawings.sqlite: Permission denied"),
+    ("No default model (/home/teacher/default.keras): damaged", "No default model (default.keras): damaged"),
+    ("cache ~/.cache/digitdnn/mnist.npz unreadable", "cache mnist.npz unreadable"),
+    ("the folder /srv/models/ is full", "the folder a folder is full"),
+    ("3/4 of the drawings and http://host/page stay", "3/4 of the drawings and http://host/page stay"),
+])
+def test_server_messages_reach_a_browser_without_the_servers_folders(message, shown_as):
+    from digitdnn.ui.text import without_paths
+
+    assert without_paths(message) == shown_as

@@ -67,6 +67,7 @@ def test_the_page_logs_a_damaged_default_model_and_a_refused_upload_and_says_one
     assert not at.exception
     (warning,) = [w.value for w in at.warning if "No default model" in w.value]
     assert "\n" not in warning and "Traceback" not in warning
+    assert str(tmp_path) not in warning and "default.keras" in warning  # the file named, its folder not shown
     (record,) = logged(caplog, "digitdnn.ui.state", logging.ERROR)
     assert str(damaged) in record.getMessage() and "ModelLoadError" in caplog.text
 

@@ -11,7 +11,7 @@ import streamlit as st
 from digitdnn.ui import scoring, server_state, state
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.images import enlarge
-from digitdnn.ui.text import plain
+from digitdnn.ui.text import plain, without_paths
 
 if TYPE_CHECKING:
     from digitdnn.data.mnist import MnistData
@@ -37,7 +37,7 @@ def mnist_or_error() -> MnistData | None:
         return data
     except Exception as exc:  # any failure to load is told in plain words, the rest of the page keeps working
         _LOG.exception("MNIST could not be loaded")
-        st.error(f"MNIST could not be loaded: {exc}")
+        st.error(f"MNIST could not be loaded: {without_paths(exc)}")
         return None
 
 

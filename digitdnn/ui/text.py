@@ -1,5 +1,5 @@
 """Text that people typed or sent (file and model names, values from the page address) shown as it is, never as
-Markdown."""
+Markdown; and the server's own messages shown without its folders."""
 from __future__ import annotations
 
 import re
@@ -10,6 +10,7 @@ _LINE_BREAKS = re.compile(r"[\r\n\v\f\u2028\u2029]+")
 # invisible word joiner (U+2060) after "http"/"https"/"www" and before "@" stops that and changes nothing seen.
 _BARE_LINK = re.compile(r"(?i)(\bhttps?(?=:)|\bwww(?=\.)|(?=@))")
 WORD_JOINER = "\u2060"
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/])(?:~|/)(?:[^\s/:'\"“”()]*/)+([^\s/:'\"“”()]*)")
 
 
 def plain(text: object) -> str:
@@ -18,3 +19,10 @@ def plain(text: object) -> str:
     e-mail addresses broken by an invisible joiner (no automatic link), and line breaks made spaces (no new block)."""
     text = _BARE_LINK.sub(lambda match: match.group(1) + WORD_JOINER, _LINE_BREAKS.sub(" ", str(text)))
     return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def without_paths(message: object) -> str:
+    """A server message (an exception's text) as a browser may see it: every absolute path cut to its last part
+    ("/srv/class/drawings.sqlite" -> "drawings.sqlite"), so no visitor learns the server's folders. The full
+    message belongs in the server's log."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1) or "a folder", str(message))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from digitdnn.training.jobs import DataLoader
 from digitdnn.ui import server_state
+from digitdnn.ui.text import without_paths
 
 CHOICE = "training_data"  # the "Training data" radio
 MNIST_ONLY, WITH_PEN = "MNIST", "MNIST + pen digits"
@@ -52,7 +53,7 @@ def class_drawings() -> tuple[np.ndarray, np.ndarray]:
         x, y = server_state.drawing_store().arrays()
     except DrawingStoreError as exc:
         _LOG.warning("the class drawings cannot be read", exc_info=True)
-        raise ValueError(f"the class drawings cannot be read: {exc}") from exc
+        raise ValueError(f"the class drawings cannot be read: {without_paths(exc)}") from exc
     if not len(y):
         raise ValueError("the class has stored no drawings yet")
     return x, y
