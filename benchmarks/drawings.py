@@ -11,9 +11,10 @@ RGBA canvas. Then the pen digits of the writers that no model trains on
 (digitdnn.data.pendigits.split_by_writer), drawn as the canvas draws them (round
 brush, pen 8-35 px, 30%-85% of the canvas, anywhere): named overall, per digit
 and per lab, the commonest mistakes, confidently wrong (top probability >= 0.9
-and wrong) as a share of all digits, and the expected calibration error; and
-the same digits with foreign styles added (slashed or dotted zeros, barred
-sevens, flagged ones), a stand-in for writers taught elsewhere.
+and wrong) as a share of all digits, and the expected calibration error, "not sure" at several thresholds; the
+same digits with foreign styles added (digitdnn.data.pen_styles: crossed zeros,
+long-flag ones, barred sevens, curved-tail nines...), a stand-in for writers
+taught elsewhere; and each style family alone.
 """
 from __future__ import annotations
 
@@ -112,6 +113,15 @@ def widths(images) -> str:
 
 CONFIDENT = 0.9          # a wrong answer at least this sure counts as "confidently wrong"
 PEN_SEED = 999           # the held-out writers are drawn with this seed, the same every run
+NOT_SURE_SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def not_sure_lines(probabilities: np.ndarray, wrong: np.ndarray) -> list[str]:
+    """How many answers each "not sure" threshold flags: of all digits, and of the wrong answers."""
+    top = probabilities.max(axis=1)
+    cells = [f"< {threshold:.0%}: {(top < threshold).mean():.1%} / "
+             f"{(top[wrong] < threshold).mean() if wrong.any() else 0:.0%}" for threshold in NOT_SURE_SWEEP]
+    return ["'not sure' at other thresholds (of all / of the wrong): " + "  ".join(cells)]
 
 
 def pen_digit_report(classifier, x: np.ndarray, y: np.ndarray, labs: np.ndarray) -> list[str]:
@@ -127,16 +137,29 @@ def pen_digit_report(classifier, x: np.ndarray, y: np.ndarray, labs: np.ndarray)
     commonest = sorted(zip(map(tuple, pairs), counts, strict=True), key=lambda pair: -pair[1])[:6]
     top = "  ".join(f"{a}->{b}: {n}" for (a, b), n in commonest)
     unsure = probabilities.max(axis=1) < UNSURE_BELOW
-    return [f"named {1 - wrong.mean():.2%} of {len(y)} (target >= 96%), zeros {(predicted[y == 0] == 0).mean():.1%} "
-            f"(target >= 90%), confidently wrong {confident_wrong:.2%} of all (target <= 1%), "
+    return [f"named {1 - wrong.mean():.2%} of {len(y)} (target >= 97%), zeros {(predicted[y == 0] == 0).mean():.1%} "
+            f"(target >= 95%), ones {(predicted[y == 1] == 1).mean():.1%} (target >= 97%), confidently wrong "
+            f"{confident_wrong:.2%} of all (target <= 0.5%), "
             f"calibration error {expected_calibration_error(probabilities, y):.3f}",
-            f"  'not sure' (top probability < {UNSURE_BELOW:.0%}): {unsure.mean():.1%} of all digits, "
-            f"{unsure[wrong].mean() if wrong.any() else 0:.0%} of the wrong answers",
+            f"  'not sure' (top probability < {UNSURE_BELOW:.0%}): {unsure.mean():.1%} of all digits (target <= 6%), "
+            f"{unsure[wrong].mean() if wrong.any() else 0:.0%} of the wrong answers (target >= 50%)",
+            *("  " + line for line in not_sure_lines(probabilities, wrong)),
             f"  per digit: {per_digit}", f"  per lab: {per_lab}", f"  commonest mistakes: {top}"]
 
 
+def style_family_line(classifier, x: np.ndarray, y: np.ndarray, name: str) -> str:
+    """One row: how `classifier` names digits all written in one style (named, not sure, confidently wrong)."""
+    probabilities = classifier.predict_proba(x.astype(np.float32) / 255.0)
+    wrong = probabilities.argmax(axis=1) != y
+    top = probabilities.max(axis=1)
+    return (f"  {name:18} {len(y):>5}  named {1 - wrong.mean():7.2%}  not sure {(top < UNSURE_BELOW).mean():6.1%}  "
+            f"confidently wrong {(wrong & (top >= CONFIDENT)).mean():6.2%}")
+
+
 def pen_digit_lines(classifier, quick: bool) -> list[str]:
-    """The held-out writers' pen digits, as written and with foreign styles, through to_mnist and the model."""
+    """The held-out writers' pen digits, as written and with foreign styles, through to_mnist and the model; then
+    each style family on its own (every held-out digit of its label written in that style)."""
+    from digitdnn.data.pen_styles import STYLES
     from digitdnn.data.pen_training import draw_pen_digits
     from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
@@ -146,12 +169,18 @@ def pen_digit_lines(classifier, quick: bool) -> list[str]:
         held = held[::10]
     writers = len(np.unique(pen.writer[held]))
     lines = []
-    for title, styles in (("as written", False), ("with foreign styles added to some 0s, 1s and 7s", True)):
+    for title, styles in (("as written", False), ("with foreign styles (digitdnn.data.pen_styles.STYLES, "
+                                                   "each for its share)", True)):
         x, y, drawn = draw_pen_digits(pen, held, seed=PEN_SEED, distort=False, styles=styles)
         refused = len(held) - len(drawn)
         lines.append(f"pen digits of {writers} held-out writers, {title}"
                      f"{f' ({refused} refused by to_mnist, left out)' if refused else ''}:")
         lines += ["  " + line for line in pen_digit_report(classifier, x, y, pen.lab[drawn])]
+    lines.append("each style family alone (every held-out digit of its label written in it):")
+    for style in STYLES:
+        of_label = held[pen.label[held] == style.label]
+        x, y, _ = draw_pen_digits(pen, of_label, seed=PEN_SEED, distort=False, styles=style)
+        lines.append(style_family_line(classifier, x, y, style.name))
     return lines
 
 

@@ -30,7 +30,9 @@ def test_the_report_counts_named_confidently_wrong_unsure_and_mistakes():
     text = "\n".join(lines)
     assert "named 62.50% of 8" in text and "zeros 50.0%" in text
     assert "confidently wrong 25.00% of all" in text  # 0->6 at 95% and 1->7 at 92%
-    assert "12.5% of all digits, 33% of the wrong answers" in text  # the 0->6 at 50% said "not sure"
+    assert "12.5% of all digits (target <= 6%), 33% of the wrong answers" in text  # the 0->6 at 50%: "not sure"
+    assert "< 50%: 0.0% / 0%" in text and "< 60%: 12.5% / 33%" in text and "< 90%: 12.5% / 33%" in text
+    assert "< 95%: " not in text and "ones 50.0%" in text
     assert "per lab: a: 50.0%  b: 75.0%" in text
     assert "commonest mistakes: 0->6: 2  1->7: 1" in text
 
@@ -43,3 +45,6 @@ def test_a_quick_run_names_most_held_out_pen_digits(default_model):
     named = float(lines[1].split("named ")[1].split("%")[0])
     assert named > 90.0
     assert any("with foreign styles" in line for line in lines)
+    families = [line for line in lines if "named" in line and "not sure" in line and "confidently wrong" in line]
+    assert {line.split("named")[0].strip().rsplit(" ", 1)[0].strip() for line in families} == {
+        "crossed zero", "dotted zero", "long-flag one", "slanted one", "barred seven", "curved-tail nine"}

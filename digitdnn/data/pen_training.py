@@ -1,9 +1,9 @@
 """Training data that knows real handwriting: MNIST plus pen digits drawn as the canvas would draw them.
 
 Each pen digit of the training writers is drawn `copies` times, every time by a different hand
-(`distort_strokes`), often in a style MNIST lacks (`add_style`), at a random size, place and pen
-width on a 280x280 canvas (`render_digit`), and brought to 28x28 by the page's own `to_mnist`.
-The images join MNIST's training set; the test set stays MNIST's, so a run's reports still say
+(`distort_strokes`), often in a style MNIST lacks (`pen_styles.add_style`, before the hand changes it), at
+a random size, place and pen width on a 280x280 canvas (`render_digit`), and brought to 28x28 by the page's
+own `to_mnist`. The images join MNIST's training set; the test set stays MNIST's, so a run's reports still say
 how it does on MNIST.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from digitdnn.data.mnist import MnistData, cache_path, save_npz_atomically
+from digitdnn.data.pen_styles import Style, add_style
 from digitdnn.data.pendigits import (
     SPLIT_SALT,
     PenDigits,
@@ -24,19 +25,19 @@ from digitdnn.data.pendigits import (
     render_digit,
     split_by_writer,
 )
-from digitdnn.data.stroke_augment import add_style, distort_strokes
+from digitdnn.data.stroke_augment import distort_strokes
 from digitdnn.imaging.preprocess import to_mnist
 from digitdnn.model import Classifier
 from digitdnn.training.calibration import fit_temperature, with_temperature
 
 DEFAULT_COPIES = 4      # drawings made of each training writer's digit
 CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
-DRAWING_VERSION = 1     # part of the cache's file name: raise it when drawing changes what it makes
+DRAWING_VERSION = 2     # part of the cache's file name: raise it when drawing changes what it makes
 _LOG = logging.getLogger(__name__)
 
 
 def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, distort: bool = True,
-                    styles: bool = True, progress: Callable[[float], None] | None = None
+                    styles: bool | Style = True, progress: Callable[[float], None] | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The digits `indices` of `pen` as the network sees them after the canvas.
 
@@ -46,7 +47,9 @@ def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, 
         copies: drawings per digit, each with its own hand, size, place and pen.
         distort: change the hand (slant, wobble, loose ends...) before drawing; False draws the
             trajectory as written (how held-out writers are measured).
-        styles: add foreign styles (slashed zeros, barred sevens, flagged ones) to some digits.
+        styles: write some digits in a style MNIST lacks (digitdnn.data.pen_styles.STYLES: crossed zeros,
+            long-flag ones, barred sevens, curved-tail nines...), each for its share of that digit's drawings;
+            one Style: every digit of its label in that style.
         progress: called with the share done, now and then.
     A drawing that to_mnist refuses (a dot) is left out.
     """
@@ -57,10 +60,12 @@ def draw_pen_digits(pen: PenDigits, indices, *, copies: int = 1, seed: int = 0, 
     for n, i in enumerate(i for _ in range(copies) for i in indices):
         strokes = pen.strokes(int(i))
         label = int(pen.label[i])
+        if styles is True:
+            strokes = add_style(strokes, label, rng)
+        elif isinstance(styles, Style) and label == styles.label:
+            strokes = styles.draw([np.asarray(s, np.float64) for s in strokes], rng)
         if distort:
             strokes = distort_strokes(strokes, rng)
-        if styles:
-            strokes = add_style(strokes, label, rng)
         x = to_mnist(render_digit(strokes, rng))
         if x is not None:
             images.append(np.round(x * 255).astype(np.uint8))
