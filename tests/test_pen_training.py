@@ -64,3 +64,20 @@ def test_drawings_that_cannot_be_kept_are_still_used(small_mnist, pen, monkeypat
     joined = mnist_with_pen_digits(small_mnist, copies=1, pen=pen, cache_dir=blocked)
     assert len(joined.x_train) == len(small_mnist.x_train) + 10
     assert "could not keep the pen-digit drawings" in caplog.text
+
+
+def test_one_style_draws_every_digit_of_its_label_in_it(pen):
+    from digitdnn.data.pen_styles import STYLES
+
+    crossed = next(style for style in STYLES if style.name == "crossed zero")
+    zeros = np.flatnonzero(pen.label == 0)[:5]
+    plain, _, _ = draw_pen_digits(pen, zeros, seed=3, distort=False, styles=False)
+    styled, _, _ = draw_pen_digits(pen, zeros, seed=3, distort=False, styles=crossed)
+    assert all(not np.array_equal(a, b) for a, b in zip(plain, styled, strict=True))
+
+
+def test_the_model_card_names_the_styles_and_their_shares(pen):
+    from digitdnn.data.pen_training import DRAWING_VERSION, pen_digits_record
+
+    record = pen_digits_record(pen, copies=4)
+    assert record["styles"]["crossed zero"] == 0.3 and record["drawing_version"] == DRAWING_VERSION

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from digitdnn.data.mnist import MnistData, cache_path, save_npz_atomically
-from digitdnn.data.pen_styles import Style, add_style
+from digitdnn.data.pen_styles import STYLES, Style, add_style
 from digitdnn.data.pendigits import (
     SPLIT_SALT,
     PenDigits,
@@ -132,7 +132,9 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
                (("training", train), ("held_out", held), ("calibration", calibration))}
     return {"copies": copies, "training_digits": len(train), "training_writers": writers["training"],
             "held_out_writers": writers["held_out"], "calibration_writers": writers["calibration"],
-            "labs": sorted(set(pen.lab.tolist())), "split": f"digitdnn.data.pendigits.split_by_writer ({SPLIT_SALT})",
+            "labs": sorted(set(pen.lab.tolist())), "drawing_version": DRAWING_VERSION,
+            "styles": {style.name: style.share for style in STYLES},
+            "split": f"digitdnn.data.pendigits.split_by_writer ({SPLIT_SALT})",
             "licence": "UNIPEN train_r01_v07, CC BY 4.0 (digitdnn/assets/pen-digits/README.md)"}
 
 
