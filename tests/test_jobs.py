@@ -9,6 +9,7 @@ import pytest
 
 from digitdnn.config import TrainConfig
 from digitdnn.data.mnist import MnistUnavailable
+from digitdnn.training.calibration import with_temperature
 from digitdnn.training.history import EpochReport, History, TrainResult
 from digitdnn.training.jobs import FINISHED_STATES, RUNNING_STATES, JobProgress, TrainingJob
 from digitdnn.training.queue import TrainingQueue
@@ -228,9 +229,11 @@ def test_a_run_in_a_child_process_reports_like_one_in_a_thread(small_mnist, trai
     assert final.status == "completed", final.error
     assert [r.epoch for r in final.reports] == [1, 2] and final.fraction == 1.0
     assert any(p.status == "training" and 0 < p.fraction < 1 for p in seen)
-    # same config and seed: the same weights, trained in the child, usable (and saveable) here
+    # same config and seed: the same weights, trained in the child, usable (and saveable) here; and calibrated there
     x = small_mnist.x_test[:50] / np.float32(255)
-    np.testing.assert_allclose(final.classifier.predict_proba(x), reference.classifier.predict_proba(x), atol=1e-4)
+    temperature = final.classifier.metadata["temperature"]
+    np.testing.assert_allclose(final.classifier.predict_proba(x),
+                               with_temperature(reference.classifier, temperature).predict_proba(x), atol=1e-4)
     assert final.classifier.model.count_params() == reference.classifier.model.count_params()
 
 
@@ -260,7 +263,7 @@ def test_a_run_in_a_child_process_stops_fails_and_survives_the_child_dying(small
     wait_until(lambda: stopped.progress().epoch >= 1, message="an epoch in the child")
     stopped.stop()
     assert stopped.join(timeout=10) and stopped.progress().status == "stopped"
-    assert stopped.progress().result is not None
+    assert stopped.progress().result.classifier.metadata["temperature"] > 0  # a stopped run is calibrated too
     assert training_children() == [], "the children must have exited"
 
     page_open = threading.Event()
@@ -376,7 +379,9 @@ def test_a_warm_start_in_a_child_process_continues_from_the_given_weights(small_
     history = final.result.history
     assert history.initial_test_accuracy == pytest.approx(accuracy(initial, small_mnist), abs=1e-6)
     x = small_mnist.x_test[:50] / np.float32(255)
-    np.testing.assert_allclose(final.classifier.predict_proba(x), initial.predict_proba(x), atol=1e-4)
+    temperature = final.classifier.metadata["temperature"]  # the run ends calibrated
+    np.testing.assert_allclose(final.classifier.predict_proba(x),
+                               with_temperature(initial, temperature).predict_proba(x), atol=1e-4)
     fresh = watch(fresh_job)[-1]  # near chance
     assert fresh.result.history.initial_test_accuracy is None
     assert accuracy(fresh.classifier, small_mnist) < accuracy(initial, small_mnist) - 0.3

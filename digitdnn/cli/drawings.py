@@ -50,8 +50,9 @@ def add_drawings_commands(commands) -> None:
     finetune.add_argument("--epochs", type=positive_int, help="epochs (default: the recipe's)")
     finetune.add_argument("--out", type=Path, required=True, help="where to save the fine-tuned model")
     finetune.add_argument("--force", action="store_true",
-                          help=f"save it even if its MNIST test accuracy fell by more than {MAX_MNIST_FALL * 100:g} "
-                               "points (mislabelled drawings do that)")
+                          help=f"save it even if it names fewer of the drawings held back from it (a share of the "
+                               f"browser tabs) than the model it started from, or its MNIST test accuracy fell by "
+                               f"more than {MAX_MNIST_FALL * 100:g} points (mislabelled drawings do that)")
     finetune.set_defaults(run=run_finetune)
 
 
@@ -120,30 +121,43 @@ def _drawings(n: int) -> str:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    """Fine-tune a model on a drawings database, print each epoch, save it with its model card."""
+    """Fine-tune a model on a drawings database, holding back a share of its browser tabs to measure it (see
+    training.holdout), print each epoch and the figures, save it with its model card unless it is worse than the
+    model it started from (--force saves it anyway)."""
     from digitdnn.storage.model_card import ModelCard
     from digitdnn.storage.models import load_classifier, save_classifier
-    from digitdnn.training.finetune import USED_ANYWAY, fine_tune, mnist_fall
+    from digitdnn.training.finetune import USED_ANYWAY, fine_tune
+    from digitdnn.training.holdout import fine_tuned_record, kept_sentence, measure, split_by_tab, why_held_back
 
-    x, y = _existing_store(args.drawings, "--drawings").arrays()
+    x, y, tabs = _existing_store(args.drawings, "--drawings").arrays_with_tabs()
     if len(y) == 0:
         raise UsageError(f"there are no drawings in {args.drawings}")
+    split = split_by_tab(tabs)
+    x_trained, y_trained = x[~split.held], y[~split.held]
     base = load_classifier(args.model)
     data = load_mnist()
-    print(f"fine-tuning {args.model or 'the default model'} on {len(y)} drawings mixed with MNIST", flush=True)
+    print(f"fine-tuning {args.model or 'the default model'} on {len(y_trained)} drawings mixed with MNIST; "
+          f"{split.describe()}", flush=True)
     with StopOnInterrupt() as stop:
-        result = fine_tune(base, x, y, epochs=args.epochs, data=data, on_epoch_end=lambda r, _: print_epoch(r),
-                           should_stop=stop)
+        result = fine_tune(base, x_trained, y_trained, epochs=args.epochs, data=data,
+                           on_epoch_end=lambda r, _: print_epoch(r), should_stop=stop)
     history = result.history
     if history.status == "diverged":
         raise ValueError(f"fine-tuning {history.message}; nothing saved")
-    before, after = (evaluate(clf, x, y).accuracy for clf in (base, result.classifier))
+    unseen = None if split.nothing_held_back else measure(base, result.classifier, x[split.held], y[split.held],
+                                                          split.held_tabs)
+    before, after = (evaluate(clf, x_trained, y_trained).accuracy for clf in (base, result.classifier))
+    if unseen:
+        print(f"accuracy {unseen.where()} {unseen.before:.4f} -> {unseen.after:.4f}")
     print(f"MNIST test accuracy {history.initial_test_accuracy:.4f} -> {history.test_accuracy:.4f}")
     print(f"accuracy on the drawings (trained on) {before:.4f} -> {after:.4f}", flush=True)
-    fell = mnist_fall(history.initial_test_accuracy, history.test_accuracy)
+    fell = why_held_back(unseen, history.initial_test_accuracy, history.test_accuracy)
     if fell and not args.force:
-        raise ValueError(f"{fell}: nothing saved (check the drawings for wrong labels, or give --force to save it "
-                         "anyway)")
+        raise ValueError(f"{fell[:1].upper()}{fell[1:]}: nothing saved (check the drawings for wrong labels, or give "
+                         "--force to save it anyway)")
+    if not fell:
+        print(kept_sentence(unseen, split.nothing_held_back, history.initial_test_accuracy, history.test_accuracy,
+                            new="the fine-tuned one"))
     # A calibrated model stays calibrated (the temperature is folded into its output layer).
     temperature = result.classifier.metadata.get("temperature") or None
     card = ModelCard.of_run(history, command=args.command_line,
@@ -151,8 +165,8 @@ def run_finetune(args: argparse.Namespace) -> int:
                             temperature=temperature, fine_tuned={
                                 "base_model": str(args.model) if args.model else "default",
                                 "base_test_accuracy": history.initial_test_accuracy,
-                                "drawings": len(y),
-                                "drawings_per_digit": np.bincount(y, minlength=10).tolist(),
+                                **fine_tuned_record(len(y_trained), split, unseen),
+                                "drawings_per_digit": np.bincount(y_trained, minlength=10).tolist(),
                                 "drawings_accuracy_before": before,
                                 "drawings_accuracy_after": after,
                             }, extra={USED_ANYWAY: fell} if fell else {})

@@ -129,9 +129,9 @@ def run_train(args: argparse.Namespace) -> int:
     history = result.history
     classifier = result.classifier
     if args.calibrate:
-        from digitdnn.data.pen_training import calibrate_on_pen_digits
+        from digitdnn.data.calibration_drawings import calibrate
 
-        classifier, temperature = calibrate_on_pen_digits(classifier)
+        classifier, temperature = calibrate(classifier)
         recipe["temperature"] = temperature
         print(f"temperature {temperature:.2f}, fitted on the calibration writers' pen digits")
     # Measured on the weights kept: a run stopped mid-epoch has moved on from its last epoch's report.

@@ -27,11 +27,8 @@ from digitdnn.data.pendigits import (
 )
 from digitdnn.data.stroke_augment import distort_strokes
 from digitdnn.imaging.preprocess import to_mnist
-from digitdnn.model import Classifier
-from digitdnn.training.calibration import fit_temperature, with_temperature
 
 DEFAULT_COPIES = 4      # drawings made of each training writer's digit
-CALIBRATION_SEED = 7    # the calibration writers are drawn with this seed
 DRAWING_VERSION = 2     # part of the cache's file name: raise it when drawing changes what it makes
 _LOG = logging.getLogger(__name__)
 
@@ -82,37 +79,42 @@ def with_extra_training(data: MnistData, x: np.ndarray, y: np.ndarray, source: s
                      data.x_test, data.y_test, f"{data.source} + {source}")
 
 
-def _fingerprint(pen: PenDigits) -> str:
+def kept_drawings(pen: PenDigits, name: str, draw: Callable[[], tuple[np.ndarray, np.ndarray]],
+                  cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Drawings of `pen` (uint8 (N, 28, 28) images, labels 0-9) made by `draw` once and kept in the MNIST cache folder
+    as `name`-<the set's fingerprint>-v<DRAWING_VERSION>.npz, read back afterwards; a kept file that is unreadable
+    or not such drawings is drawn again, and one that cannot be written is only logged."""
     digest = hashlib.sha256()
     for array in (pen.points, pen.stroke_starts, pen.sample_starts, pen.label, pen.writer):
         digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def training_drawings(pen: PenDigits, *, copies: int, seed: int = 0, cache_dir: str | Path | None = None,
-                      progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The training writers' digits drawn `copies` times: (uint8 images, labels), kept in the MNIST cache folder.
-
-    Drawing them takes about 5 ms a digit, so they are drawn once per (set, copies, seed, DRAWING_VERSION)
-    and read back afterwards; a cache that cannot be written is only logged.
-    """
-    cache = cache_path(cache_dir).parent / f"pen-drawings-{_fingerprint(pen)}-c{copies}-s{seed}-v{DRAWING_VERSION}.npz"
+    cache = cache_path(cache_dir).parent / f"{name}-{digest.hexdigest()[:16]}-v{DRAWING_VERSION}.npz"
     try:
         with np.load(cache, allow_pickle=False) as stored:
             x, y = stored["x"], stored["y"]
-        if x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y):
+        if x.dtype == np.uint8 and x.shape[1:] == (28, 28) and len(x) == len(y) and np.isin(y, range(10)).all():
             return x, y
+        _LOG.warning("the kept pen-digit drawings %s are not 28x28 digits; drawing them again", cache)
     except FileNotFoundError:
         pass  # not drawn yet
     except (OSError, ValueError, KeyError):
         _LOG.warning("the kept pen-digit drawings %s are unreadable; drawing them again", cache, exc_info=True)
-    train_indices, _ = split_by_writer(pen)
-    x, y, _ = draw_pen_digits(pen, train_indices, copies=copies, seed=seed, progress=progress)
+    x, y = draw()
     try:
         save_npz_atomically(cache, {"x": x, "y": y})
     except OSError:
         _LOG.warning("could not keep the pen-digit drawings at %s", cache, exc_info=True)
     return x, y
+
+
+def training_drawings(pen: PenDigits, *, copies: int, seed: int = 0, cache_dir: str | Path | None = None,
+                      progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training writers' digits drawn `copies` times: (uint8 images, labels), drawn once per (set, copies, seed,
+    DRAWING_VERSION) and kept (kept_drawings): drawing them takes about 5 ms a digit."""
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        x, y, _ = draw_pen_digits(pen, split_by_writer(pen)[0], copies=copies, seed=seed, progress=progress)
+        return x, y
+
+    return kept_drawings(pen, f"pen-drawings-c{copies}-s{seed}", draw, cache_dir)
 
 
 def mnist_with_pen_digits(data: MnistData, *, copies: int = DEFAULT_COPIES, seed: int = 0,
@@ -136,16 +138,3 @@ def pen_digits_record(pen: PenDigits, copies: int) -> dict:
             "styles": {style.name: style.share for style in STYLES},
             "split": f"digitdnn.data.pendigits.split_by_writer ({SPLIT_SALT})",
             "licence": "UNIPEN train_r01_v07, CC BY 4.0 (digitdnn/assets/pen-digits/README.md)"}
-
-
-def calibrate_on_pen_digits(classifier: Classifier, pen: PenDigits | None = None) -> tuple[Classifier, float]:
-    """`classifier` with a temperature fitted on the calibration writers' digits (never trained on), and that
-    temperature.
-
-    The digits are drawn with other hands and foreign styles, as writers from elsewhere would
-    write them, so the probabilities stay honest on handwriting unlike the training writers'.
-    """
-    pen = pen or load_pen_digits()
-    x, y, _ = draw_pen_digits(pen, calibration_indices(pen), seed=CALIBRATION_SEED)
-    temperature = fit_temperature(classifier.predict_proba(x / np.float32(255)), y)
-    return with_temperature(classifier, temperature), temperature

@@ -196,11 +196,22 @@ class DrawingStore:
     def arrays(self, newest: int | None = None, stored: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """All drawings (or only the `newest` ones), oldest first: x float32 (n, 28, 28) in [0, 1] (stored: the
         uint8 grey levels as stored, a quarter of the memory) and y int64 (n,)."""
+        x, y, _ = self.arrays_with_tabs(newest, stored)
+        return x, y
+
+    def arrays_with_tabs(self, newest: int | None = None, stored: bool = False
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """arrays(newest, stored) and each drawing's browser tab, as tabs() names it ("" for none): an object array
+        of str (n,), one string object per tab."""
         limit = -1 if newest is None else _checked_limit("newest", newest)
         rows = self._do(lambda db: db.execute(
-            "SELECT pixels, label FROM (SELECT id, pixels, label FROM drawings ORDER BY id DESC LIMIT ?) ORDER BY id",
-            (limit,)).fetchall())
-        return pixels_to_images([p for p, _ in rows], stored), np.array([label for _, label in rows], np.int64)
+            "SELECT pixels, label, tab FROM (SELECT id, pixels, label, coalesce(session, '') AS tab FROM drawings "
+            "ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)).fetchall())
+        same: dict[str, str] = {}
+        tabs = np.empty(len(rows), dtype=object)
+        tabs[:] = [same.setdefault(tab, tab) for _, _, tab in rows]
+        return (pixels_to_images([p for p, _, _ in rows], stored), np.array([label for _, label, _ in rows], np.int64),
+                tabs)
 
     def recent(self, label: int | None = None, limit: int = 50, offset: int = 0) -> list[Drawing]:
         """The newest drawings first (of one label, or all), at most `limit` of them, skipping the `offset` newest

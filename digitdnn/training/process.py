@@ -2,7 +2,9 @@
 
 Same arguments and callbacks as `train`; the run's inputs go to the child's stdin, its reports and weights come
 back on its stdout, and closing its stdin asks it to stop. The child runs at a lower CPU priority (NICENESS), and
-one that dies fails its run, never the server. Design notes: docs/design-notes.md
+one that dies fails its run, never the server. The run ends calibrated: the child fits a temperature on the
+calibration writers' drawings (digitdnn.data.calibration_drawings, read or drawn while it trains) and folds it into
+the weights it returns. Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -48,7 +51,7 @@ def train_in_child(
     initial: Classifier | None = None,
 ) -> TrainResult:
     """Like digitdnn.training.loop.train(cfg, data, ..., initial=...), run in a child process; returns a TrainResult
-    here.
+    here, its classifier calibrated (see _calibrated).
 
     The classifiers given to on_epoch_end and returned carry the child's weights (numpy copies).
     When `abandoned()` (polled with should_stop) is True, nobody wants the result: the child is
@@ -136,10 +139,27 @@ def _classifier(cfg: TrainConfig, layers: list[tuple[np.ndarray, np.ndarray, str
     return Classifier.from_layers(layers, cfg, metadata)
 
 
+def _calibrated(result: TrainResult, drawings: Future) -> TrainResult:
+    """The run with a temperature fitted on the calibration drawings (`drawings`' result) folded into its classifier
+    (metadata "temperature"; the same predictions, honest probabilities). A run that diverged or finished no epoch is
+    returned as it is, and so is one whose calibration failed (logged)."""
+    history = result.history
+    if history.status == "diverged" or history.test_accuracy is None:
+        return result
+    try:
+        from digitdnn.data.calibration_drawings import calibrate
+
+        classifier, _ = calibrate(result.classifier, drawings=drawings.result())
+    except Exception:
+        _LOG.warning("the run is kept uncalibrated: no temperature could be fitted", exc_info=True)
+        return result
+    return result._replace(classifier=classifier)
+
+
 def _child_main() -> None:
-    """The child: read (cfg, data, initial layers or None) from stdin, train, write ("progress", epoch, fraction),
-    ("epoch", report, layers, metadata) and at the end ("done", history, layers, metadata) or ("error", message)
-    to stdout."""
+    """The child: read (cfg, data, initial layers or None) from stdin, train, calibrate, write ("progress", epoch,
+    fraction), ("epoch", report, layers, metadata) and at the end ("done", history, layers, metadata) or ("error",
+    message) to stdout."""
     messages = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the message channel: our original stdout
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr, not into the messages
     stop = threading.Event()
@@ -158,7 +178,10 @@ def _child_main() -> None:
     try:
         cfg, data, initial_layers = pickle.load(sys.stdin.buffer)
         threading.Thread(target=wait_for_stop, daemon=True).start()
+        from digitdnn.data.calibration_drawings import calibration_drawings
         from digitdnn.training.loop import train
+
+        drawings = ThreadPoolExecutor(1, "digitdnn-calibration").submit(calibration_drawings)  # while it trains
 
         result = train(
             cfg,
@@ -168,6 +191,7 @@ def _child_main() -> None:
             should_stop=stop.is_set,
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),
         )
+        result = _calibrated(result, drawings)
         send("done", result.history, result.classifier.layers, result.classifier.metadata)
     except BaseException as exc:  # reported to the parent as the run's error; its traceback goes to our stderr
         if isinstance(exc, Exception):

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import Evaluation, evaluate
-from digitdnn.ui import state
+from digitdnn.ui import scoring, state
 from digitdnn.ui.charts import confusion_heatmap
 from digitdnn.ui.mnist_data import THUMBNAIL, mnist_or_error, thumbnails
 from digitdnn.ui.text import plain
@@ -99,8 +99,9 @@ def gallery(images: np.ndarray, indices: np.ndarray, evaluation: Evaluation) -> 
     captions = []
     for i in indices:
         p, label = evaluation.probabilities[i], int(evaluation.labels[i])
-        said = int(p.argmax())
-        captions.append(f"said {said} {p[said]:.0%}" + ("" if said == label else f" · is {label} {p[label]:.0%}"))
+        said, unsure = int(p.argmax()), scoring.not_sure(p, short=True)
+        captions.append(f"said {said} {p[said]:.0%}" + (f" · {unsure}" if unsure else "")
+                        + ("" if said == label else f" · is {label} {p[label]:.0%}"))
     st.image(thumbnails(images[indices]), caption=captions, width=THUMBNAIL)
     with st.expander("All ten probabilities of these images"):
         table = pd.DataFrame(evaluation.probabilities[indices], columns=[str(d) for d in range(10)])

@@ -131,4 +131,7 @@ def numbers(image: np.ndarray, title: str, key: str) -> None:
                 st.warning(scoring.NO_USABLE_ANSWER)
                 return
             st.markdown(f"**{plain(entry.name)}** says **{int(probabilities.argmax())}** ({probabilities.max():.0%})")
+            unsure = scoring.not_sure(probabilities)
+            if unsure:
+                st.warning(unsure)
             st.vega_lite_chart(probability_bars(probabilities, height=120))

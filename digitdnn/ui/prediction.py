@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from digitdnn.training.calibration import UNSURE_BELOW
 from digitdnn.ui import scoring
 from digitdnn.ui.charts import probability_bars
 from digitdnn.ui.reading import Reading
@@ -60,11 +59,11 @@ def show(reading: Reading, classifier: Classifier | None, model_label: str) -> n
             st.warning(scoring.NO_USABLE_ANSWER)
             st.caption(f"Scored by {plain(model_label)} · {_origin(reading)}")
             return None
-        runner_up, top = np.argsort(probabilities)[-2:]
+        top = int(probabilities.argmax())
         st.title(f"Prediction: {top}", anchor=False)
-        if probabilities[top] < UNSURE_BELOW:
-            st.warning(f"Not sure: {probabilities[top]:.0%} for {top}. "
-                       f"Runner-up: {runner_up} ({probabilities[runner_up]:.0%}).")
+        unsure = scoring.not_sure(probabilities)
+        if unsure:
+            st.warning(unsure)
         else:
             st.markdown(f"**{probabilities[top]:.1%}** sure")
         st.vega_lite_chart(probability_bars(probabilities))

@@ -1,10 +1,12 @@
 """Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST,
 with digitdnn.training.finetune's recipe, as a run like any other (the server's queue, a child process, the sidebar's
-progress and Stop; the result becomes a run of the session), then before and after, on the drawings and on MNIST.
+progress and Stop; the result becomes a run of the session), then before and after: on the drawings of the browser
+tabs held back from it (training.holdout), on MNIST, and on the drawings it trained on.
 
-A retrain whose MNIST test accuracy fell by more than finetune.MAX_MNIST_FALL (mislabelled drawings) is kept as a
-run but not made active (runs.collect_finished_job) nor offered as the server's default (teacher_controls), until
-the teacher presses "Use it anyway".
+A retrain that names fewer of the held-back drawings than the model it started from, or whose MNIST test accuracy
+fell by more than finetune.MAX_MNIST_FALL (mislabelled drawings), is kept as a run but not made active
+(runs.collect_finished_job) nor offered as the server's default (teacher_controls), until the teacher presses
+"Use it anyway"; the page says in one sentence which model is kept and why.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
-from digitdnn.training.finetune import USED_ANYWAY, mnist_fall
+from digitdnn.training.finetune import USED_ANYWAY
+from digitdnn.training.holdout import kept_sentence, split_by_tab, unseen_of, why_held_back
 from digitdnn.ui import runs, server_state, state, teacher_key, training_data
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
@@ -46,7 +49,7 @@ def start_retrain() -> None:
     runs.collect_finished_job()
     entry = state.active_model()
     try:
-        x, y = training_data.class_drawings()
+        x, y, tabs = training_data.class_drawings_with_tabs()
         problem = _why_not(len(y))
         if problem:
             raise ValueError(problem)
@@ -56,10 +59,14 @@ def start_retrain() -> None:
     except ValueError as exc:
         state.notify("retrain", "error", f"Cannot retrain: {exc}")
         return
-    data = training_data.with_drawings(server_state.mnist_loader(), x, y, mnist_sample=MNIST_SAMPLE, seed=cfg.seed)
-    job = runs.launch(cfg, data, suffix=f" (retrained on {len(y)} class drawings)", initial=entry.classifier)
+    split = split_by_tab(tabs)
+    x_trained, y_trained = x[~split.held], y[~split.held]  # one copy, for the run and for its figures
+    data = training_data.with_drawings(server_state.mnist_loader(), x_trained, y_trained, mnist_sample=MNIST_SAMPLE,
+                                       seed=cfg.seed)
+    job = runs.launch(cfg, data, suffix=f" (retrained on {len(y_trained)} class drawings)", initial=entry.classifier)
     session = state.session()
-    session.retrain_pending = state.RetrainRun(job, entry.name, entry.classifier, x, y)
+    session.retrain_pending = state.RetrainRun(job, entry.name, entry.classifier, x_trained, y_trained, split,
+                                               x[split.held], y[split.held])
     session.retrain_outcome = None
     state.clear_notice("retrain")
 
@@ -76,14 +83,15 @@ def _why_not(drawings: int) -> str | None:
 
 
 def held_back(entry: state.SessionModel) -> str | None:
-    """Why this model must not replace the one it continued (finetune.mnist_fall on its own history), unless the
-    teacher used it anyway (or saved it with `digitdnn finetune --force`); None for any other model."""
+    """Why this model must not replace the one it continued (holdout.why_held_back on its own model card: fewer
+    held-back drawings named, or MNIST fell), unless the teacher used it anyway (or saved it with `digitdnn finetune
+    --force`); None for any other model."""
     if entry.metadata.get(USED_ANYWAY):
         return None
     before = entry.history.get("initial_test_accuracy")
     if not isinstance(before, (int, float)) or isinstance(before, bool):
-        return None
-    return mnist_fall(float(before), entry.test_accuracy)
+        before = None
+    return why_held_back(unseen_of(entry.metadata.get("fine_tuned")), before, entry.test_accuracy)
 
 
 def use_anyway() -> None:
@@ -98,7 +106,7 @@ def use_anyway() -> None:
         return
     entry.metadata[USED_ANYWAY] = outcome.held_back
     st.session_state[state.ACTIVE_MODEL_KEY] = entry.id
-    session.retrain_outcome = dataclasses.replace(outcome, held_back=None)
+    session.retrain_outcome = dataclasses.replace(outcome, held_back=None, kept=None)
     state.notify("retrain", "warning", f"The retrained model is now the active model, used anyway "
                  f"({outcome.held_back}).")
 
@@ -109,7 +117,7 @@ def _show_outcome() -> None:
     if pending is not None:
         progress = pending.job.progress()
         if not progress.done or session.job is pending.job:  # running, or its model not yet kept as a run
-            st.info(f"{pending.job.name}: {progress.message or progress.status}. "
+            st.info(f"{pending.job.name}: {progress.message or progress.status}; {pending.split.describe()}. "
                     "See the sidebar for its progress and Stop.")
             return
         session.retrain_outcome = outcome_of(pending)
@@ -118,37 +126,52 @@ def _show_outcome() -> None:
     if outcome is None:
         return
     st.text(f"{outcome.name} {outcome.message or outcome.status}. Started from: {outcome.start_name}.")
+    if outcome.kept:
+        (st.warning if outcome.held_back or outcome.status == "diverged" else st.success)(outcome.kept)
     if outcome.drawings_after is None:
         return
-    table = pd.DataFrame(
-        {"before": [outcome.drawings_before, outcome.mnist_before],
-         "after": [outcome.drawings_after, outcome.mnist_after]},
-        index=[f"the class's {outcome.drawings} drawings (trained on)", f"MNIST test ({outcome.mnist_images} images)"])
+    unseen = outcome.unseen
+    rows: dict[str, tuple[float | None, float | None]] = {
+        f"{unseen.source} (not trained on)": (unseen.before, unseen.after)} if unseen else {}
+    rows[f"MNIST test ({outcome.mnist_images} images)"] = (outcome.mnist_before, outcome.mnist_after)
+    rows[f"{outcome.drawings} drawings (trained on)"] = (outcome.drawings_before, outcome.drawings_after)
+    table = pd.DataFrame(list(rows.values()), index=list(rows), columns=["before", "after"])
     st.dataframe(table,
                  column_config={c: st.column_config.NumberColumn(format="percent") for c in ("before", "after")})
-    st.caption("The drawings it was trained on are learned, wrong labels too; MNIST test accuracy shows whether it "
-               "still reads digits.")
+    held = ("The drawings of the tabs held back show whether it reads this room's handwriting better." if unseen
+            else f"Nothing was held back to measure it ({outcome.nothing_held_back}).")
+    st.caption(f"{held} MNIST test accuracy shows whether it still reads digits; the drawings it trained on are "
+               "learned, wrong labels too.")
     if outcome.held_back:
-        st.warning(f"{outcome.held_back}: the retrained model was not made active. Check the class's drawings for "
-                   "wrong labels.")
+        st.caption("The retrained model was not made active. Check the class's drawings for wrong labels (the "
+                   "teacher's \"Drawings by browser tab\" lists whose labels most often differ from the model); "
+                   "right labels from a few hands can do this too: more tabs teach it more handwriting.")
         if teacher_key.is_teacher():
             st.button("Use it anyway", key=USE_ANYWAY, on_click=use_anyway,
                       help="Makes it the active model of this tab, and lets you make it the default for new sessions.")
 
 
 def outcome_of(run: state.RetrainRun) -> state.RetrainOutcome:
-    """The figures of a finished retrain (accuracy on its drawings and on the MNIST test set, before and after), the
-    run that keeps its model, and why that model was not made active if it was not."""
+    """The figures of a finished retrain (both models on the held-back drawings, on the MNIST test set and on the
+    drawings it trained on), the run that keeps its model, which model is kept and why."""
     progress = run.job.progress()
     result = progress.result
     if result is None:
         return state.RetrainOutcome(run.job.name, run.start_name, progress.status, progress.error or progress.message,
-                              len(run.y), None, None, 0, None, None)
+                                    len(run.y), None, None, 0, None, None)
     history = result.history
-    kept = next((m.id for m in state.models() if m.classifier is result.classifier), None)
+    entry = next((m for m in state.models() if m.classifier is result.classifier), None)  # the run that keeps it
+    unseen = unseen_of(entry.metadata.get("fine_tuned")) if entry else None
+    before, after = history.initial_test_accuracy, history.test_accuracy
+    if entry is None:
+        sentence = None
+    elif history.status == "diverged":
+        sentence = "Kept the model you started from: the retrain diverged (its loss blew up)."
+    else:
+        sentence = kept_sentence(unseen, run.split.nothing_held_back, before, after)
     return state.RetrainOutcome(
         run.job.name, run.start_name, history.status, progress.message, len(run.y),
         evaluate(run.start, run.x, run.y).accuracy, evaluate(result.classifier, run.x, run.y).accuracy,
-        len(server_state.mnist_loader()().y_test), history.initial_test_accuracy, history.test_accuracy,
-        model_id=kept, held_back=None if kept is None else mnist_fall(history.initial_test_accuracy,
-                                                                      history.test_accuracy))
+        len(server_state.mnist_loader()().y_test), before, after,
+        model_id=None if entry is None else entry.id, held_back=None if entry is None else held_back(entry),
+        unseen=unseen, nothing_held_back=run.split.nothing_held_back, kept=sentence)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from digitdnn.storage.model_card import ModelCard
-from digitdnn.training.finetune import mnist_fall
+from digitdnn.training.holdout import unseen_of, why_held_back
 from digitdnn.training.jobs import TrainingJob
 from digitdnn.ui import server_state, state
 from digitdnn.ui.hyperparameters import short_name
@@ -70,10 +70,14 @@ def collect_finished_job() -> None:
         state.notify("training", kind, f"{job.name} {progress.message or history.status}: no epoch finished, so there "
                      "is no model to keep. The active model is unchanged.")
         return
+    retrain = state.session().retrain_pending
+    fine_tuned = retrain.fine_tuned_record(progress.result.classifier) if retrain and retrain.job is job else None
     metadata = ModelCard.of_run(history, command="digitdnn page", data_fingerprint=progress.data_fingerprint,
-                                train_images=progress.train_images).to_json()
+                                train_images=progress.train_images, fine_tuned=fine_tuned,
+                                temperature=progress.result.classifier.metadata.get("temperature")).to_json()
     diverged = history.status == "diverged"
-    fell = mnist_fall(history.initial_test_accuracy, history.test_accuracy)  # a warm start (retrain) that lost MNIST
+    # a warm start (retrain) that named fewer of the drawings held back from it, or lost MNIST
+    fell = why_held_back(unseen_of(fine_tuned), history.initial_test_accuracy, history.test_accuracy)
     state.add_model(state.SessionModel(0, f"{job.name}: {short_name(job.config)}", "trained",
                                      progress.result.classifier, metadata), activate=not diverged and fell is None)
     summary = (f"{job.name} {progress.message or history.status}: {accuracy_summary(history)}, "
@@ -81,8 +85,8 @@ def collect_finished_job() -> None:
     if diverged:
         state.notify("training", "error", f"{summary} It is listed under Runs and models but not made active.")
     elif fell:
-        state.notify("training", "warning", f"{summary} {fell}: it is listed under Runs and models but not made "
-                     "active.")
+        state.notify("training", "warning", f"{summary} {fell[:1].upper()}{fell[1:]}: it is listed under Runs and "
+                     "models but not made active.")
     else:
         kind = "success" if history.status == "completed" else "info"
         state.notify("training", kind, f"{summary} It is now the active model.")

@@ -56,6 +56,7 @@ def runs_frame(entries: list[state.SessionModel]) -> pd.DataFrame:
             "weights": "in memory" if entry.classifier is not None else "released (record only)",
             "seconds": round(float(seconds), 1) if isinstance(seconds, (int, float)) else None,
             "train images": entry.metadata.get("train_images"),
+            "temperature": entry.metadata.get("temperature"),
         })
     return pd.DataFrame(rows)
 
@@ -166,7 +167,10 @@ def show() -> None:
                    "keep their weights; older ones stay listed as records.")
         st.dataframe(runs_frame(entries), hide_index=True,
                      column_config={"test accuracy": st.column_config.NumberColumn(
-                         format="percent", help="Of the weights this model keeps: a run's last finished epoch")})
+                         format="percent", help="Of the weights this model keeps: a run's last finished epoch"),
+                         "temperature": st.column_config.NumberColumn(
+                             format="%.2f", help="Fitted on the calibration writers' pen digits, so that '90% sure' "
+                             "means about that; empty: not calibrated")})
         names = {m.id: m.name for m in entries if m.classifier is not None}
         st.radio("Active model (scores the drawing)", list(names), format_func=lambda i: plain(names[i]),
                  key=state.ACTIVE_MODEL_KEY)

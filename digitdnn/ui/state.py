@@ -29,6 +29,7 @@ _LOG = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from digitdnn.evaluation import Evaluation
     from digitdnn.model import Classifier
+    from digitdnn.training.holdout import Measured, Split
     from digitdnn.training.jobs import TrainingJob
 
 KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
@@ -98,13 +99,26 @@ class WatchRecord:
 
 @dataclass(frozen=True)
 class RetrainRun:
-    """A retrain on the class's drawings under way: its job, the model it started from, and the drawings."""
+    """A retrain on the class's drawings under way: its job, the model it started from, the drawings it trains on,
+    and those of the tabs held back to measure it (training.holdout)."""
 
     job: TrainingJob
     start_name: str
     start: Classifier
-    x: np.ndarray
+    x: np.ndarray           # the drawings it trains on
     y: np.ndarray
+    split: Split            # of all the class's drawings: which are held back
+    unseen_x: np.ndarray    # the held-back drawings (none when nothing is held back)
+    unseen_y: np.ndarray
+
+    def fine_tuned_record(self, tuned: Classifier) -> dict:
+        """The model card's `fine_tuned` of the model it made: the drawings trained on and, by
+        holdout.fine_tuned_record, both models on the held-back ones."""
+        from digitdnn.training.holdout import fine_tuned_record, measure
+
+        unseen = None if self.split.nothing_held_back else measure(self.start, tuned, self.unseen_x, self.unseen_y,
+                                                                    self.split.held_tabs)
+        return fine_tuned_record(len(self.y), self.split, unseen)
 
 
 @dataclass(frozen=True)
@@ -115,14 +129,17 @@ class RetrainOutcome:
     start_name: str
     status: str
     message: str
-    drawings: int
+    drawings: int                  # trained on
     drawings_before: float | None
     drawings_after: float | None
     mnist_images: int
     mnist_before: float | None
     mnist_after: float | None
     model_id: int | None = None    # the retrained model's entry in the session's models (None: no model kept)
-    held_back: str | None = None   # why it was not made active (finetune.mnist_fall), until a teacher uses it anyway
+    held_back: str | None = None   # why it was not made active (holdout.why_held_back), until a teacher uses it anyway
+    unseen: Measured | None = None         # both models on the held-back drawings (None: nothing held back)
+    nothing_held_back: str | None = None   # why nothing was held back
+    kept: str | None = None                # which model is kept and why, one sentence (holdout.kept_sentence)
 
 
 @dataclass

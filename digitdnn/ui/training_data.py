@@ -47,16 +47,23 @@ def chosen() -> tuple[DataLoader, str]:
 def class_drawings() -> tuple[np.ndarray, np.ndarray]:
     """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be
     read."""
+    x, y, _ = class_drawings_with_tabs()
+    return x, y
+
+
+def class_drawings_with_tabs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All of the class's drawings (x, y) and the browser tab of each (DrawingStore.arrays_with_tabs); ValueError
+    as class_drawings."""
     from digitdnn.storage.drawings import DrawingStoreError
 
     try:
-        x, y = server_state.drawing_store().arrays()
+        x, y, tabs = server_state.drawing_store().arrays_with_tabs()
     except DrawingStoreError as exc:
         _LOG.warning("the class drawings cannot be read", exc_info=True)
         raise ValueError(f"the class drawings cannot be read: {without_paths(exc)}") from exc
     if not len(y):
         raise ValueError("the class has stored no drawings yet")
-    return x, y
+    return x, y, tabs
 
 
 def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, mnist_sample: int | None,

@@ -80,5 +80,8 @@ def _scored(classifier, image: np.ndarray, original: np.ndarray, reference: str,
         verdict = "a different digit!" if top != was else "the same digit"
         st.markdown(f"**Network: {top}** ({probabilities[top]:.1%}) · {reference}: {was} "
                     f"({original[was]:.1%}) · {verdict}")
+        unsure = scoring.not_sure(probabilities)
+        if unsure:
+            st.warning(unsure)
         st.vega_lite_chart(probability_bars(probabilities))
         st.caption(" · ".join(f"{d}: {p:.1%}" for d, p in enumerate(probabilities)))

@@ -50,6 +50,8 @@ def show() -> None:
     st.altair_chart(probabilities_by_epoch(probabilities))
     picture, text = st.columns([1, 2])
     picture.image(enlarge(watched.drawing, size=84, grid=False), caption="the drawing")
-    text.caption(f"{watched.run} after epoch {epoch}: **{int(last.argmax())}** ({last.max():.0%}). Each line is "
-                 "one digit's probability for this drawing under the weights after that epoch; drawing anew "
-                 "while it trains starts the lines again.")
+    unsure = scoring.not_sure(last)
+    text.caption(f"{watched.run} after epoch {epoch}: **{int(last.argmax())}** ({last.max():.0%}). "
+                 + (f"{unsure} " if unsure else "")
+                 + "Each line is one digit's probability for this drawing under the weights after that epoch; "
+                 "drawing anew while it trains starts the lines again.")
