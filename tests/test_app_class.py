@@ -6,6 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 from app_session import TEST_DATA_LIMIT, drawn_canvas, open_session, open_tab, run_until, texts
+from pen_subset import save_small_pen
 from streamlit.testing.v1 import AppTest
 
 from digitdnn.evaluation import evaluate
@@ -13,6 +14,7 @@ from digitdnn.imaging.preprocess import to_mnist
 from digitdnn.server.key_guard import KeyGuard, wait_seconds
 from digitdnn.storage.drawings import DrawingStore
 from digitdnn.storage.server_default import chosen_default
+from digitdnn.training.finetune import fine_tune_data
 from digitdnn.ui import class_drawings, server_state, teacher_key
 from digitdnn.ui.class_drawings import GALLERY_SIZE, SCORED_DRAWINGS
 from testkit.clock import ManualClock
@@ -344,6 +346,8 @@ def test_export_holds_every_drawing(environment, db, mnist):
 def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_the_default(
         page, db, mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITDNN_DATA_LIMIT", "600,500")  # the retrain's share of MNIST: small, for speed
+    save_small_pen(tmp_path / "pen.npz")  # the retrain's pen digits: a few, for speed
+    monkeypatch.setenv("DIGITDNN_PEN_DIGITS", str(tmp_path / "pen.npz"))
     x, y = add_mnist_drawings(db, mnist, 30, start=1000)
     open_tab(page, "Class drawings")
     default = page.session_state["session"].models[0]
@@ -362,10 +366,14 @@ def test_retrain_on_class_drawings_makes_a_new_run_and_the_teacher_can_make_it_t
     page.session_state["active_model"] = default.id
     page.run()
     page.button(key="retrain").click().run()
-    assert page.session_state["session"].job.join(120)  # (the page's polling fragment would rerun the page meanwhile)
+    job = page.session_state["session"].job
+    assert job.join(120)  # (the page's polling fragment would rerun the page meanwhile)
     page.run()
     retrained = page.session_state["session"].models[-1]
     assert retrained.source == "trained" and retrained.name.startswith("Run 2 (retrained on 30 class drawings): ")
+    # The same mix as `digitdnn finetune`: MNIST's sample, the training writers' pen digits and the drawings.
+    mix = fine_tune_data(x, y, mnist.head(600, 500))
+    assert "pen-digit drawings" in mix.source and job.progress().train_images == len(mix.y_train)
     assert page.session_state["active_model"] == retrained.id
     history = retrained.history
     assert history["status"] == "completed" and history["initial_test_accuracy"] is not None

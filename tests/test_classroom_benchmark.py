@@ -30,15 +30,27 @@ def test_groups_are_held_out_writers_only_each_in_one_group():
 
 def test_the_quick_run_reports_each_figure_of_its_group(quick_report):
     figures = [row.figure for row in quick_report.rows]
-    assert len(figures) == 4
+    assert len(figures) == 5
     assert figures[0].endswith("wrong before fine-tuning") and figures[1].endswith("wrong after")
-    assert "MNIST test error after" in figures[2] and f"fine-tune, {classroom.QUICK['stored']} drawings" in figures[3]
+    assert f"other writers ({classroom.QUICK['others']} drawings), points fewer right after" in figures[2]
+    assert "MNIST test error after" in figures[3] and f"fine-tune, {classroom.QUICK['stored']} drawings" in figures[4]
     for row in quick_report.rows:
-        assert math.isfinite(row.project) and row.project >= 0, row
+        assert math.isfinite(row.project) and (row.project >= 0 or row.unit == "points"), row
         assert row.passed == (not row.failure and (row.target is None or row.project <= row.target)), row
-    wrong_before, wrong_after, mnist_error, _ = (row.project for row in quick_report.rows)
+    wrong_before, wrong_after, others_lost, mnist_error, _ = (row.project for row in quick_report.rows)
     assert wrong_before < 30 and wrong_after < 30 and mnist_error < 5  # a working model, fine-tuned sanely
-    assert any("-> " in note and "store.add" in note for note in quick_report.notes)
+    assert abs(others_lost) < 30
+    assert any("-> " in note and "of other writers" in note and "store.add" in note for note in quick_report.notes)
+
+
+def test_other_writers_are_held_out_and_outside_the_group():
+    pen = load_pen_digits()
+    _, held_out = split_by_writer(pen)
+    group = classroom.groups(pen, held_out)[0]
+    x, y = classroom.other_writers(pen, group, held_out, 40)
+    assert x.shape[1:] == (28, 28) and 35 <= len(y) <= 40
+    again_x, _ = classroom.other_writers(pen, group, held_out, 40)
+    np.testing.assert_array_equal(x, again_x)  # the same drawings for every recipe measured
 
 
 def test_main_prints_the_table_and_fails_when_a_target_is_missed(monkeypatch):

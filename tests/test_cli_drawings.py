@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 from numpy.lib import format as npy_format
+from pen_subset import save_small_pen
 from test_cli import EPOCH_LINE, assert_one_error_line, run_cli
 
 from digitdnn.cli import main
@@ -120,6 +121,13 @@ def test_import_of_a_bad_file_fails_in_one_line(db, tmp_path):
 
 # ---- finetune ----------------------------------------------------------------------------------------
 
+@pytest.fixture
+def small_pen(tmp_path, monkeypatch):
+    """Fine-tunes mix in a small pen set (a few training writers' digits), for speed."""
+    save_small_pen(tmp_path / "pen.npz")
+    monkeypatch.setenv("DIGITDNN_PEN_DIGITS", str(tmp_path / "pen.npz"))
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory, small_mnist):
     cfg = TrainConfig(hidden_units=(32,), optimizer="adam", learning_rate=0.003, batch_size=100, epochs=1)
@@ -127,7 +135,7 @@ def small_model(tmp_path_factory, small_mnist):
     return save_classifier(train(cfg, small_mnist).classifier, path, {"config": cfg.to_dict()})
 
 
-def test_finetune_prints_epochs_and_saves_with_what_it_did(db, small_model, tmp_path):
+def test_finetune_prints_epochs_and_saves_with_what_it_did(db, small_model, small_pen, tmp_path):
     out = tmp_path / "tuned.keras"
     status, stdout = run_main("finetune", "--drawings", db.path, "--model", small_model, "--epochs", "1",
                               "--out", out)
@@ -143,6 +151,7 @@ def test_finetune_prints_epochs_and_saves_with_what_it_did(db, small_model, tmp_
     assert sidecar["fine_tuned"]["drawings"] == 30 and sidecar["fine_tuned"]["drawings_per_digit"] == [3] * 10
     assert sidecar["config"]["hidden_units"] == [32] and sidecar["config"]["optimizer"] == "adam"
     assert sidecar["command"].startswith("digitdnn finetune --drawings")
+    assert "pen digits of the pen set's training writers" in sidecar["data_source"]
     assert load_classifier(out).layers[0][0].shape == (784, 32)
 
 
@@ -155,7 +164,7 @@ def test_finetune_without_drawings_saves_nothing(tmp_path, small_model):
     assert not (tmp_path / "x.keras").exists()
 
 
-def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model, tmp_path):
+def test_finetune_of_a_calibrated_model_records_its_temperature(db, small_model, small_pen, tmp_path):
     from digitdnn.training.calibration import with_temperature
 
     calibrated = save_classifier(with_temperature(load_classifier(small_model), 2.0), tmp_path / "calibrated.keras",

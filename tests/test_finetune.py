@@ -1,15 +1,38 @@
-"""Fine-tuning on class drawings: a new handwriting style is learned while MNIST holds; stop, divergence, bad input."""
+"""Fine-tuning on class drawings: a new handwriting style is learned while MNIST holds; the mix keeps the training
+writers' pen digits (and falls back to MNIST without them); stop, divergence, bad input."""
+import logging
+
 import numpy as np
 import pytest
+from pen_subset import save_small_pen
 
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 from digitdnn.training import finetune
-from digitdnn.training.finetune import MAX_MNIST_FALL, fine_tune, fine_tune_config, mixed_data, mnist_fall
+from digitdnn.training.finetune import (
+    MAX_MNIST_FALL,
+    fine_tune,
+    fine_tune_config,
+    fine_tune_data,
+    mixed_data,
+    mnist_fall,
+)
 from digitdnn.training.loop import train
 
 BASE = TrainConfig(hidden_units=(64,), optimizer="adam", learning_rate=0.002, batch_size=100, epochs=2,
                    dropout=0.1, seed=5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_pen(tmp_path_factory):
+    """The module's fine-tunes mix in a small pen set (30 digits of training writers, 10 of held-out ones, 10 of
+    calibration ones), drawn into a cache folder of its own."""
+    folder = tmp_path_factory.mktemp("pen")
+    small = save_small_pen(folder / "pen.npz")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DIGITDNN_PEN_DIGITS", str(folder / "pen.npz"))
+        patch.setenv("DIGITDNN_CACHE_DIR", str(folder / "cache"))
+        yield small
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +107,39 @@ def test_the_mix_is_mnist_plus_a_fair_share_of_drawings(mnist):
     assert mix.x_test is mnist.x_test and mix.y_test is mnist.y_test
     few = mixed_data(drawings[:2], mnist.y_train[:2], mnist)
     assert len(few.x_train) - n_mnist == 2 * finetune.MAX_REPEATS
+
+
+def test_the_recipe_mixes_in_the_training_writers_pen_digits_and_no_one_elses(small_pen, mnist):
+    from digitdnn.data.pen_training import draw_pen_digits
+    from digitdnn.data.pendigits import split_by_writer
+
+    train_part, _ = split_by_writer(small_pen)
+    pen_x, pen_y, _ = draw_pen_digits(small_pen, train_part, seed=finetune.PEN_SEED)
+    assert 20 < len(pen_y) <= 30 < len(small_pen.label)
+    drawings, labels = rotated(mnist.x_train[:10]), mnist.y_train[:10]
+    mix = fine_tune_data(drawings, labels, mnist.head(100, 50))
+    assert mix.source.startswith(f"100 MNIST training images, {len(pen_y)} pen-digit drawings and 10 drawings x ")
+    # every training writer's digit once (100 MNIST images ask for as many), nobody else's
+    pen_part = slice(100, 100 + len(pen_y))
+    assert sorted(map(bytes, mix.x_train[pen_part])) == sorted(map(bytes, pen_x))
+    assert sorted(mix.y_train[pen_part]) == sorted(pen_y)
+    np.testing.assert_array_equal(mix.x_train[-10:], np.round(drawings * 255).astype(np.uint8))
+    few = fine_tune_data(drawings, labels, mnist.head(12, 50))  # as many pen digits as MNIST images, at most
+    assert few.source.startswith("12 MNIST training images, 12 pen-digit drawings and 10 drawings x 1;")
+    assert len(few.y_train) == 34 and set(map(bytes, few.x_train[12:24])) <= set(map(bytes, pen_x))
+
+
+def test_without_the_pen_digits_the_recipe_mixes_mnist_alone_and_logs_why(mnist, tmp_path, monkeypatch, caplog):
+    (tmp_path / "pen.npz").write_bytes(b"not a pen-digits file")
+    monkeypatch.setenv("DIGITDNN_PEN_DIGITS", str(tmp_path / "pen.npz"))
+    drawings, labels = rotated(mnist.x_train[:10]), mnist.y_train[:10]
+    with caplog.at_level(logging.WARNING, logger=finetune.__name__):
+        mix = fine_tune_data(drawings, labels, mnist.head(100, 50))
+    alone = mixed_data(drawings, labels, mnist.head(100, 50))
+    np.testing.assert_array_equal(mix.x_train, alone.x_train)
+    np.testing.assert_array_equal(mix.y_train, alone.y_train)
+    assert "pen-digit" not in mix.source
+    assert [r.getMessage() for r in caplog.records if "the pen digits cannot be read" in r.getMessage()]
 
 
 def test_a_calibrated_model_is_trained_without_its_temperature_and_keeps_it(base, data, mnist):

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 from app_session import open_session, open_tab, texts
+from pen_subset import save_small_pen
 from test_app_class import KEY, table, unlock
 
 from digitdnn.cli import main
@@ -22,6 +23,17 @@ from digitdnn.training.holdout import HELD_BACK_SHARE, tab_hash
 from digitdnn.training.loop import train
 from digitdnn.ui import teacher_key
 from digitdnn.ui.retrain_on_class_drawings import USE_ANYWAY
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_pen(tmp_path_factory):
+    """The module's fine-tunes mix in a small pen set (a few training writers' digits), for speed."""
+    path = tmp_path_factory.mktemp("pen") / "pen.npz"
+    save_small_pen(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DIGITDNN_PEN_DIGITS", str(path))
+        yield
+
 
 FELL = re.compile(r"MNIST test accuracy fell from (\d+\.\d)% to (\d+\.\d)% \(more than 1\.5 points\)")
 
@@ -111,8 +123,8 @@ def test_finetune_refuses_a_model_worse_on_the_tabs_held_back_unless_forced(tiny
     out = tmp_path / "tuned.keras"
     status, stdout, stderr = run_finetune("--drawings", db, "--model", tiny_model, "--epochs", "1", "--out", out)
     assert status == 1, stdout
-    assert stdout.startswith(f"fine-tuning {tiny_model} on 400 drawings mixed with MNIST; holding back 20 drawings "
-                             "from 1 tab of 4 (not trained on, to measure)")
+    assert stdout.startswith(f"fine-tuning {tiny_model} on 400 drawings mixed with MNIST and pen digits; holding "
+                             "back 20 drawings from 1 tab of 4 (not trained on, to measure)")
     before, after = map(float, re.search(r"^accuracy on 20 drawings from 1 tab it did not train on (0\.\d+) -> "
                                          r"(0\.\d+)$", stdout, re.M).groups())
     assert after < before - 0.2, stdout  # the ones it learned to call 7

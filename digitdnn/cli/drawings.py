@@ -136,8 +136,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     x_trained, y_trained = x[~split.held], y[~split.held]
     base = load_classifier(args.model)
     data = load_mnist()
-    print(f"fine-tuning {args.model or 'the default model'} on {len(y_trained)} drawings mixed with MNIST; "
-          f"{split.describe()}", flush=True)
+    print(f"fine-tuning {args.model or 'the default model'} on {len(y_trained)} drawings mixed with MNIST and pen "
+          f"digits; {split.describe()}", flush=True)
     with StopOnInterrupt() as stop:
         result = fine_tune(base, x_trained, y_trained, epochs=args.epochs, data=data,
                            on_epoch_end=lambda r, _: print_epoch(r), should_stop=stop)
@@ -161,7 +161,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     # A calibrated model stays calibrated (the temperature is folded into its output layer).
     temperature = result.classifier.metadata.get("temperature") or None
     card = ModelCard.of_run(history, command=args.command_line,
-                            data_source=f"MNIST ({data.source}) and the drawings of {args.drawings}",
+                            data_source=f"MNIST ({data.source}), pen digits of the pen set's training writers "
+                                        f"(finetune.fine_tune_data) and the drawings of {args.drawings}",
                             temperature=temperature, fine_tuned={
                                 "base_model": str(args.model) if args.model else "default",
                                 "base_test_accuracy": history.initial_test_accuracy,

@@ -1,7 +1,8 @@
-"""Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST,
-with digitdnn.training.finetune's recipe, as a run like any other (the server's queue, a child process, the sidebar's
-progress and Stop; the result becomes a run of the session), then before and after: on the drawings of the browser
-tabs held back from it (training.holdout), on MNIST, and on the drawings it trained on.
+"""Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST and
+pen digits, with digitdnn.training.finetune's recipe and mix (training_data.for_retrain), as a run like any other
+(the server's queue, a child process, the sidebar's progress and Stop; the result becomes a run of the session),
+then before and after: on the drawings of the browser tabs held back from it (training.holdout), on MNIST, and on
+the drawings it trained on.
 
 A retrain that names fewer of the held-back drawings than the model it started from, or whose MNIST test accuracy
 fell by more than finetune.MAX_MNIST_FALL (mislabelled drawings), is kept as a run but not made active
@@ -28,9 +29,10 @@ USE_ANYWAY = "retrain_use_anyway"  # the teacher's button that makes a held-back
 def show(x: np.ndarray, y: np.ndarray) -> None:
     """The Retrain button, what it does, and the last retrain's before and after."""
     st.markdown("**Retrain on class drawings**")
-    st.caption("Continues the active model (a warm start) on the class's drawings mixed with MNIST, so that it "
-               "learns this room's handwriting and keeps MNIST. It waits for a training place like any run; its "
-               "progress and Stop are in the sidebar, and the new model becomes a run in your list.")
+    st.caption("Continues the active model (a warm start) on the class's drawings mixed with MNIST and other "
+               "people's pen digits, so that it learns this room's handwriting and keeps what it knew. It waits "
+               "for a training place like any run; its progress and Stop are in the sidebar, and the new model "
+               "becomes a run in your list.")
     problem = _why_not(len(y))
     st.button("Retrain on class drawings", key="retrain", type="primary", on_click=start_retrain,
               disabled=problem is not None)
@@ -42,7 +44,7 @@ def show(x: np.ndarray, y: np.ndarray) -> None:
 
 def start_retrain() -> None:
     """Button callback: start the retrain run of the active model on the class's drawings, as they are now."""
-    from digitdnn.training.finetune import MNIST_SAMPLE, fine_tune_config
+    from digitdnn.training.finetune import fine_tune_config
 
     if runs.is_training():
         return
@@ -61,8 +63,7 @@ def start_retrain() -> None:
         return
     split = split_by_tab(tabs)
     x_trained, y_trained = x[~split.held], y[~split.held]  # one copy, for the run and for its figures
-    data = training_data.with_drawings(server_state.mnist_loader(), x_trained, y_trained, mnist_sample=MNIST_SAMPLE,
-                                       seed=cfg.seed)
+    data = training_data.for_retrain(server_state.mnist_loader(), x_trained, y_trained, seed=cfg.seed)
     job = runs.launch(cfg, data, suffix=f" (retrained on {len(y_trained)} class drawings)", initial=entry.classifier)
     session = state.session()
     session.retrain_pending = state.RetrainRun(job, entry.name, entry.classifier, x_trained, y_trained, split,

@@ -1,5 +1,5 @@
 """Training data (sidebar): MNIST alone or with real people's pen digits, and the class's drawings mixed in, as
-digitdnn.training.finetune mixes them (also for a retrain)."""
+digitdnn.training.finetune mixes them; and a retrain's data, finetune's own mix (`for_retrain`)."""
 from __future__ import annotations
 
 import logging
@@ -41,7 +41,7 @@ def chosen() -> tuple[DataLoader, str]:
     if not st.session_state.get(INCLUDE):
         return base, suffix
     x, y = class_drawings()
-    return with_drawings(base, x, y, mnist_sample=None), f"{suffix} (+{len(y)} class drawings)"
+    return with_drawings(base, x, y), f"{suffix} (+{len(y)} class drawings)"
 
 
 def class_drawings() -> tuple[np.ndarray, np.ndarray]:
@@ -66,12 +66,24 @@ def class_drawings_with_tabs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, tabs
 
 
-def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, mnist_sample: int | None,
-                  seed: int = 0) -> DataLoader:
-    """A loader of MNIST (all of its training images, or a sample of `mnist_sample`) mixed with the drawings."""
+def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray) -> DataLoader:
+    """A loader of all of `mnist`'s training images (MNIST, or MNIST and pen digits) mixed with the drawings (for a
+    run from scratch)."""
     from digitdnn.training.finetune import mixed_data
 
     def load(report):
-        return mixed_data(x, y, mnist(report), seed=seed, mnist_sample=mnist_sample)
+        return mixed_data(x, y, mnist(report), mnist_sample=None)
+
+    return load
+
+
+def for_retrain(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> DataLoader:
+    """A loader of what a retrain trains on: finetune.fine_tune_data, the same mix as `digitdnn finetune` (a sample
+    of MNIST and of the pen digits, drawn once and kept in the cache, with the drawings)."""
+    from digitdnn.training.finetune import fine_tune_data
+
+    def load(report):
+        return fine_tune_data(x, y, mnist(report), seed=seed,
+                              progress=lambda done: report(f"drawing the pen digits: {done:.0%}"))
 
     return load
