@@ -1,19 +1,15 @@
 """The sidebar's training data choice: MNIST alone, or MNIST and the pen digits (drawn once per server, then kept)."""
-import numpy as np
 import pytest
 from app_session import TEST_DATA_LIMIT, open_session, run_until
+from pen_subset import save_small_pen
 from streamlit.testing.v1 import AppTest
-
-from digitdnn.data.pendigits import load_pen_digits, split_by_writer
 
 
 @pytest.fixture
 def small_pen(tmp_path):
     """40 digits of training writers and 10 of held-out ones."""
-    pen = load_pen_digits()
-    train, held = split_by_writer(pen)
     path = tmp_path / "pen.npz"
-    pen.subset(np.concatenate([train[:40], held[:10]])).save(path)
+    save_small_pen(path, training=40, held_out=10, calibration=0)
     return path
 
 

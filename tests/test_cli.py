@@ -232,13 +232,10 @@ def test_predict_bad_input_fails_in_one_line(trained, tmp_path, kind):
 
 
 def test_train_with_pen_digits_and_calibration_records_the_recipe(tmp_path, mnist):
-    from digitdnn.data.pendigits import calibration_indices, load_pen_digits, split_by_writer
+    from pen_subset import save_small_pen
 
-    pen = load_pen_digits()
-    train_part, held = split_by_writer(pen)
-    keep = np.sort(np.concatenate([train_part[:40], held[:10], calibration_indices(pen)[:40]]))
     small = tmp_path / "pen.npz"
-    pen.subset(keep).save(small)
+    save_small_pen(small, training=40, held_out=10, calibration=40)
     model = tmp_path / "pen.keras"
     argv = ["train", "--hidden-units", "32", "--optimizer", "adam", "--learning-rate", "0.002", "--epochs", "1",
             "--limit", "1000", "--test-limit", "300", "--pen-digits", "2", "--calibrate", "--out", str(model)]

@@ -3,10 +3,10 @@ XSRF token and the uploader's value sent over the page's own websocket protocol 
 upload bomb of issue 21 (0.2 MB, 214 MB of weights once unpacked) is refused in one sentence and the server does not
 unpack it; sessions uploading models past the server's budget of uploaded weights are refused plainly."""
 import asyncio
-import math
 
 import pytest
 from markdown_text import shown
+from weight_budgets import budget_holding
 
 from benchmarks.trust_upload import bomb_keras, upload_in_sessions
 from digitdnn.storage.weight_budget import FULL
@@ -16,18 +16,10 @@ from testkit.waiting import wait_until
 MAX_GROWTH_MB = 100  # the bomb, unpacked and read, took the server from +400 MB; refused, it costs about 1 MB
 
 
-def budget_for_two_mb(model) -> int:
-    """A budget of uploaded weights (whole MB) that holds two copies of `model`'s weights and not three."""
-    from digitdnn import load_classifier
-
-    weights = sum(w.nbytes + b.nbytes for w, b, _ in load_classifier(model).layers) / 2**20
-    return math.floor(2.5 * weights)
-
-
 @pytest.fixture(scope="module")
 def server(default_model, tmp_path_factory):
     settings = {"DIGITDNN_DEFAULT_MODEL": str(default_model),
-                "DIGITDNN_UPLOADED_WEIGHTS_MB": str(budget_for_two_mb(default_model))}
+                "DIGITDNN_UPLOADED_WEIGHTS_MB": str(budget_holding(default_model, 2))}
     with running_server(tmp_path_factory.mktemp("forged-upload"), timeout=60, **settings) as server:
         yield server
 

@@ -123,8 +123,9 @@ def test_the_shipped_default_models_sidecar_is_a_card_that_writes_back_the_same_
     sidecar = json.loads((Path(digitdnn.__file__).parent / "assets" / "default.json").read_text())
     card = ModelCard.from_json(sidecar)
     assert card.to_json() == sidecar and card.extra == {}
-    assert card.pen_digits["copies"] == 4 and card.temperature == sidecar["temperature"]
-    assert TrainConfig.from_dict(card.config).hidden_units == (800, 300)
+    assert card.pen_digits["copies"] == 12 and card.temperature == sidecar["temperature"]
+    assert card.pen_digits["styles"]["crossed zero"] == 0.3
+    assert TrainConfig.from_dict(card.config).hidden_units == (1200, 400)
 
 
 def test_the_card_of_a_run_is_saved_with_the_keys_sidecars_have(clf, tmp_path):

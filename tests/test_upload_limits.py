@@ -8,6 +8,7 @@ import tracemalloc
 import pytest
 from app_session import open_session, open_tab, texts
 from markdown_text import shown
+from weight_budgets import budget_holding
 
 from digitdnn.storage.weight_budget import FULL
 
@@ -50,7 +51,7 @@ def test_uploads_beyond_the_servers_budget_are_refused_until_a_session_drops_its
                                                                                       monkeypatch):
     from digitdnn.ui.state import release_session
 
-    monkeypatch.setenv("DIGITDNN_UPLOADED_WEIGHTS_MB", "5")  # the default model's weights take 3.3 MB: one fits
+    monkeypatch.setenv("DIGITDNN_UPLOADED_WEIGHTS_MB", str(budget_holding(default_model, 1)))
     model = default_model.read_bytes()
     first, second = open_session(), open_session()
     assert "mine.keras loaded; it is now the active model." in upload(first, "mine.keras", model)
@@ -66,7 +67,7 @@ def test_opened_models_count_against_the_budget_too(page_env, default_model, mon
     from digitdnn.storage.models import load_classifier, save_classifier
 
     save_classifier(load_classifier(default_model), page_env / "shared.keras")
-    monkeypatch.setenv("DIGITDNN_UPLOADED_WEIGHTS_MB", "6")
+    monkeypatch.setenv("DIGITDNN_UPLOADED_WEIGHTS_MB", str(budget_holding(default_model, 1)))
     holder, other = open_session(), open_session()
     assert "mine.keras loaded" in upload(holder, "mine.keras", default_model.read_bytes())
     other.selectbox(key="saved_model").set_value("shared").run()
