@@ -164,6 +164,7 @@ def page(page_env, tmp_path, monkeypatch, mnist):
 def test_a_retrain_worse_on_the_tabs_held_back_is_not_made_active_nor_offered_as_the_default(page):
     open_tab(page, "Class drawings")
     default = page.session_state["session"].models[0]
+    assert "Retrain now: holding back 20 drawings from 1 tab of 4 (not trained on, to measure)." in texts(page)
     page.button(key="retrain").click().run()
     assert "holding back 20 drawings from 1 tab of 4 (not trained on, to measure)" in texts(page)
     assert page.session_state["session"].job.join(180)  # (the page's polling fragment would rerun it meanwhile)

@@ -38,6 +38,10 @@ def show(x: np.ndarray, y: np.ndarray) -> None:
               disabled=problem is not None)
     if problem:
         st.caption(f"Off: {problem}.")
+    else:
+        preview = _held_back_now()
+        if preview:
+            st.caption(f"Retrain now: {preview}.")
     state.show_notice("retrain")
     _show_outcome()
 
@@ -70,6 +74,19 @@ def start_retrain() -> None:
                                                x[split.held], y[split.held])
     session.retrain_outcome = None
     state.clear_notice("retrain")
+
+
+def _held_back_now() -> str | None:
+    """What a retrain started now would hold back (holdout.Split.describe), from the drawings per tab; None when the
+    store cannot say."""
+    from digitdnn.storage.drawings import DrawingStoreError
+
+    try:
+        tabs = server_state.drawing_store().tabs()
+    except DrawingStoreError:
+        return None  # the tab shows the store's error already
+    each = np.repeat(np.array([tab.session for tab in tabs], dtype=object), [tab.drawings for tab in tabs])
+    return split_by_tab(each).describe()
 
 
 def _why_not(drawings: int) -> str | None:
