@@ -132,3 +132,28 @@ def browser_page(browser, server):
     page = open_page(browser, server)
     yield page
     page.close()
+
+
+# ---- PostgreSQL (the class store's second backend; helpers in postgres.py) ----------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the whole test session, stopped at its end."""
+    import shutil
+
+    from postgres import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop("immediate")
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """The URL of a new, empty database for this test alone."""
+    import hashlib
+
+    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    postgres_server.psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return postgres_server.create_database(name)

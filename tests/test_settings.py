@@ -20,7 +20,7 @@ def unset(monkeypatch):
 
 
 def test_every_variable_is_listed_in_the_docstring():
-    assert len(NAMES) == 15
+    assert len(NAMES) == 17
     for name in NAMES:
         assert name in settings.__doc__
 
@@ -33,6 +33,7 @@ def test_defaults_when_unset():
     assert settings.default_model_path().name == "default.keras"
     assert settings.drawings_db_path() == Path("class-data/drawings.sqlite")
     assert settings.models_dir() == Path("models")
+    assert settings.database_url() is None and settings.replica_name() is None
     assert settings.model_max_mb() * 2**20 == MAX_UPLOAD_BYTES  # any model saved from the page can be uploaded
     assert settings.models_max_mb() == 1024
     assert settings.max_training_seconds() == 900.0
@@ -125,3 +126,11 @@ def test_or_default_logs_a_bad_value_and_uses_the_default(monkeypatch, caplog):
     assert "DIGITDNN_TRAINING_SLOTS must be a positive integer, got 'many'; using 2" in caplog.text
     monkeypatch.setenv("DIGITDNN_TRAINING_SLOTS", "3")
     assert settings.or_default(settings.training_slots, 2) == 3
+
+
+def test_database_url_must_be_postgresql(monkeypatch):
+    monkeypatch.setenv(settings.DATABASE_URL_ENV, "sqlite:///x.db")
+    with pytest.raises(settings.SettingError, match="DIGITDNN_DATABASE_URL must be a postgresql"):
+        settings.database_url()
+    monkeypatch.setenv(settings.DATABASE_URL_ENV, " postgresql://u:p@127.0.0.1:5432/digitdnn ")
+    assert settings.database_url() == "postgresql://u:p@127.0.0.1:5432/digitdnn"

@@ -11,6 +11,8 @@ reads with `or_default`, which logs the error and uses the default instead.
     DIGITDNN_DEFAULT_MODEL         default_model_path()    the default model (digitdnn/assets/default.keras)
     DIGITDNN_DRAWINGS_DB           drawings_db_path()      the class's drawings (./class-data/drawings.sqlite)
     DIGITDNN_MODELS_DIR            models_dir()            where the page saves models (./models)
+    DIGITDNN_DATABASE_URL          database_url()          the class's PostgreSQL database instead of the two above
+    DIGITDNN_REPLICA               replica_name()          this page server's name in a cluster (none)
     DIGITDNN_MODEL_MAX_MB          model_max_mb()          largest model the page saves (64, the upload limit)
     DIGITDNN_MODELS_MAX_MB         models_max_mb()         the page's whole models folder (1024)
     DIGITDNN_MAX_TRAINING_SECONDS  max_training_seconds()  how long one run from the page may train (900)
@@ -39,6 +41,8 @@ PEN_DIGITS_ENV = "DIGITDNN_PEN_DIGITS"
 DEFAULT_MODEL_ENV = "DIGITDNN_DEFAULT_MODEL"
 DRAWINGS_DB_ENV = "DIGITDNN_DRAWINGS_DB"
 MODELS_DIR_ENV = "DIGITDNN_MODELS_DIR"
+DATABASE_URL_ENV = "DIGITDNN_DATABASE_URL"
+REPLICA_ENV = "DIGITDNN_REPLICA"
 MODEL_MAX_MB_ENV = "DIGITDNN_MODEL_MAX_MB"
 MODELS_MAX_MB_ENV = "DIGITDNN_MODELS_MAX_MB"
 MAX_TRAINING_SECONDS_ENV = "DIGITDNN_MAX_TRAINING_SECONDS"
@@ -112,6 +116,21 @@ def drawings_db_path() -> Path:
 def models_dir() -> Path:
     """Where models saved from the page go: $DIGITDNN_MODELS_DIR, else ./models."""
     return Path(os.environ.get(MODELS_DIR_ENV) or DEFAULT_MODELS_DIR)
+
+
+def database_url() -> str | None:
+    """$DIGITDNN_DATABASE_URL: the class's PostgreSQL database (postgresql://...), or None: the SQLite file and the
+    models folder of this machine."""
+    text = _text(DATABASE_URL_ENV)
+    if text is not None and not text.startswith(("postgresql://", "postgres://")):
+        raise SettingError(f"{DATABASE_URL_ENV} must be a postgresql://... URL, got one starting {text[:12]!r}")
+    return text
+
+
+def replica_name() -> str | None:
+    """$DIGITDNN_REPLICA: the name of this page server among the replicas of a cluster (as the proxy's cookie
+    names it), or None when it runs alone."""
+    return _text(REPLICA_ENV)
 
 
 def model_max_mb() -> int:

@@ -1,0 +1,28 @@
+"""A throwaway PostgreSQL server for the tests (digitdnn/cluster/postgres.py), in a temporary folder under /tmp that
+the service user can reach (pytest's own tmp_path is private to root), on a free loopback port."""
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_postgres():
+    """A started PostgresServer in a new temporary folder; the test skips (saying why) without PostgreSQL."""
+    from digitdnn.cluster.postgres import PostgresServer, PostgresUnavailable, postgres_bin
+
+    try:
+        postgres_bin()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"no PostgreSQL here: {exc}")
+    folder = Path(tempfile.mkdtemp(prefix="digitdnn-pg-"))
+    folder.chmod(0o755)
+    server = PostgresServer(folder, free_port())
+    server.start()
+    return server
