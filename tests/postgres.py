@@ -1,16 +1,11 @@
 """A throwaway PostgreSQL server for the tests (digitdnn/cluster/postgres.py), in a temporary folder under /tmp that
 the service user can reach (pytest's own tmp_path is private to root), on a free loopback port."""
-import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testkit.server import free_port
 
 
 def start_postgres():
