@@ -11,10 +11,11 @@ import digitdnn.data.mnist
 from digitdnn.config import TrainConfig
 from digitdnn.parameters import BATCH_SIZES, LEARNING_RATES, MAX_EPOCHS_SLIDER
 from digitdnn.presets import DEFAULT_PRESET, PAGE_DEFAULT, PRESETS
+from digitdnn.storage.model_shelf import checked_model_name
 from digitdnn.storage.models import load_classifier_bytes
 from digitdnn.ui.hyperparameters import config_from_state, describe, widget_values
 from digitdnn.ui.images import GRID_COLOUR, activation_grid, enlarge
-from digitdnn.ui.runs_and_models import file_name, model_file_bytes
+from digitdnn.ui.runs_and_models import model_file_bytes
 
 
 def prediction_text(at: AppTest) -> str:
@@ -255,13 +256,13 @@ def test_download_gives_the_active_model_as_a_keras_file(page):
 
 @pytest.mark.parametrize("text, name", [("my-model", "my-model"), (" run_2.keras ", "run_2"), ("v1.0", "v1.0")])
 def test_save_names_are_plain_file_names(text, name):
-    assert file_name(text) == name
+    assert checked_model_name(text) == name
 
 
 @pytest.mark.parametrize("text", ["", "../evil", "a/b", ".hidden", "x" * 65, "sp ace"])
 def test_unsafe_save_names_are_refused(text):
     with pytest.raises(ValueError, match="letters, digits"):
-        file_name(text)
+        checked_model_name(text)
 
 
 def test_enlarged_input_shows_every_pixel_with_a_grid():

@@ -45,6 +45,7 @@ def test_count_prints_the_total_and_each_digit(db):
 
 
 def test_the_default_database_comes_from_the_environment(db, monkeypatch):
+    monkeypatch.delenv("DIGITDNN_DATABASE_URL", raising=False)
     monkeypatch.setenv("DIGITDNN_DRAWINGS_DB", str(db.path))
     assert run_main("drawings", "count")[1].startswith("30 drawings")
 
@@ -79,6 +80,56 @@ def test_tabs_lists_each_browser_tab_most_suspicious_first_and_delete_tab_remove
     status, stdout = run_main("drawings", "delete", "--tab", "poisoner", "--db", db.path)
     assert status == 0 and stdout.strip() == f"deleted 1 drawing from {db.path} (31 left)"
     assert [t.session for t in db.tabs()] == ["", "honest"]
+
+
+# ---- the class's PostgreSQL database ------------------------------------------------------------------------
+
+def test_import_count_export_and_delete_through_a_database_url(db, postgres_url, tmp_path, monkeypatch):
+    where = "PostgreSQL at 127.0.0.1:" + postgres_url.rsplit(":", 1)[1]   # host:port/database, no password
+    password = postgres_url.split("@")[0].rsplit(":", 1)[1]
+    run_main("drawings", "export", tmp_path / "sqlite.npz", "--db", db.path)
+    status, stdout = run_main("drawings", "import", tmp_path / "sqlite.npz", "--database-url", postgres_url)
+    assert status == 0 and stdout.strip() == f"imported 30 drawings into {where} (now 30)"
+    monkeypatch.setenv("DIGITDNN_DATABASE_URL", postgres_url)   # the default, when no file is given
+    status, stdout = run_main("drawings", "count")
+    assert status == 0 and stdout.splitlines() == [f"30 drawings in {where}", "  ".join(f"{d}: 3" for d in range(10))]
+    assert run_main("drawings", "count", "--db", db.path)[1].startswith(f"30 drawings in {db.path}")  # --db wins
+    status, stdout = run_main("drawings", "export", tmp_path / "pg.npz")
+    assert status == 0 and stdout.strip() == f"exported 30 drawings to {tmp_path / 'pg.npz'}"
+    with np.load(tmp_path / "sqlite.npz") as before, np.load(tmp_path / "pg.npz") as after:
+        for name in ("x", "y", "predicted", "time"):
+            np.testing.assert_array_equal(after[name], before[name])
+    status, stdout = run_main("drawings", "delete", "--all", "--yes")
+    assert status == 0 and stdout.strip() == f"deleted 30 drawings from {where} (0 left)"
+    assert password not in stdout and db.count() == 30
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["drawings", "count", "--db", "x.sqlite"], "give --db or --database-url, not both"),
+    (["finetune", "--drawings", "x.sqlite", "--out", "x.keras"], "give --drawings or --database-url, not both"),
+    (["finetune", "--out", "x.keras"], "there are no drawings in PostgreSQL at 127.0.0.1:"),
+])
+def test_a_database_url_with_a_file_is_refused_and_finetune_reads_the_database(postgres_url, args, fragment):
+    status, _, stderr = run_cli(*args, "--database-url", postgres_url)
+    assert status == 2
+    assert_one_error_line(stderr, fragment)
+
+
+def test_a_database_that_is_down_is_one_line(tmp_path):
+    from testkit.server import free_port
+
+    url = f"postgresql://digitdnn:secret@127.0.0.1:{free_port()}/digitdnn"
+    status, stdout, stderr = run_cli("drawings", "count", "--database-url", url)
+    assert status == 1 and stdout == ""
+    assert_one_error_line(stderr, "The class database cannot be reached just now")
+    assert "secret" not in stderr
+
+
+def test_finetune_needs_a_file_or_a_database(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("DIGITDNN_DATABASE_URL", raising=False)
+    status, stdout = run_main("finetune", "--out", tmp_path / "x.keras")
+    assert status == 2 and stdout == ""
+    assert_one_error_line(capsys.readouterr().err, "give the drawings with --drawings DB, or --database-url URL")
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -153,6 +204,19 @@ def test_finetune_prints_epochs_and_saves_with_what_it_did(db, small_model, smal
     assert sidecar["command"].startswith("digitdnn finetune --drawings")
     assert "pen digits of the pen set's training writers" in sidecar["data_source"]
     assert load_classifier(out).layers[0][0].shape == (784, 32)
+
+
+def test_finetune_reads_the_drawings_of_a_database_url(db, postgres_url, small_model, small_pen, tmp_path):
+    db.export(tmp_path / "class.npz")
+    assert run_main("drawings", "import", tmp_path / "class.npz", "--database-url", postgres_url)[0] == 0
+    out = tmp_path / "tuned.keras"
+    status, stdout = run_main("finetune", "--database-url", postgres_url, "--model", small_model, "--epochs", "1",
+                              "--out", out)
+    assert status == 0 and f"saved {out}" in stdout
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["fine_tuned"]["drawings"] == 30
+    assert card["data_source"].endswith("the drawings of PostgreSQL at 127.0.0.1:" + postgres_url.rsplit(":", 1)[1])
+    assert card["command"].startswith("digitdnn finetune --database-url URL --model")   # never the password
 
 
 def test_finetune_without_drawings_saves_nothing(tmp_path, small_model):

@@ -39,9 +39,38 @@ def without_permission_override():
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request, tmp_path):
+    """new_store(): a new, empty drawings store of the backend under test; the contract tests run on both (the
+    PostgreSQL one skips, saying why, where PostgreSQL is not installed)."""
+    opened = []
+
+    def make():
+        if request.param == "sqlite":
+            opened.append(DrawingStore(tmp_path / f"class{len(opened) or ''}" / "drawings.sqlite"))
+            return opened[-1]
+        from digitdnn.storage.pg.database import PgDatabase
+        from digitdnn.storage.pg.drawings import PgDrawingStore
+
+        url = request.getfixturevalue("postgres_url")
+        if opened:  # another database on the same server
+            url = request.getfixturevalue("postgres_server").create_database(f"{url.rsplit('/', 1)[1]}_{len(opened)}")
+        opened.append(PgDrawingStore(PgDatabase(url)))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        if request.param == "postgresql":
+            store.db.close()
+
+
 @pytest.fixture
-def store(tmp_path):
-    return DrawingStore(tmp_path / "class" / "drawings.sqlite")
+def store(new_store):
+    return new_store()
+
+
+# what only a file can do: journals, file modes, deleted files, locks between processes
+sqlite_only = pytest.mark.parametrize("new_store", ["sqlite"], indirect=True)
 
 
 # ---- what goes in comes out ----------------------------------------------------------------------------------
@@ -137,10 +166,17 @@ def test_tabs_count_each_browser_tab_and_its_disagreements_most_suspicious_first
     assert store.recent(limit=1)[0].default_predicted is None and newest[1].default_predicted == 9
 
 
+def test_tabs_that_tie_are_ordered_by_their_names_as_bytes(store):
+    for session in ["é", "a", "Z", "B"]:
+        store.add(image(0), 1, session=session)
+    assert [t.session for t in store.tabs()] == ["B", "Z", "a", "é"]
+
+
 def test_tabs_are_counted_by_the_database_not_by_loading_rows(store, monkeypatch):
     store.add(image(0), 1, session="a")
-    monkeypatch.setattr("digitdnn.storage.drawings.drawing_from_row", None)
-    monkeypatch.setattr("digitdnn.storage.drawings.pixels_to_images", None)
+    module = sys.modules[type(store).__module__]
+    monkeypatch.setattr(module, "drawing_from_row", None)
+    monkeypatch.setattr(module, "pixels_to_images", None)
     assert [(t.session, t.drawings) for t in store.tabs()] == [("a", 1)]
 
 
@@ -196,6 +232,7 @@ def test_the_database_and_its_journal_are_readable_by_the_owner_only(tmp_path):
             assert file.stat().st_mode & 0o777 == 0o600, file
 
 
+@sqlite_only
 def test_deleted_drawings_leave_no_copy_in_the_file(store):
     marker = b"a-very-recognisable-session-id"
     store.add(image(0), 1, session=marker.decode(), image_png=PNG)
@@ -204,7 +241,7 @@ def test_deleted_drawings_leave_no_copy_in_the_file(store):
     assert marker not in on_disk
 
 
-def test_export_and_import_round_trip(store, tmp_path):
+def test_export_and_import_round_trip(store, new_store, tmp_path):
     store.add(image(1), 8, predicted=3, probabilities=np.full(10, 0.1), model="m", session="s", image_png=PNG,
               default_predicted=8)
     store.add(image(2), 0)
@@ -216,7 +253,7 @@ def test_export_and_import_round_trip(store, tmp_path):
         offsets = npz["png_offsets"]
         assert npz["png_bytes"][offsets[0]:offsets[1]].tobytes() == PNG and offsets[2] == offsets[1]
 
-    other = DrawingStore(tmp_path / "other.sqlite")
+    other = new_store()
     assert other.import_npz(tmp_path / "out" / "class.npz") == 2
     x, y = other.arrays()
     np.testing.assert_array_equal(x, store.arrays()[0])
@@ -283,6 +320,7 @@ def test_30_threads_writing_at_once_lose_nothing(store):
     assert len({d.id for d in store.recent(limit=1000)}) == 30 * per_thread
 
 
+@sqlite_only
 def test_three_processes_and_threads_writing_at_once_lose_nothing(store):
     writer = f"""
         import numpy as np, threading
@@ -396,6 +434,7 @@ def delete_database(path: Path) -> None:
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+@sqlite_only
 def test_a_file_deleted_while_in_use_is_created_again(store):
     store.add(image(0), 3)
     delete_database(store.path)
@@ -406,6 +445,7 @@ def test_a_file_deleted_while_in_use_is_created_again(store):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+@sqlite_only
 def test_a_folder_deleted_while_in_use_is_created_again(store):
     store.add(image(0), 3)
     shutil.rmtree(store.path.parent)
@@ -415,6 +455,7 @@ def test_a_folder_deleted_while_in_use_is_created_again(store):
     assert store.count() == 0 and store.recent() == []   # reading a deleted file finds an empty store
 
 
+@sqlite_only
 def test_a_folder_replaced_by_a_file_is_named_as_the_reason(store):
     store.add(image(0), 3)
     shutil.rmtree(store.path.parent)

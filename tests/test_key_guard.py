@@ -97,3 +97,84 @@ def test_every_wrong_key_is_logged_with_time_and_address_never_the_key(guard, cl
     assert STUDENT in first and "(1 since the last unlock)" in first
     assert "unknown address" in second and "(2 since the last unlock)" in second
     assert all(re.search(r"at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", text) for text in (first, second))
+
+
+# ---- the same back-off, shared by page replicas through the class database (storage/pg/keys.py) -------------------
+# Real time here (the database's clock): waits capped at fractions of a second, so the tests sleep little.
+
+SHORT = 0.4  # a cap on waits, in seconds
+
+
+@pytest.fixture(params=["memory", "postgresql"])
+def replicas(request):
+    """make(server_max_wait, address_max_wait) -> two back-offs the wrong keys of both count in: one KeyGuard for
+    the process's sessions, or two PgKeyGuards on one database for two page replicas."""
+    if request.param == "memory":
+        def make(server_max_wait, address_max_wait):
+            guard = KeyGuard(server_max_wait=server_max_wait, address_max_wait=address_max_wait)
+            return guard, guard
+
+        yield make
+        return
+    from digitdnn.storage.pg.database import PgDatabase
+    from digitdnn.storage.pg.keys import PgKeyGuard
+
+    url = request.getfixturevalue("postgres_url")
+    dbs = [PgDatabase(url), PgDatabase(url)]
+    yield lambda server_max_wait, address_max_wait: tuple(
+        PgKeyGuard(db, server_max_wait=server_max_wait, address_max_wait=address_max_wait) for db in dbs)
+    for db in dbs:
+        db.close()
+
+
+def test_a_wrong_key_on_one_replica_makes_the_other_wait(replicas):
+    import time
+
+    one, other = replicas(SHORT, SHORT)
+    assert one.check(False, STUDENT) == key_guard.KeyCheck(Outcome.WRONG, seconds=SHORT)
+    refused = other.check(True, TEACHER)  # the right key, elsewhere: not even checked
+    assert refused.outcome is Outcome.REFUSED and 0 < refused.seconds <= SHORT
+    time.sleep(SHORT)
+    assert other.check(True, TEACHER) == key_guard.KeyCheck(Outcome.RIGHT, wrong_keys=1)
+    assert one.check(False, None) == key_guard.KeyCheck(Outcome.WRONG, seconds=SHORT)  # reset: the doubling anew
+
+
+def test_an_address_waits_longer_on_every_replica(replicas):
+    import time
+
+    one, other = replicas(SHORT, key_guard.MAX_WAIT_SECONDS)
+    assert one.check(False, STUDENT).seconds == key_guard.FIRST_WAIT_SECONDS
+    time.sleep(SHORT)
+    assert other.check(False, STUDENT).outcome is Outcome.REFUSED  # the address's own wait
+    assert other.check(True, TEACHER) == key_guard.KeyCheck(Outcome.RIGHT, wrong_keys=1)
+    refused = one.check(True, STUDENT)
+    assert refused.outcome is Outcome.REFUSED and 0 < refused.seconds <= key_guard.FIRST_WAIT_SECONDS - SHORT
+
+
+def test_wrong_keys_are_logged_on_the_replica_that_saw_them(replicas, caplog):
+    caplog.set_level(logging.WARNING, logger=key_guard.__name__)
+    one, other = replicas(SHORT, SHORT)
+    one.check(False, STUDENT)
+    other.check(False, STUDENT)  # refused: not logged
+    records = [r.getMessage() for r in caplog.records if r.name == key_guard.__name__]
+    assert len(records) == 1 and STUDENT in records[0] and "(1 since the last unlock)" in records[0]
+
+
+def test_addresses_kept_in_the_database_are_bounded(replicas, monkeypatch):
+    monkeypatch.setattr(key_guard, "MAX_ADDRESSES", 3)
+    one, other = replicas(0, key_guard.MAX_WAIT_SECONDS)
+    for n in range(5):
+        (one, other)[n % 2].check(False, f"10.0.0.{n}")
+    assert other.check(False, "10.0.0.0").seconds == 2  # forgotten: its doubling starts again
+    assert one.check(False, "10.0.0.4").outcome is Outcome.REFUSED
+
+
+def test_a_try_while_the_database_is_down_is_refused_never_let_through(caplog):
+    from digitdnn.storage.pg.database import PgDatabase
+    from digitdnn.storage.pg.keys import PgKeyGuard
+    from testkit.server import free_port
+
+    guard = PgKeyGuard(PgDatabase(f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"))
+    check = guard.check(True, TEACHER)
+    assert check.outcome is Outcome.REFUSED and check.seconds > 0
+    assert "class database cannot be used" in caplog.text

@@ -89,3 +89,99 @@ def test_one_address_cannot_store_for_many_tabs(monkeypatch):
         assert server_state.drawing_refused("tab-new", "10.0.0.8") is None  # another computer is not held back
     finally:
         server_state._drawing_limiter.clear()
+
+
+# ---- the same limits across page replicas, counted in the class database (storage/pg/rates.py) --------------------
+# Real time here (the database's clock), with windows of a second or an hour.
+
+
+@pytest.fixture(params=["memory", "postgresql"])
+def replicas(request):
+    """make(limits, window) -> two limiters whose events count together: one RateLimiter for the process, or two
+    PgRateLimiters of one name on one database, each with its own connection pool (two page replicas)."""
+    if request.param == "memory":
+        def make(limits, window):
+            limiter = RateLimiter(limits, window_seconds=window)
+            return limiter, limiter
+
+        yield make
+        return
+    from digitdnn.storage.pg.database import PgDatabase
+    from digitdnn.storage.pg.rates import PgRateLimiter
+
+    url = request.getfixturevalue("postgres_url")
+    dbs = [PgDatabase(url), PgDatabase(url)]
+    yield lambda limits, window: tuple(PgRateLimiter(db, "drawings", limits, window) for db in dbs)
+    for db in dbs:
+        db.close()
+
+
+def test_the_window_is_shared_by_the_replicas_and_slides(replicas):
+    import time
+
+    one, other = replicas({"tab": 3}, 1.0)
+    assert [one.take({"tab": "a"}), other.take({"tab": "a"}), one.take({"tab": "a"})] == [None, None, None]
+    assert other.take({"tab": "a"}) == "tab" and one.take({"tab": "a"}) == "tab"
+    assert other.take({"tab": "b"}) is None  # another key has its own window
+    time.sleep(1.0)
+    assert [other.take({"tab": "a"}) for _ in range(4)] == [None, None, None, "tab"]
+
+
+def test_an_event_refused_by_one_limit_is_counted_by_none_on_any_replica(replicas):
+    one, other = replicas({"tab": 1, "server": 2}, 3600)
+    assert one.take({"tab": "a", "server": ""}) is None
+    assert other.take({"tab": "b", "server": ""}) is None
+    assert one.take({"tab": "c", "server": ""}) == "server"
+    assert other.take({"tab": "c"}) is None  # c's try refused by the server's limit was not counted in its tab
+    assert one.take({"tab": "c"}) == "tab"
+    with pytest.raises(KeyError, match="nonsense"):
+        one.take({"nonsense": "1"})
+
+
+def test_threads_on_two_replicas_never_get_more_than_the_limit(replicas):
+    one, other = replicas({"server": 30}, 3600)
+    allowed = []
+
+    def hammer(limiter):
+        allowed.extend(limiter.take({"server": ""}) is None for _ in range(10))
+
+    threads = [threading.Thread(target=hammer, args=(limiter,)) for limiter in (one, other) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(allowed) == 60 and sum(allowed) == 30
+
+
+def test_database_limits_are_checked_and_old_events_deleted(postgres_url, monkeypatch):
+    import time
+
+    from digitdnn.storage.pg import rates
+    from digitdnn.storage.pg.database import PgDatabase
+    from digitdnn.storage.pg.rates import PgRateLimiter
+
+    db = PgDatabase(postgres_url)
+    with pytest.raises(ValueError, match="at least one"):
+        PgRateLimiter(db, "drawings", {"tab": 0})
+    monkeypatch.setattr(rates, "PRUNE_EVERY_SECONDS", 0)
+    limiter = PgRateLimiter(db, "drawings", {"tab": 5}, window_seconds=0.5)
+    other = PgRateLimiter(db, "uploads", {"tab": 5}, window_seconds=3600)  # its own name: its own counts
+    for key in ("a", "b", "c\x00'"):  # any key, stored as data
+        assert limiter.take({"tab": key}) is None and other.take({"tab": key}) is None
+    time.sleep(0.5)
+    assert limiter.take({"tab": "d"}) is None
+    with db.transaction() as connection:
+        rows = connection.execute("SELECT limiter, count(*) FROM rate_events GROUP BY limiter").fetchall()
+    assert dict(rows) == {"drawings": 1, "uploads": 3}
+    db.close()
+
+
+def test_a_database_that_cannot_be_reached_allows_and_logs(caplog):
+    from digitdnn.storage.pg.database import PgDatabase
+    from digitdnn.storage.pg.rates import PgRateLimiter
+    from testkit.server import free_port
+
+    limiter = PgRateLimiter(PgDatabase(f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"), "drawings",
+                            {"tab": 1})
+    assert [limiter.take({"tab": "a"}) for _ in range(2)] == [None, None]
+    assert "was not checked" in caplog.text

@@ -7,19 +7,18 @@ backends.
 - PostgreSQL ($DIGITDNN_DATABASE_URL): all of them in one database (storage/pg/), so that any number of page
   servers share them.
 
-`open_class_store()` picks one. The parts are Protocols: the page and the CLI use only what is written here.
+`storage/open_store.open_class_store()` picks one. The parts are Protocols: the page and the CLI use only what is
+written here.
 """
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
-
-from digitdnn.server import settings
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -65,6 +64,8 @@ class ModelShelf(Protocol):
 
     A name is claimed once and never overwritten. Names come from clients: `open` and `choose_default` only ever
     compare them with the listed names. Failures to write raise SaveError (an OSError) with a plain sentence.
+    With the PostgreSQL backend, while the database cannot be reached, `save` raises SaveError and the other
+    methods ClassStoreUnavailable; the local shelf never raises ClassStoreUnavailable.
     """
 
     def list(self) -> list[SavedModel]: ...
@@ -83,53 +84,51 @@ class ModelShelf(Protocol):
         """The file of the model a teacher chose for new sessions (as `open` gives it), or None: the shipped one."""
         ...
 
+    def chosen_default_name(self) -> str | None:
+        """The name of the model a teacher chose for new sessions, or None."""
+        ...
+
     def choose_default(self, name: str) -> None: ...
     def forget_default(self) -> None: ...
 
 
 class KeyBackoff(Protocol):
-    """The teacher key's back-off (server/key_guard.py): one try of the key from `address`."""
+    """The teacher key's back-off (server/key_guard.py): one try of the key from `address`. PostgreSQL: while the
+    database is down every try is refused for a few seconds, never let through."""
 
     def check(self, right: bool, address: str | None) -> KeyCheck: ...
 
 
 class RateWindows(Protocol):
     """Rate limits over sliding windows (server/rate_limit.py): count one event in every slot of `keys`, or in
-    none and return the name of the limit reached."""
+    none and return the name of the limit reached. PostgreSQL: while the database is down events are allowed (the
+    drawing they count cannot be stored then anyway), and that is logged."""
 
     def take(self, keys: Mapping[str, str]) -> str | None: ...
 
 
-@dataclass(frozen=True)
+class ClassStoreUnavailable(Exception):
+    """The class store cannot be reached just now (its database is down or unreachable): a plain sentence."""
+
+
 class ClassStore:
-    """The class's shared state. `where` says in a few words where it is kept (for logs and the CLI)."""
+    """The class's shared state. `where` says in a few words where it is kept (for logs and the CLI).
 
-    drawings: Drawings
-    models: ModelShelf
-    keys: KeyBackoff
-    limiter: Callable[[str, Mapping[str, int], float], RateWindows]  # (name, limits per window, window seconds)
-    where: str
+    The drawings are opened at their first use (`open_drawings`), not with the store: a page only looked at never
+    creates the local drawings file, and an opening that failed is tried again at the next use.
+    """
 
+    def __init__(self, open_drawings: Callable[[], Drawings], models: ModelShelf, keys: KeyBackoff,
+                 limiter: Callable[[str, Mapping[str, int], float], RateWindows], where: str):
+        self.models, self.keys, self.where = models, keys, where
+        self.limiter = limiter  # (name, limits per window, window seconds) -> the limits, shared like the rest
+        self._open_drawings = open_drawings
+        self._drawings: Drawings | None = None
+        self._lock = threading.Lock()
 
-def open_class_store(database_url: str | None = None, *, drawings_path: Path | None = None,
-                     models_dir: Path | None = None) -> ClassStore:
-    """The class store at `database_url` (postgresql://...), else at $DIGITDNN_DATABASE_URL, else the local
-    one: the drawings file `drawings_path` ($DIGITDNN_DRAWINGS_DB) and the models folder `models_dir`
-    ($DIGITDNN_MODELS_DIR)."""
-    url = database_url or settings.database_url()
-    if url:
-        from digitdnn.storage.pg.store import open_pg_store
-
-        return open_pg_store(url)
-    return _open_local_store(drawings_path or settings.drawings_db_path(), models_dir or settings.models_dir())
-
-
-def _open_local_store(drawings_path: Path, models_dir: Path) -> ClassStore:
-    from digitdnn.server.key_guard import KeyGuard
-    from digitdnn.server.rate_limit import RateLimiter
-    from digitdnn.storage.drawings import DrawingStore
-    from digitdnn.storage.model_shelf import FolderShelf
-
-    return ClassStore(DrawingStore(drawings_path), FolderShelf(models_dir), KeyGuard(),
-                      lambda _name, limits, window: RateLimiter(limits, window_seconds=window),
-                      f"the SQLite file {drawings_path} and the folder {models_dir}")
+    @property
+    def drawings(self) -> Drawings:
+        with self._lock:
+            if self._drawings is None:
+                self._drawings = self._open_drawings()
+            return self._drawings

@@ -157,7 +157,7 @@ class DrawingStore:
 
     def delete_tab(self, session: str) -> int:
         """Delete the drawings of one browser tab (as tabs() names it); returns how many went."""
-        session = _checked_session(session)
+        session = checked_session(session)
         deleted = self._do(lambda db: _write(db, lambda: db.execute(
             f"DELETE FROM drawings WHERE {_SAME_TAB}", (session, session)).rowcount))
         self._do(_truncate_journal)
@@ -203,7 +203,7 @@ class DrawingStore:
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """arrays(newest, stored) and each drawing's browser tab, as tabs() names it ("" for none): an object array
         of str (n,), one string object per tab."""
-        limit = -1 if newest is None else _checked_limit("newest", newest)
+        limit = -1 if newest is None else checked_limit("newest", newest)
         rows = self._do(lambda db: db.execute(
             "SELECT pixels, label, tab FROM (SELECT id, pixels, label, coalesce(session, '') AS tab FROM drawings "
             "ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)).fetchall())
@@ -216,7 +216,7 @@ class DrawingStore:
     def recent(self, label: int | None = None, limit: int = 50, offset: int = 0) -> list[Drawing]:
         """The newest drawings first (of one label, or all), at most `limit` of them, skipping the `offset` newest
         (a page of a gallery)."""
-        limit, offset = _checked_limit("limit", limit), _checked_limit("offset", offset)
+        limit, offset = checked_limit("limit", limit), checked_limit("offset", offset)
         where, args = ("WHERE label = ?", [checked_digit("label", label)]) if label is not None else ("", [])
         rows = self._do(lambda db: db.execute(
             f"SELECT {READ_COLUMNS} FROM drawings {where} ORDER BY id DESC LIMIT ? OFFSET ?",
@@ -404,14 +404,16 @@ def _insert(db: sqlite3.Connection, rows: list[tuple]) -> list[int]:
 _SAME_TAB = "(session = ? OR (? = '' AND session IS NULL))"  # SQL: a tab as tabs() names it ("": no session)
 
 
-def _checked_limit(name: str, value) -> int:
+def checked_limit(name: str, value) -> int:
+    """`value` as a count of rows (a limit, an offset): an int >= 0; ValueError naming the field otherwise."""
     value = checked_integer(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
 
 
-def _checked_session(session) -> str:
+def checked_session(session) -> str:
+    """A browser tab's name as tabs() gives it: a string; ValueError naming the field otherwise."""
     if not isinstance(session, str):
         raise ValueError(f"session must be a string, got {type(session).__name__}")
     return session

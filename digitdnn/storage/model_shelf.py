@@ -51,6 +51,10 @@ class FolderShelf:
     def chosen_default(self) -> Path | None:
         return server_default.chosen_default(self.folder)
 
+    def chosen_default_name(self) -> str | None:
+        chosen = self.chosen_default()
+        return None if chosen is None else chosen.stem
+
     def choose_default(self, name: str) -> None:
         path = self.open(name)
         if path is None:

@@ -34,21 +34,20 @@ _LOG = logging.getLogger(__name__)
 
 def show() -> None:
     """The "Class drawings" tab."""
-    from digitdnn.storage.drawings import DrawingStoreError
-
     try:
         store = server_state.drawing_store()
         counts = store.counts()
         x, y = store.arrays(newest=SCORED_DRAWINGS, stored=True)
-    except DrawingStoreError as exc:
+    except server_state.class_store_errors() as exc:
         _LOG.warning("the class's drawings cannot be read", exc_info=True)
         st.error(f"The class's drawings cannot be read: {without_paths(exc)}")
         return
-    if store.notice and store.noticed_at is not None and time.monotonic() - store.noticed_at < NOTICE_SECONDS:
+    noticed_at = getattr(store, "noticed_at", None)  # when the local SQLite file set a damaged one aside
+    if store.notice and noticed_at is not None and time.monotonic() - noticed_at < NOTICE_SECONDS:
         st.warning(DAMAGED_SET_ASIDE)
     st.caption("Drawings stored with the buttons under the prediction (“It was a …”): the 28 x 28 input, the "
                "canvas, the digit it really is, what the network said, which model, when, and an anonymous id "
-               "of the browser tab. One database for everyone on this server.")
+               "of the browser tab. One database for the whole class.")
     total = int(counts.sum())
     _counts(counts)
     shown = []

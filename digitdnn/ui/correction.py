@@ -74,32 +74,33 @@ def _drawing_key(centred: np.ndarray) -> str:
 
 def _store(label: int, drawing: str, centred: np.ndarray, canvas, probabilities, model_label: str) -> None:
     from digitdnn.storage.drawing_rows import MAX_TEXT_CHARS
-    from digitdnn.storage.drawings import DrawingStoreError
 
     stored = state.session().correction_stored
     predicted = None if probabilities is None else int(np.argmax(probabilities))
     kind: state.NoticeKind
-    refused = None if drawing in stored else server_state.drawing_refused(session_id(), st.context.ip_address)
     if drawing in stored:
         kind, text = "info", f"This drawing is already stored, labelled {stored[drawing]}. Draw the next one."
-    elif refused is not None:
-        kind, text = "warning", refused
     else:
         try:
-            server_state.drawing_store().add(centred, label, predicted=predicted,
-                                             probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
-                                             session=session_id(), image_png=png_bytes(canvas),
-                                             default_predicted=_default_models_answer(centred))
-        except DrawingStoreError as exc:
+            refused = server_state.drawing_refused(session_id(), server_state.client_address())
+            if refused is None:
+                server_state.drawing_store().add(centred, label, predicted=predicted,
+                                                 probabilities=probabilities, model=model_label[:MAX_TEXT_CHARS],
+                                                 session=session_id(), image_png=png_bytes(canvas),
+                                                 default_predicted=_default_models_answer(centred))
+        except server_state.class_store_errors() as exc:
             _LOG.warning("a drawing labelled %d was not stored", label, exc_info=True)
             reason = without_paths(exc)
             kind, text = "error", f"Your drawing was NOT stored: {reason[:1].lower()}{reason[1:]}"
         else:
-            stored[drawing] = label
-            said = ("the model gave no usable answer" if predicted is None
-                    else "the network was right" if label == predicted else f"the network said {predicted}")
-            kind = "success"
-            text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
+            if refused is not None:
+                kind, text = "warning", refused
+            else:
+                stored[drawing] = label
+                said = ("the model gave no usable answer" if predicted is None
+                        else "the network was right" if label == predicted else f"the network said {predicted}")
+                kind = "success"
+                text = f"Stored, labelled {label} ({said}). Thank you: the class's drawings teach the network."
     state.session().correction_notice = (drawing, kind, text)
 
 

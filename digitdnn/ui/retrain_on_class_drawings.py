@@ -79,11 +79,9 @@ def start_retrain() -> None:
 def _held_back_now() -> str | None:
     """What a retrain started now would hold back (holdout.Split.describe), from the drawings per tab; None when the
     store cannot say."""
-    from digitdnn.storage.drawings import DrawingStoreError
-
     try:
         tabs = server_state.drawing_store().tabs()
-    except DrawingStoreError:
+    except server_state.class_store_errors():
         return None  # the tab shows the store's error already
     each = np.repeat(np.array([tab.session for tab in tabs], dtype=object), [tab.drawings for tab in tabs])
     return split_by_tab(each).describe()

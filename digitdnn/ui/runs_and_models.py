@@ -2,12 +2,13 @@
 
 Uploaded and opened models are people's files: an upload's unpacked size and weights are capped per model
 ($DIGITDNN_MODEL_MAX_MB), and the weights of every session's uploaded and opened models together by the server's
-budget ($DIGITDNN_UPLOADED_WEIGHTS_MB). Messages name models, never the server's folders (those go to its log).
+budget ($DIGITDNN_UPLOADED_WEIGHTS_MB). Saved models are on the class store's shelf (server_state.class_store():
+a folder of this server, or with $DIGITDNN_DATABASE_URL the database every page replica shares). Messages name
+models, never the server's folders (those go to its log).
 """
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from pathlib import Path
 
@@ -15,27 +16,23 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.server import settings
+from digitdnn.storage.class_store import SavedModel
 from digitdnn.storage.models import (
     MAX_UPLOAD_BYTES,
     ModelLoadError,
-    SavedModelFile,
-    SaveError,
     kept_test_accuracy,
-    list_models,
     load_classifier,
     load_classifier_bytes,
     save_classifier,
-    saved_model_path,
 )
 from digitdnn.storage.weight_budget import WeightBudget
 from digitdnn.ui import server_state, state
 from digitdnn.ui.charts import METRICS, runs_overlay
 from digitdnn.ui.hyperparameters import describe
-from digitdnn.ui.text import plain
+from digitdnn.ui.text import plain, without_paths
 
 # Widget keys read outside their widget
 UPLOAD_KEY, SAVE_NAME_KEY, SAVED_MODEL_KEY, OVERLAY_KEY = "upload", "save_name", "saved_model", "overlay_runs"
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 NOT_LISTED = "Cannot open it: choose one of the saved models in the list."  # for every value not listed
 _LOG = logging.getLogger(__name__)
 
@@ -71,14 +68,6 @@ def model_file_bytes(entry: state.SessionModel) -> bytes:
         return path.read_bytes()
 
 
-def file_name(text: str) -> str:
-    """`text` as a safe model file name without extension; ValueError with a plain message if it is not one."""
-    name = text.strip().removesuffix(".keras")
-    if not SAFE_NAME.fullmatch(name):
-        raise ValueError("Use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit.")
-    return name
-
-
 @st.cache_resource(show_spinner=False)
 def _weight_budget(capacity: int) -> WeightBudget:
     return WeightBudget(capacity)
@@ -102,12 +91,12 @@ def _on_upload() -> None:
                       done=f"{uploaded.name} loaded; it is now the active model.")
 
 
-def saved_label(entry: SavedModelFile) -> str:
+def saved_label(entry: SavedModel) -> str:
     """How a saved model is named in the picker: its name, its accuracy, or that its metadata is damaged."""
     if entry.damaged:
-        return f"{entry.path.stem} (damaged metadata)"
+        return f"{entry.name} (damaged metadata)"
     accuracy = kept_test_accuracy(entry.metadata)
-    return entry.path.stem if accuracy is None else f"{entry.path.stem} ({accuracy:.2%})"
+    return entry.name if accuracy is None else f"{entry.name} ({accuracy:.2%})"
 
 
 def _add_loaded_model(load, name: str, source: state.Source, refused: str, done: str) -> None:
@@ -127,18 +116,18 @@ def _on_save() -> None:
     if entry is None:
         return
     assert entry.classifier is not None  # the active model is never a record
+    # The shelf is shared by every session of the class: a name is claimed in one step, never overwritten.
     try:
-        name = file_name(st.session_state.get(SAVE_NAME_KEY, ""))
-        # The folder is shared by every session of this server: a name is claimed in one step, never overwritten.
-        path = save_classifier(entry.classifier, server_state.models_dir() / f"{name}.keras", entry.metadata,
-                               overwrite=False, limits=server_state.models_limits(), name=f"{name}.keras")
-    except (ValueError, FileExistsError, SaveError) as exc:
-        _LOG.warning("the model %r was not saved in %s: %s", entry.name, server_state.models_dir().resolve(), exc,
-                     exc_info=isinstance(exc, SaveError))
-        state.notify("models", "error", f"Not saved. {exc}")
+        store = server_state.class_store()
+        name = store.models.save(entry.classifier, str(st.session_state.get(SAVE_NAME_KEY) or ""), entry.metadata,
+                                 limits=server_state.models_limits())
+    except (ValueError, FileExistsError) + server_state.class_store_errors() as exc:
+        _LOG.warning("the model %r was not saved: %s", entry.name, exc,
+                     exc_info=not isinstance(exc, (ValueError, FileExistsError)))
+        state.notify("models", "error", f"Not saved. {without_paths(exc)}")
         return
-    _LOG.info("the model %r was saved as %s", entry.name, path.resolve())
-    state.notify("models", "success", f"Saved “{entry.name}” as “{path.stem}”.")
+    _LOG.info("the model %r was saved as %r in %s", entry.name, name, store.where)
+    state.notify("models", "success", f"Saved “{entry.name}” as “{name}”.")
 
 
 def _on_open() -> None:
@@ -146,13 +135,18 @@ def _on_open() -> None:
     if not name:
         return
     # The value comes from the browser, which can send any string: only a listed model's name is looked up.
-    path = saved_model_path(server_state.models_dir(), name)
+    try:
+        path = server_state.class_store().models.open(name)
+    except server_state.class_store_errors() as exc:
+        _LOG.warning("the saved model %.100r cannot be opened", name, exc_info=True)
+        state.notify("models", "error", f"Cannot open it: {without_paths(exc)}")
+        return
     if path is None:
         _LOG.warning("a request to open %.100r, which is not a saved model's name, was refused", name)
         state.notify("models", "error", NOT_LISTED)
         return
-    _add_loaded_model(lambda: load_classifier(path, name=path.name, budget=weight_budget()), f"Saved: {path.stem}",
-                      "opened", refused="Cannot open it.", done=f"Opened “{path.stem}”; it is now the active model.")
+    _add_loaded_model(lambda: load_classifier(path, name=f"{name}.keras", budget=weight_budget()), f"Saved: {name}",
+                      "opened", refused="Cannot open it.", done=f"Opened “{name}”; it is now the active model.")
 
 
 def show() -> None:
@@ -215,7 +209,7 @@ def _save_and_open() -> None:
         st.button("Save", key="save", on_click=_on_save, disabled=state.active_model() is None)
         st.caption("Saved on this server, where everyone using it can open them.")
     with reopen:
-        listed = {m.path.stem: m for m in list_models(server_state.models_dir())}
+        listed = {m.name: m for m in _saved_models()}
         st.selectbox("Open a saved model", list(listed), format_func=lambda name: saved_label(listed[name]),
                      index=None, placeholder="no saved models" if not listed else "choose…", key=SAVED_MODEL_KEY)
         chosen = listed.get(st.session_state.get(SAVED_MODEL_KEY) or "")
@@ -225,3 +219,13 @@ def _save_and_open() -> None:
     with upload:
         st.file_uploader("Upload a .keras model", type=["keras"], key=UPLOAD_KEY, on_change=_on_upload,
                          max_upload_size=MAX_UPLOAD_BYTES // 2**20)
+
+
+def _saved_models() -> list[SavedModel]:
+    """The class's saved models; none (and a warning saying why) when they cannot be listed just now."""
+    try:
+        return server_state.class_store().models.list()
+    except server_state.class_store_errors() as exc:
+        _LOG.warning("the saved models cannot be listed", exc_info=True)
+        st.warning(f"Saved models cannot be listed just now: {without_paths(exc)}")
+        return []

@@ -1,7 +1,9 @@
 """What one server process shares between all of its sessions (st.cache_resource): the default model and the
 datasets, loaded once and never mutated, and the services every session uses but none owns: the training queue,
-the closed-session sweeper, the class's drawings database with the limits on how fast drawings are stored, and the
-models folder with its limits.
+the closed-session sweeper, and the class store (storage/class_store.py: the class's drawings with the limits on
+how fast they are stored, saved models with their limits, the teacher's default and the teacher key's back-off),
+which is this machine's SQLite file and models folder, or with $DIGITDNN_DATABASE_URL the PostgreSQL database
+every page replica shares.
 
 It also keeps the server's garbage collector and BLAS out of the way of the page's runs.
 Design notes: docs/design-notes.md.
@@ -9,6 +11,7 @@ Design notes: docs/design-notes.md.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -19,16 +22,17 @@ import streamlit as st
 
 from digitdnn.data.shared_dataset import SharedDataset
 from digitdnn.server import settings
-from digitdnn.server.rate_limit import RateLimiter
 from digitdnn.server.sessions import ClosedSessionSweeper
 from digitdnn.storage.models import FolderLimits, ModelLoadError
 from digitdnn.training.queue import TrainingQueue
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
+    from digitdnn.storage.class_store import ClassStore, Drawings, RateWindows
 
 _FROZEN = threading.Event()     # keep_tensorflow_out_of_gc has run
 _FREEZING = threading.Lock()
+_LOG = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading the default model…")
@@ -110,11 +114,16 @@ def _imported(name: str) -> bool:
 
 
 def default_model_path() -> Path:
-    """The model new sessions start with: the one a teacher made this server's default, else the shipped one."""
-    from digitdnn.storage.models import default_model_path as path
-    from digitdnn.storage.server_default import chosen_default
+    """The model new sessions start with: the one a teacher made the class's default, else the shipped one (also
+    while the class store cannot be reached: that is logged)."""
+    from digitdnn.storage.models import default_model_path as shipped
 
-    return chosen_default(models_dir()) or path()
+    try:
+        chosen = class_store().models.chosen_default()
+    except class_store_errors() as exc:
+        _LOG.warning("the teacher's default model cannot be read, new sessions start with the shipped one: %s", exc)
+        chosen = None
+    return chosen or shipped()
 
 
 @st.cache_resource(show_spinner=False)
@@ -191,9 +200,10 @@ def session_id() -> str | None:
     return None if ctx is None else ctx.session_id
 
 
-def models_dir() -> Path:
-    """Where models saved from the page go: $DIGITDNN_MODELS_DIR, else ./models."""
-    return settings.models_dir()
+def client_address() -> str | None:
+    """The address of this session's client as Streamlit saw it (None when unknown, as for localhost)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None  # (AppTest has no client: a stand-in object)
 
 
 def models_limits() -> FolderLimits:
@@ -203,20 +213,45 @@ def models_limits() -> FolderLimits:
                         settings.or_default(settings.models_max_mb, settings.DEFAULT_MODELS_MAX_MB) * 2**20)
 
 
+def _class_store_place() -> tuple[str | None, str, str]:
+    """Where the class store is, as the settings say now: ($DIGITDNN_DATABASE_URL, "", ""), else (None, the drawings
+    file, the models folder)."""
+    url = settings.database_url()
+    return (url, "", "") if url else (None, str(settings.drawings_db_path()), str(settings.models_dir()))
+
+
 @st.cache_resource(show_spinner=False)
-def _drawing_store(path: str):
-    from digitdnn.storage.drawings import DrawingStore
+def _class_store(database_url: str | None, drawings_path: str, models_dir: str) -> ClassStore:
+    from digitdnn.storage.open_store import open_class_store
 
-    return DrawingStore(path)
+    store = (open_class_store(database_url) if database_url
+             else open_class_store(drawings_path=Path(drawings_path), models_dir=Path(models_dir)))
+    _LOG.info("the class's drawings and models are kept in %s", store.where)
+    return store
 
 
-def drawing_store():
-    """The class's drawings database ($DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite), opened once per
-    server and shared by every session (it is one database for the class). Raises DrawingStoreError when it
-    cannot be opened; the next call tries again."""
-    from digitdnn.storage.drawings import default_drawings_path
+def class_store() -> ClassStore:
+    """What the class shares (storage/class_store.py), opened once per server and shared by every session: with
+    $DIGITDNN_DATABASE_URL the PostgreSQL database all page replicas share, else the drawings file
+    ($DIGITDNN_DRAWINGS_DB, else ./class-data/drawings.sqlite) and the models folder ($DIGITDNN_MODELS_DIR, else
+    ./models) of this machine. Raises one of class_store_errors() when it cannot be opened; the next call tries
+    again."""
+    return _class_store(*_class_store_place())
 
-    return _drawing_store(str(default_drawings_path()))
+
+def drawing_store() -> Drawings:
+    """The class's drawings: class_store().drawings."""
+    return class_store().drawings
+
+
+def class_store_errors() -> tuple[type[Exception], ...]:
+    """What the class store raises when it cannot be opened, read or written just now (each a plain sentence):
+    DrawingStoreError (the drawings), ClassStoreUnavailable (PostgreSQL down or unreachable), OSError (the models
+    folder; SaveError is one)."""
+    from digitdnn.storage.class_store import ClassStoreUnavailable
+    from digitdnn.storage.drawings import DrawingStoreError
+
+    return DrawingStoreError, OSError, ClassStoreUnavailable
 
 
 ADDRESS_DRAWINGS_FACTOR = 5   # one client address may store as many drawings a minute as this many tabs
@@ -226,8 +261,9 @@ SERVER_TOO_FAST = ("The server is storing many drawings from the whole class jus
 
 
 @st.cache_resource(show_spinner=False)
-def _drawing_limiter(per_tab: int, per_server: int) -> RateLimiter:
-    return RateLimiter({"tab": per_tab, "address": per_tab * ADDRESS_DRAWINGS_FACTOR, "server": per_server})
+def _drawing_limiter(place: tuple[str | None, str, str], per_tab: int, per_server: int) -> RateWindows:
+    limits = {"tab": per_tab, "address": per_tab * ADDRESS_DRAWINGS_FACTOR, "server": per_server}
+    return _class_store(*place).limiter("drawings", limits, 60.0)
 
 
 def drawing_refused(tab: str, address: str | None) -> str | None:
@@ -235,8 +271,11 @@ def drawing_refused(tab: str, address: str | None) -> str | None:
     return None, or, when a limit is reached, count nothing and return the plain sentence that says so.
 
     Limits per minute: $DIGITDNN_DRAWINGS_PER_MINUTE per tab (default 20), ADDRESS_DRAWINGS_FACTOR times that per
-    client address, $DIGITDNN_CLASS_DRAWINGS_PER_MINUTE for the whole server (default 600)."""
-    limiter = _drawing_limiter(settings.drawings_per_minute(), settings.class_drawings_per_minute())
+    client address, $DIGITDNN_CLASS_DRAWINGS_PER_MINUTE for the whole class (default 600; with
+    $DIGITDNN_DATABASE_URL counted in the database, over every page replica). Raises one of class_store_errors()
+    when the class store cannot be reached."""
+    limiter = _drawing_limiter(_class_store_place(), settings.drawings_per_minute(),
+                               settings.class_drawings_per_minute())
     keys: dict[str, str] = {"tab": tab, **({"address": address} if address else {}), "server": ""}
     refused = limiter.take(keys)
     return None if refused is None else SERVER_TOO_FAST if refused == "server" else TAB_TOO_FAST

@@ -1,6 +1,7 @@
 """Teacher controls (after teacher_key.show): delete drawings (chosen ones, one browser tab's, or all), export them
-all, and choose the model new sessions start with (saved into the models folder and named by server_default's
-pointer file; a retrain held back for its fall on MNIST is not offered)."""
+all, and choose the model new sessions start with (saved on the class store's model shelf as "class-default-<time>"
+and chosen there, so that every page replica starts new sessions with it; a retrain held back for its fall on MNIST
+is not offered)."""
 from __future__ import annotations
 
 import datetime
@@ -11,9 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from digitdnn.storage.models import save_classifier
-from digitdnn.storage.server_default import choose_default, chosen_default, forget_default
 from digitdnn.ui import retrain_on_class_drawings, server_state, state, teacher_key
+from digitdnn.ui.text import without_paths
 
 DELETE_IDS = "teacher_delete_ids"
 CONFIRM_ALL = "teacher_confirm_delete_all"
@@ -67,12 +67,10 @@ def tab_label(session: str) -> str:
 def _by_tab(store) -> None:
     """How many drawings each browser tab stored and how many of their labels differ from the model's answer (most
     differing first), and deleting one tab's drawings."""
-    from digitdnn.storage.drawings import DrawingStoreError
-
     st.markdown("**Drawings by browser tab**")
     try:
         tabs = store.tabs()
-    except DrawingStoreError as exc:
+    except server_state.class_store_errors() as exc:
         _LOG.warning("the drawings by browser tab cannot be read", exc_info=True)
         st.error(f"The drawings by browser tab cannot be read: {exc}")
         return
@@ -114,11 +112,9 @@ def _delete_all(store) -> None:
 
 
 def _deleted(delete) -> None:
-    from digitdnn.storage.drawings import DrawingStoreError
-
     try:
         gone = delete()
-    except DrawingStoreError as exc:
+    except server_state.class_store_errors() as exc:
         _LOG.warning("deleting drawings failed", exc_info=True)
         state.notify("teacher_controls", "error", f"Nothing was deleted: {exc}")
         return
@@ -130,8 +126,13 @@ def _deleted(delete) -> None:
 
 def _default_model_controls() -> None:
     st.markdown("**The model new sessions start with**")
-    chosen = chosen_default(server_state.models_dir())
-    st.text(f"Now: {chosen.name} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
+    try:
+        chosen = server_state.class_store().models.chosen_default_name()
+    except server_state.class_store_errors() as exc:
+        _LOG.warning("the teacher's default model cannot be read", exc_info=True)
+        st.error(f"The model new sessions start with cannot be read just now: {without_paths(exc)}")
+        return
+    st.text(f"Now: {chosen} (chosen by a teacher)" if chosen else "Now: the shipped default model.")
     candidates = _candidates()
     for entry in state.models():
         why = retrain_on_class_drawings.held_back(entry) if entry.classifier is not None else None
@@ -155,16 +156,16 @@ def _make_default() -> None:
     entry = next((m for m in _candidates() if m.id == st.session_state.get(DEFAULT_PICK)), None)
     if entry is None or entry.classifier is None:  # gone, its weights released since drawn, or never offered
         return
-    folder = server_state.models_dir()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S-%f")
     try:
-        path = save_classifier(entry.classifier, folder / f"class-default-{stamp}.keras", entry.metadata)
-        choose_default(folder, path)
-    except OSError as exc:  # SaveError included
-        _LOG.warning("making %r the server's default failed", entry.name, exc_info=True)
-        state.notify("teacher_controls", "error", f"Not made the default: {exc}")
+        shelf = server_state.class_store().models
+        name = shelf.save(entry.classifier, f"class-default-{stamp}", entry.metadata)
+        shelf.choose_default(name)
+    except (FileExistsError, ValueError) + server_state.class_store_errors() as exc:  # SaveError included
+        _LOG.warning("making %r the class's default failed", entry.name, exc_info=True)
+        state.notify("teacher_controls", "error", f"Not made the default: {without_paths(exc)}")
         return
-    state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {path.name}).")
+    state.notify("teacher_controls", "success", f"New sessions now start with the chosen model (saved as {name}).")
 
 
 def _candidates() -> list[state.SessionModel]:
@@ -178,9 +179,9 @@ def _forget_default() -> None:
     if not teacher_key.is_teacher():
         return
     try:
-        forget_default(server_state.models_dir())
-    except OSError as exc:
+        server_state.class_store().models.forget_default()
+    except server_state.class_store_errors() as exc:
         _LOG.warning("going back to the shipped default failed", exc_info=True)
-        state.notify("teacher_controls", "error", f"Could not go back to the shipped default: {exc}")
+        state.notify("teacher_controls", "error", f"Could not go back to the shipped default: {without_paths(exc)}")
         return
     state.notify("teacher_controls", "success", "New sessions start with the shipped default model again.")

@@ -3,33 +3,40 @@ default model need it.
 
 The key is $DIGITDNN_TEACHER_KEY, else `teacher_key` in .streamlit/secrets.toml; without one, those
 controls are off. A typed key is compared in constant time (hmac.compare_digest). Wrong keys make the next
-tries wait, from every session of the server and longer from the same client address (digitdnn/server/key_guard.py:
-one KeyGuard per server process, `key_guard`). Once unlocked, the tab says how many wrong keys were tried on the
-server since the previous unlock. Students can only add drawings.
+tries wait, from every session of the class and longer from the same client address (digitdnn/server/key_guard.py;
+the class store's KeyBackoff, `key_guard`: one per server, or with $DIGITDNN_DATABASE_URL one for every page
+replica). Once unlocked, the tab says how many wrong keys were tried since the previous unlock. Students can only
+add drawings.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from digitdnn.server import settings
-from digitdnn.server.key_guard import KeyGuard, Outcome
+from digitdnn.server.key_guard import Outcome
 from digitdnn.server.settings import TEACHER_KEY_ENV
-from digitdnn.ui import state
+from digitdnn.ui import server_state, state
+from digitdnn.ui.text import without_paths
+
+if TYPE_CHECKING:
+    from digitdnn.storage.class_store import KeyBackoff
 
 SECRET_NAME = "teacher_key"
 KEY_INPUT = "teacher_key_input"  # the password field
 UNLOCK_BUTTON = "teacher_unlock"  # the form's submit button
 UNLOCKED_NOTICE = "teacher_unlocked"  # the notice slot of the line shown while unlocked
+_LOG = logging.getLogger(__name__)
 
 
-@st.cache_resource(show_spinner=False)
-def key_guard() -> KeyGuard:
-    """The server's one KeyGuard: the wrong keys of every session count together."""
-    return KeyGuard()
+def key_guard() -> KeyBackoff:
+    """The class store's key back-off: the wrong keys of every session count together."""
+    return server_state.class_store().keys
 
 
 def configured_key() -> str | None:
@@ -75,7 +82,12 @@ def _check_key() -> None:
     key, typed = configured_key(), str(st.session_state.get(KEY_INPUT) or "")
     if key is None:
         return
-    check = key_guard().check(hmac.compare_digest(typed.encode(), key.encode()), st.context.ip_address)
+    try:
+        check = key_guard().check(hmac.compare_digest(typed.encode(), key.encode()), server_state.client_address())
+    except server_state.class_store_errors() as exc:
+        _LOG.warning("a teacher key could not be checked", exc_info=True)
+        state.notify("teacher", "error", f"The key cannot be checked: {without_paths(exc)}")
+        return
     if check.outcome is Outcome.REFUSED:
         state.notify("teacher", "error", f"Too many wrong keys: try again in {math.ceil(check.seconds)} s.")
     elif check.outcome is Outcome.WRONG:

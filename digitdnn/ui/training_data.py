@@ -54,11 +54,9 @@ def class_drawings() -> tuple[np.ndarray, np.ndarray]:
 def class_drawings_with_tabs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All of the class's drawings (x, y) and the browser tab of each (DrawingStore.arrays_with_tabs); ValueError
     as class_drawings."""
-    from digitdnn.storage.drawings import DrawingStoreError
-
     try:
         x, y, tabs = server_state.drawing_store().arrays_with_tabs()
-    except DrawingStoreError as exc:
+    except server_state.class_store_errors() as exc:
         _LOG.warning("the class drawings cannot be read", exc_info=True)
         raise ValueError(f"the class drawings cannot be read: {without_paths(exc)}") from exc
     if not len(y):

@@ -13,10 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from digitdnn.storage.class_store import ClassStoreUnavailable
 from digitdnn.storage.pg.schema import MIGRATIONS
 
 CONNECT_TIMEOUT_SECONDS = 3
@@ -26,7 +28,7 @@ _MIGRATION_LOCK = 7_306_011  # pg_advisory_xact_lock key: one server migrates at
 _LOG = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(ClassStoreUnavailable):
     """The class database cannot be used just now (down, unreachable, or newer than this version): a plain sentence."""
 
 
@@ -49,7 +51,13 @@ class PgDatabase:
             with pool.connection(timeout=CONNECT_TIMEOUT_SECONDS) as connection, connection.transaction():
                 yield connection
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            self._note_failure(exc)
+            # The pool is dropped: a new one after RETRY_AFTER_SECONDS reconnects at once when the database is back,
+            # where this one's reconnection attempts back off longer the longer it was down.
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+                self._note_failure(exc)
+            pool.close(timeout=0)
             raise DatabaseUnavailable(self._failure) from exc
 
     def close(self) -> None:
@@ -63,26 +71,23 @@ class PgDatabase:
             if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_SECONDS:
                 raise DatabaseUnavailable(self._failure)
             if self._pool is None:
-                pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=False,
-                                      kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": True},
-                                      check=ConnectionPool.check_connection, name="digitdnn")
-                try:
-                    pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-                    with pool.connection() as connection:
-                        migrate(connection)
-                except (psycopg.OperationalError, PoolTimeout) as exc:
-                    pool.close()
+                connect: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "autocommit": True}
+                try:  # one plain connection first: when it fails, its error says why (refused, wrong password...)
+                    with psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_SECONDS, autocommit=True) as first:
+                        migrate(first)
+                except psycopg.OperationalError as exc:
                     self._note_failure(exc)
                     raise DatabaseUnavailable(self._failure) from exc
-                self._pool = pool
+                self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, kwargs=connect,
+                                            check=ConnectionPool.check_connection, name="digitdnn", open=True)
             self._failed_at = None
             return self._pool
 
     def _note_failure(self, exc: Exception) -> None:
         self._failed_at = time.monotonic()
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__  # (psycopg's errors hold no password)
         self._failure = f"The class database cannot be reached just now ({reason})."
-        _LOG.warning("the class database at %s: %s", _without_password(self.url), reason)
+        _LOG.warning("the class database at %s: %s", without_password(self.url), reason)
 
 
 def migrate(connection: psycopg.Connection) -> None:
@@ -101,6 +106,7 @@ def migrate(connection: psycopg.Connection) -> None:
             _LOG.info("the class database was migrated to schema %d", number)
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """host:port/database of a connection URL: what logs and messages may show of it."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     return f"{info.get('host', '')}:{info.get('port', '')}/{info.get('dbname', '')}"
