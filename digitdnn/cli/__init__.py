@@ -1,8 +1,9 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve` and `bench`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve`, `cluster` and
+`bench`.
 
 Here are the parser and `main`; the commands live beside it (cli.models: train, evaluate, predict; cli.drawings:
-drawings, finetune), and what they share in cli.console. TensorFlow is imported only by the commands that need it,
-so `digitdnn data` and `--help` stay fast.
+drawings, finetune; cli.cluster: cluster), and what they share in cli.console. TensorFlow is imported only by the
+commands that need it, so `digitdnn data` and `--help` stay fast.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from digitdnn.cli.cluster import add_cluster_command
 from digitdnn.cli.console import UsageError, positive_int, say
 from digitdnn.cli.drawings import add_drawings_commands
 from digitdnn.cli.models import add_model_commands
@@ -64,6 +66,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     drawings = sys.modules.get("digitdnn.storage.drawings")
     if drawings is not None:
         errors.append(drawings.DrawingStoreError)
+    cluster = sys.modules.get("digitdnn.cluster.children")
+    if cluster is not None:
+        errors.append(cluster.ClusterUnavailable)
     return tuple(errors)
 
 
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"the address to listen on (default {DEFAULT_ADDRESS}: this machine only); "
                             "0.0.0.0 serves a class: every address of this machine")
     serve.set_defaults(run=run_serve)
+    add_cluster_command(commands, port=_port)
 
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
                                 description="Run `python -m benchmarks` from the source checkout; options pass on "
