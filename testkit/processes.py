@@ -3,6 +3,20 @@ import os
 from pathlib import Path
 
 
+def descendants(pid: int) -> list[int]:
+    """Process `pid` and every process below it, from /proc (Linux)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
 def process_tree_rss_mb(pid: int) -> tuple[float, float]:
     """(RSS of process `pid`, RSS of it and all its descendants) in MB, from /proc (Linux); (0, 0) if it is gone."""
     def rss(p: int) -> float:
@@ -12,21 +26,12 @@ def process_tree_rss_mb(pid: int) -> tuple[float, float]:
             return 0.0
         return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
-    def children(p: int) -> list[int]:
-        found = []
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                found += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-        return found
+    return rss(pid), sum(rss(p) for p in descendants(pid))
 
-    own, total, todo = rss(pid), 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss(p)
-        todo += children(p)
-    return own, total
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process `pid` and every process below it (those alive, and the ones they have waited for)."""
+    return sum(sum(cpu_seconds(p)) for p in descendants(pid))
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:

@@ -1,0 +1,146 @@
+"""Students through the proxy: `python -m benchmarks.students`'s class, played against `digitdnn cluster` with 1
+and then 2 page replicas behind HAProxy, the class's state in PostgreSQL.
+
+    python -m benchmarks.students_cluster [--quick] [--replicas 1 2] [--students 20 40 60 80 100 120] [--seconds 30]
+
+The whole cluster (replicas, proxy, PostgreSQL) is pinned to the first core and the students to the other, as the
+single-server benchmark pins its server, so the figures compare one core's worth of page serving with and without
+the proxy in front. For each replica count: students held at p95 <= 1 s (pen-up to prediction), server CPU per
+digit named (all replicas together, and each replica's share: the proxy spreads new students), and the proxy's
+and PostgreSQL's own CPU per digit over the whole ramp.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from benchmarks.report import Report, Row, format_table
+from benchmarks.students import HELD_P95_SECONDS, Tally, held, load_recording, pinning, ramp
+from testkit import ROOT
+from testkit.processes import tree_cpu_seconds
+from testkit.server import free_port
+from testkit.waiting import wait_until
+
+
+@contextlib.contextmanager
+def running_cluster(folder: Path, replicas: int, cpus: set[int] | None, **env_vars: str) -> Iterator[dict]:
+    """`digitdnn cluster` in `folder` pinned to `cpus`; yields its cluster.json record once the proxy answers."""
+    state = folder / "state"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", DIGITDNN_MODELS_DIR=str(folder / "models"), **env_vars)
+    command = [sys.executable, "-m", "digitdnn", "cluster", "--replicas", str(replicas), "--port", str(free_port()),
+               "--state-dir", str(state)]
+    with open(folder / "cluster.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    try:
+        def record() -> dict | None:
+            if process.poll() is not None:
+                raise RuntimeError(f"digitdnn cluster exited: {(folder / 'cluster.log').read_text()[-2000:]}")
+            try:
+                found = json.loads((state / "cluster.json").read_text())
+                with urllib.request.urlopen(found["proxy"]["url"].rstrip("/") + "/_stcore/health", timeout=2):
+                    return found
+            except (OSError, ValueError, KeyError):
+                return None
+
+        yield wait_until(record, 120, interval=0.5, message="the cluster to start")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+
+def postgres_pid(state: Path) -> int:
+    """The postmaster's pid (its backends are its children), from its pid file."""
+    return int((state / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def measure(replicas: int, steps: list[int], seconds: float, period: float, model_path: str | None,
+            cores: tuple[set[int] | None, set[int] | None]):
+    """One ramp of students through the proxy to `replicas` replicas, the cluster on cores[0] and the students on
+    cores[1]: (steps, tally, CPU seconds by part over the ramp)."""
+    recording = load_recording()
+    server_cores, client_cores = cores
+    model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
+    tally = Tally()
+    with tempfile.TemporaryDirectory(prefix="digitdnn-cluster-bench-") as name:
+        folder = Path(name)
+        folder.chmod(0o755)  # PostgreSQL's own user must pass through
+        with running_cluster(folder, replicas, server_cores, **model) as record:
+            if client_cores:
+                os.sched_setaffinity(0, client_cores)
+            pids = {name: r["pid"] for name, r in record["replicas"].items()}
+            parts = {**pids, "proxy": record["proxy"]["pid"], "postgres": postgres_pid(folder / "state")}
+            before = {part: tree_cpu_seconds(pid) for part, pid in parts.items()}
+            url = record["proxy"]["url"].rstrip("/")
+            results = asyncio.run(ramp(url, 0, steps, 0, seconds, period, recording, tally,
+                                       lambda _pid: sum(tree_cpu_seconds(pid) for pid in pids.values())))
+            used = {part: tree_cpu_seconds(pid) - before[part] for part, pid in parts.items()}
+    return results, tally, used
+
+
+def run(quick: bool = False, model_path: str | None = None, replica_counts: list[int] | None = None,
+        steps: list[int] | None = None, seconds: float | None = None, period: float = 5.0) -> Report:
+    replica_counts = replica_counts or [1, 2]
+    steps = steps or ([3] if quick else [20, 40, 60, 80, 100, 120])
+    seconds = seconds or (10 if quick else 30)
+    rows, notes = [], []
+    cores = pinning()
+    for replicas in replica_counts:
+        results, tally, used = measure(replicas, steps, seconds, period, model_path, cores)
+        label = f"through the proxy, {replicas} replica{'s' if replicas > 1 else ''}"
+        digits = max(tally.digits, 1)
+        page_cpu = sum(seconds for part, seconds in used.items() if part not in ("proxy", "postgres"))
+        rows.append(Row.measure(f"students {label}: held at p95 <= 1 s", "", float(held(results, 0)), None))
+        last_held = [s for s in results if s.p95 <= HELD_P95_SECONDS][-1:] or results[-1:]
+        for step in last_held:
+            rows.append(Row.measure(f"students {label}: replicas' CPU per digit at {step.students} students", "ms",
+                                    step.cpu_per_digit * 1000, None))
+        rows.append(Row.measure(f"students {label}: the proxy's CPU per digit (page loads included)", "ms",
+                                used["proxy"] / digits * 1000, None))
+        rows.append(Row.measure(f"students {label}: errors and wrong digits", "",
+                                float(len(tally.errors) + len(tally.wrong)), 0.0))
+        shares = ", ".join(f"{part} {seconds / max(page_cpu, 1e-9):.0%}" for part, seconds in used.items()
+                           if part not in ("proxy", "postgres"))
+        notes.append(f"{replicas} replica(s): {tally.digits} digits named over the ramp; CPU seconds: replicas "
+                     f"{page_cpu:.1f} ({shares}), proxy {used['proxy']:.2f}, PostgreSQL {used['postgres']:.2f}")
+        notes += [f"{replicas} replica(s), {s.students} students: p50 {s.p50 * 1000:.0f} ms, p95 "
+                  f"{s.p95 * 1000:.0f} ms ({s.strokes} strokes, {s.digits} digits), replicas' CPU "
+                  f"{s.cpu_per_digit * 1000:.0f} ms per digit" for s in results]
+        notes += (tally.errors + tally.wrong)[:5]
+    notes.append(f"cluster pinned to cores {sorted(cores[0] or [])}, students on {sorted(cores[1] or [])}; "
+                 f"a digit every {period:g} s per student; {seconds:g} s measured per step; p95 held within "
+                 f"{HELD_P95_SECONDS:g} s")
+    return Report(rows, notes)
+
+
+def main(argv=None) -> Report:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.students_cluster",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 students, 10 s")
+    parser.add_argument("--replicas", type=int, nargs="+", help="replica counts to run (default 1 2)")
+    parser.add_argument("--students", type=int, nargs="+", help="the ramp's steps (default 20 40 60 80 100 120)")
+    parser.add_argument("--seconds", type=float, help="measured per step (default 30)")
+    parser.add_argument("--period", type=float, default=5.0, help="seconds from one digit to the next (5)")
+    parser.add_argument("--model", help="the default model the replicas open with")
+    args = parser.parse_args(argv)
+    report = run(args.quick, args.model, args.replicas, args.students, args.seconds, args.period)
+    print(format_table(report))
+    return report
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    report = main()
+    print(f"({time.monotonic() - started:.0f} s)")
+    raise SystemExit(0 if all(row.passed for row in report.rows) else 1)
