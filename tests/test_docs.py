@@ -82,18 +82,23 @@ def test_no_page_names_a_path_outside_the_repository(page):
 
 
 def tree_in_architecture() -> dict[str, set[str]]:
-    """Folder (e.g. "digitdnn/data") -> the module files docs/architecture.md's tree of digitdnn/ lists in it."""
+    """Folder (e.g. "digitdnn/data", "digitdnn/storage/pg") -> the module files docs/architecture.md's tree of
+    digitdnn/ lists in it. A line naming a folder ("name/") opens it at its indent (two spaces a level)."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     start = text.index("```\ndigitdnn/\n") + len("```\ndigitdnn/\n")
     listing: dict[str, set[str]] = {"digitdnn": set()}
-    folder = "digitdnn"
+    folders = ["digitdnn"]  # the open folders, one per indent level
     for line in text[start:text.index("\n```", start)].splitlines():
         indent = len(line) - len(line.lstrip())
-        if indent == 2:
-            name = line.split()[0]
-            folder = f"digitdnn/{name.rstrip('/')}" if name.endswith("/") else "digitdnn"
-            listing.setdefault(folder, set())
-        listing[folder].update(re.findall(r"\b\w+\.py\b", line))
+        name = line.split()[0] if line.strip() else ""
+        if indent % 2 == 0 and indent // 2 <= len(folders) and not name.endswith(".py,"):
+            level = indent // 2
+            if name.endswith("/"):
+                folders[level:] = [f"{folders[level - 1]}/{name.rstrip('/')}"]
+                listing.setdefault(folders[-1], set())
+            elif name.endswith(".py") and level < len(folders):
+                folders[level:] = []
+        listing[folders[-1]].update(re.findall(r"\b\w+\.py\b", line))
     return listing
 
 
