@@ -125,7 +125,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
     card = metadata if isinstance(metadata, ModelCard) else ModelCard.from_json(metadata)
     json.dumps(card.to_json(), default=json_value)  # fail on bad metadata before touching the disk
     if not overwrite and path.exists():  # the quick answer; the link below is what makes it safe
-        raise _name_taken(path)
+        raise name_taken(path.stem)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(path.parent)
@@ -152,7 +152,7 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
             os.link(staged_model, path)  # atomic, and never replaces: the name is claimed or taken
         os.replace(staged_sidecar, sidecar_path(path))
     except FileExistsError as exc:
-        raise _name_taken(path) from exc
+        raise name_taken(path.stem) from exc
     except SaveError:
         raise
     except OSError as exc:
@@ -163,8 +163,9 @@ def save_classifier(clf: Classifier, path: str | os.PathLike, metadata: ModelCar
     return path
 
 
-def _name_taken(path: Path) -> FileExistsError:
-    return FileExistsError(f"The name “{path.stem}” is taken: a model is already saved under it; choose another.")
+def name_taken(name: str) -> FileExistsError:
+    """The error of a save under a name another model holds (names are never overwritten)."""
+    return FileExistsError(f"The name “{name}” is taken: a model is already saved under it; choose another.")
 
 
 def _refuse_unloadable(data: bytes, where: str) -> None:
@@ -175,11 +176,16 @@ def _refuse_unloadable(data: bytes, where: str) -> None:
         raise SaveError(f"Refusing to save the model to {where}: digitdnn could not load it back.") from exc
 
 
-def _check_room(size: int, folder: Path, limits: FolderLimits) -> None:
-    """SaveError with a plain message when a saved model of `size` bytes would break the folder's limits."""
+def check_model_size(size: int, limits: FolderLimits) -> None:
+    """SaveError with a plain message when a saved model of `size` bytes is larger than one may be."""
     if size > limits.model_bytes:
         raise SaveError(f"This model takes {megabytes(size)}, more than the {megabytes(limits.model_bytes)} "
                         "a saved model may take here.")
+
+
+def _check_room(size: int, folder: Path, limits: FolderLimits) -> None:
+    """SaveError with a plain message when a saved model of `size` bytes would break the folder's limits."""
+    check_model_size(size, limits)
     used = folder_bytes(folder)
     if used + size > limits.folder_bytes:
         raise SaveError(f"The models folder holds {megabytes(used)} of the {megabytes(limits.folder_bytes)} "

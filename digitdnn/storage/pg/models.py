@@ -26,7 +26,7 @@ from digitdnn.storage.class_store import SavedModel
 from digitdnn.storage.files import atomic_write, os_reason
 from digitdnn.storage.keras_check import megabytes
 from digitdnn.storage.model_shelf import SAFE_NAME, checked_model_name
-from digitdnn.storage.models import FolderLimits, SaveError, _name_taken, save_classifier, sidecar_path
+from digitdnn.storage.models import FolderLimits, SaveError, check_model_size, name_taken, save_classifier, sidecar_path
 from digitdnn.storage.pg.database import DatabaseUnavailable, PgDatabase
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class PgShelf:
             with self._db.transaction() as connection:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (_SAVE_LOCK,))
                 if connection.execute("SELECT 1 FROM models WHERE name = %s", (name,)).fetchone():
-                    raise _name_taken(Path(file_name))
+                    raise name_taken(name)
                 if limits is not None:
                     _check_room(connection, len(data) + len(card), limits)
                 inserted = connection.execute(
@@ -77,7 +77,7 @@ class PgShelf:
             _LOG.warning("the model %r was not saved: %s", name, exc)
             raise SaveError(DATABASE_DOWN) from exc
         if inserted is None:
-            raise _name_taken(Path(file_name))
+            raise name_taken(name)
         return name
 
     def open(self, name: object) -> Path | None:
@@ -141,9 +141,7 @@ class PgShelf:
 
 def _check_room(connection: psycopg.Connection, size: int, limits: FolderLimits) -> None:
     """SaveError with a plain message when a model of `size` bytes would break the limits (as for a folder)."""
-    if size > limits.model_bytes:
-        raise SaveError(f"This model takes {megabytes(size)}, more than the {megabytes(limits.model_bytes)} "
-                        "a saved model may take here.")
+    check_model_size(size, limits)
     row = connection.execute(
         "SELECT coalesce(sum(octet_length(keras) + octet_length(card::text)), 0) FROM models").fetchone()
     used = int(row[0]) if row else 0
