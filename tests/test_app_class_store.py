@@ -14,7 +14,7 @@ from test_app_class import KEY, correct, draw, fake_canvas, unlock
 from digitdnn.config import TrainConfig
 from digitdnn.model import Classifier, build_model
 from digitdnn.server.key_guard import wait_seconds
-from digitdnn.ui import replica, server_state, teacher_key
+from digitdnn.ui import reconnected, server_state, teacher_key
 
 UNREACHABLE = "postgresql://digitdnn@127.0.0.1:1/nowhere"  # port 1: refused at once
 
@@ -154,24 +154,22 @@ def test_with_the_database_unreachable_the_page_renders_and_says_so(local_files,
     assert not local_files[0].exists()
 
 
-@pytest.mark.parametrize("cookie, replica_name, moved", [
-    ("r1", "r2", True),
-    ("r2", "r2", False),        # the replica the browser was sent to: nothing moved
-    (None, "r2", False),        # the browser's first request: no cookie yet
-    ("r1", None, False),        # a server alone, not in a cluster
-    ("<b>r1</b>", "r2", False),  # not a replica's name: forged, and never shown
-    (["r1"], "r2", False),
+@pytest.mark.parametrize("protocols, again", [
+    ("streamlit, xsrf-token, 0f9a5c1e-session", True),   # the frontend reconnecting: its earlier session's id third
+    ("streamlit, xsrf-token", False),                     # a first connection
+    ("streamlit, xsrf-token, ", False),
+    (None, False),
+    (["streamlit", "x", "id"], False),
 ])
-def test_moved_here_only_when_the_cookie_names_another_replica(cookie, replica_name, moved):
-    assert replica.moved_here(cookie, replica_name) is moved
+def test_reconnected_only_when_the_header_names_an_earlier_session(protocols, again):
+    assert reconnected.reconnected(protocols) is again
 
 
-def test_a_tab_moved_from_a_stopped_replica_is_told_so_for_its_session(local_files, monkeypatch):
-    monkeypatch.setenv("DIGITDNN_REPLICA", "replica-2")
-    monkeypatch.setattr(replica, "browser_cookie", lambda: "replica-1")
-    moved = open_session()
-    assert replica.MOVED in texts(moved)
-    monkeypatch.setattr(replica, "browser_cookie", lambda: "replica-2")  # the proxy's new cookie: still said
-    moved.run()
-    assert texts(moved).count(replica.MOVED) == 1
-    assert replica.MOVED not in texts(open_session())  # a new tab on this replica
+def test_a_tab_that_reconnected_without_its_session_is_told_so_for_its_session(local_files, monkeypatch):
+    monkeypatch.setattr(reconnected, "websocket_protocols", lambda: "streamlit, token, 0f9a5c1e-old-session")
+    tab = open_session()
+    assert reconnected.LOST in texts(tab)
+    monkeypatch.setattr(reconnected, "websocket_protocols", lambda: "streamlit, token")
+    tab.run()
+    assert texts(tab).count(reconnected.LOST) == 1  # said once, and still said at the next run
+    assert reconnected.LOST not in texts(open_session())  # a tab opened afresh

@@ -22,7 +22,7 @@ from digitdnn.ui import (
     page_address,
     photo_or_file,
     prediction,
-    replica,
+    reconnected,
     runs,
     runs_and_models,
     share_this_setup,
@@ -129,7 +129,7 @@ def main() -> None:
     runs.collect_finished_job()
     training_sidebar()
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
-    replica.show()
+    reconnected.show()
     if state.session().default_model_error:
         st.warning(state.session().default_model_error)
     layout.drawing_styles(page_address.canvas_size())
