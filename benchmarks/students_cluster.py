@@ -1,13 +1,14 @@
-"""Students through the proxy: `python -m benchmarks.students`'s class, played against `digitdnn cluster` with 1
-and then 2 page replicas behind HAProxy, the class's state in PostgreSQL.
+"""Students through the proxy: `python -m benchmarks.students`'s class, played against the page server alone and
+then against `digitdnn cluster` with 1 and 2 page replicas behind HAProxy, the class's state in PostgreSQL, all in
+one run.
 
     python -m benchmarks.students_cluster [--quick] [--replicas 1 2] [--students 20 40 60 80 100 120] [--seconds 30]
 
-The whole cluster (replicas, proxy, PostgreSQL) is pinned to the first core and the students to the other, as the
-single-server benchmark pins its server, so the figures compare one core's worth of page serving with and without
-the proxy in front. For each replica count: students held at p95 <= 1 s (pen-up to prediction), server CPU per
-digit named (all replicas together, and each replica's share: the proxy spreads new students), and the proxy's
-and PostgreSQL's own CPU per digit over the whole ramp.
+The server side (the page server alone; or the replicas, the proxy and PostgreSQL) is pinned to the first core and
+the students to the other, so the figures compare one core's worth of page serving with and without the proxy in
+front. For each: students held at p95 <= 1 s (pen-up to prediction) and server CPU per digit named, as ratios to
+the server alone; for the cluster also each replica's share of the CPU (the proxy spreads new students), and the
+proxy's and PostgreSQL's own CPU per digit over the whole ramp.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks import students
 from benchmarks.report import Report, Row, format_table
-from benchmarks.students import HELD_P95_SECONDS, Tally, held, load_recording, pinning, ramp
+from benchmarks.students import HELD_P95_SECONDS, Step, Tally, held, load_recording, pinning, ramp
 from testkit import ROOT
 from testkit.processes import tree_cpu_seconds
 from testkit.server import free_port
@@ -89,23 +91,36 @@ def measure(replicas: int, steps: list[int], seconds: float, period: float, mode
     return results, tally, used
 
 
+def last_held(results: list[Step]) -> Step:
+    """The step with the most students still held at p95 <= 1 s (else the first step)."""
+    return ([s for s in results if s.p95 <= HELD_P95_SECONDS] or results[:1])[-1]
+
+
 def run(quick: bool = False, model_path: str | None = None, replica_counts: list[int] | None = None,
         steps: list[int] | None = None, seconds: float | None = None, period: float = 5.0) -> Report:
+    """The page server alone first (the baseline: `benchmarks.students`' ramp, no proxy, no database), then a
+    cluster of each replica count; ratios against the baseline."""
     replica_counts = replica_counts or [1, 2]
     steps = steps or ([3] if quick else [20, 40, 60, 80, 100, 120])
     seconds = seconds or (10 if quick else 30)
-    rows, notes = [], []
-    cores = pinning()
+    cores = pinning()  # before the baseline pins this process to the students' cores
+    alone, alone_tally, _ = students.measure(steps, [0], seconds, period, model_path)
+    alone_held, alone_step = held(alone, 0), last_held(alone)
+    rows = [Row.measure("students, the page server alone: held at p95 <= 1 s", "", float(alone_held), None),
+            Row.measure(f"students, the page server alone: its CPU per digit at {alone_step.students} students",
+                        "ms", alone_step.cpu_per_digit * 1000, None)]
+    notes = [f"alone, {s.students} students: p50 {s.p50 * 1000:.0f} ms, p95 {s.p95 * 1000:.0f} ms, server CPU "
+             f"{s.cpu_per_digit * 1000:.0f} ms per digit" for s in alone] + (alone_tally.errors + alone_tally.wrong)[:5]
     for replicas in replica_counts:
         results, tally, used = measure(replicas, steps, seconds, period, model_path, cores)
         label = f"through the proxy, {replicas} replica{'s' if replicas > 1 else ''}"
         digits = max(tally.digits, 1)
         page_cpu = sum(seconds for part, seconds in used.items() if part not in ("proxy", "postgres"))
-        rows.append(Row.measure(f"students {label}: held at p95 <= 1 s", "", float(held(results, 0)), None))
-        last_held = [s for s in results if s.p95 <= HELD_P95_SECONDS][-1:] or results[-1:]
-        for step in last_held:
-            rows.append(Row.measure(f"students {label}: replicas' CPU per digit at {step.students} students", "ms",
-                                    step.cpu_per_digit * 1000, None))
+        step = last_held(results)
+        rows.append(Row.measure(f"students {label}: held at p95 <= 1 s (vs alone)", "", float(held(results, 0)),
+                                None, baseline=float(max(alone_held, 1))))
+        rows.append(Row.measure(f"students {label}: replicas' CPU per digit at {step.students} students (vs alone)",
+                                "ms", step.cpu_per_digit * 1000, None, baseline=alone_step.cpu_per_digit * 1000))
         rows.append(Row.measure(f"students {label}: the proxy's CPU per digit (page loads included)", "ms",
                                 used["proxy"] / digits * 1000, None))
         rows.append(Row.measure(f"students {label}: errors and wrong digits", "",
@@ -118,7 +133,7 @@ def run(quick: bool = False, model_path: str | None = None, replica_counts: list
                   f"{s.p95 * 1000:.0f} ms ({s.strokes} strokes, {s.digits} digits), replicas' CPU "
                   f"{s.cpu_per_digit * 1000:.0f} ms per digit" for s in results]
         notes += (tally.errors + tally.wrong)[:5]
-    notes.append(f"cluster pinned to cores {sorted(cores[0] or [])}, students on {sorted(cores[1] or [])}; "
+    notes.append(f"server side pinned to cores {sorted(cores[0] or [])}, students on {sorted(cores[1] or [])}; "
                  f"a digit every {period:g} s per student; {seconds:g} s measured per step; p95 held within "
                  f"{HELD_P95_SECONDS:g} s")
     return Report(rows, notes)

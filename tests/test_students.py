@@ -1,6 +1,8 @@
 """The load generator in quick form: students spoken for over the page's websocket protocol, no browser."""
 import json
 
+import pytest
+
 from benchmarks.students import load_recording, measure, replayed
 from testkit.streamlit_client import PageSession, widget_key
 
@@ -33,3 +35,22 @@ def test_three_students_name_their_digits_without_errors(default_model):
     assert step.students == 3 and step.digits >= 3 and step.strokes >= step.digits
     assert 0 < step.p50 <= step.p95
     assert step.cpu_per_digit > 0
+
+
+@pytest.mark.cluster
+def test_students_through_the_proxy_spread_over_two_replicas(default_model):
+    """benchmarks/students_cluster.py in quick form: a real `digitdnn cluster`, students through HAProxy."""
+    from cluster import missing_programs
+
+    from benchmarks.students_cluster import measure as measure_through_proxy
+
+    reason = missing_programs()
+    if reason:
+        pytest.skip(f"no cluster here: {reason}")
+    results, tally, used = measure_through_proxy(2, [4], seconds=6, period=2.0, model_path=str(default_model),
+                                   cores=(None, None))
+    assert tally.errors == [] and tally.wrong == []
+    (step,) = results
+    assert step.digits >= 4 and step.cpu_per_digit > 0
+    assert used["r1"] > 0.5 and used["r2"] > 0.5  # both replicas served students (each loads pages and names digits)
+    assert used["proxy"] > 0 and used["postgres"] >= 0
