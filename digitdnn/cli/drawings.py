@@ -4,6 +4,7 @@ else $DIGITDNN_DATABASE_URL)."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,6 +108,7 @@ def _open_database(url: str) -> tuple[Drawings, str]:
         class_store = open_class_store(url)
     except psycopg.Error as exc:
         raise UsageError(f"the database URL cannot be used: {exc}") from None
+    atexit.register(class_store.close)  # its pool's threads end with the command, not at some garbage collection
     return class_store.drawings, class_store.where
 
 

@@ -119,8 +119,10 @@ class ClassStore:
     """
 
     def __init__(self, open_drawings: Callable[[], Drawings], models: ModelShelf, keys: KeyBackoff,
-                 limiter: Callable[[str, Mapping[str, int], float], RateWindows], where: str):
+                 limiter: Callable[[str, Mapping[str, int], float], RateWindows], where: str,
+                 close: Callable[[], None] = lambda: None):
         self.models, self.keys, self.where = models, keys, where
+        self.close = close  # lets go of its connections (PostgreSQL); a server keeps its store for its lifetime
         self.limiter = limiter  # (name, limits per window, window seconds) -> the limits, shared like the rest
         self._open_drawings = open_drawings
         self._drawings: Drawings | None = None

@@ -16,4 +16,4 @@ def open_pg_store(url: str) -> ClassStore:
     db = PgDatabase(url)
     return ClassStore(lambda: PgDrawingStore(db), PgShelf(db, settings.cache_dir() / "models"), PgKeyGuard(db),
                       lambda name, limits, window: PgRateLimiter(db, name, limits, window),
-                      f"PostgreSQL at {without_password(url)}")
+                      f"PostgreSQL at {without_password(url)}", close=db.close)
