@@ -103,6 +103,21 @@ def test_drawings_come_back_oldest_first_to_within_one_grey_level(store):
     assert store.count() == 5 and store.counts().tolist() == [0, 2, 0, 1, 1, 1, 0, 0, 0, 0]
 
 
+def test_arrays_up_to_an_id_leave_out_the_drawings_stored_after_it(store):
+    """A run reads the drawings as they were when it was asked for (up_to: the newest id then), whatever the class
+    stored since: the page's counts and a worker's data agree."""
+    ids = [store.add(image(i), i, session=f"tab{i % 2}") for i in range(5)]
+    x, y, tabs = store.arrays_with_tabs(up_to=ids[2])
+    assert y.tolist() == [0, 1, 2] and tabs.tolist() == ["tab0", "tab1", "tab0"] and x.shape == (3, 28, 28)
+    x, y, tabs = store.arrays_with_tabs(newest=2, stored=True, up_to=ids[3])
+    assert y.tolist() == [2, 3] and x.dtype == np.uint8
+    assert store.arrays_with_tabs(up_to=ids[-1] + 100)[1].tolist() == [0, 1, 2, 3, 4]
+    assert len(store.arrays_with_tabs(up_to=0)[1]) == 0
+    for bad in (-1, "3", 2.0, True):
+        with pytest.raises(ValueError, match="up_to"):
+            store.arrays_with_tabs(up_to=bad)
+
+
 def test_recent_is_newest_first_by_label_with_metadata(store):
     probabilities = np.linspace(0, 1, 10, dtype=np.float32) / 4.5
     first = store.add(image(1), 7, predicted=1, probabilities=probabilities, model="default", session="s1",

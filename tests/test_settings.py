@@ -20,7 +20,7 @@ def unset(monkeypatch):
 
 
 def test_every_variable_is_listed_in_the_docstring():
-    assert len(NAMES) == 17
+    assert len(NAMES) == 19
     for name in NAMES:
         assert name in settings.__doc__
 
@@ -37,6 +37,7 @@ def test_defaults_when_unset():
     assert settings.model_max_mb() * 2**20 == MAX_UPLOAD_BYTES  # any model saved from the page can be uploaded
     assert settings.models_max_mb() == 1024
     assert settings.max_training_seconds() == 900.0
+    assert settings.queue_url() is None and settings.max_waiting_runs() == 50
     assert settings.training_slots() == settings.default_training_slots() == max(1, os.cpu_count() or 1)
 
 
@@ -134,3 +135,25 @@ def test_database_url_must_be_postgresql(monkeypatch):
         settings.database_url()
     monkeypatch.setenv(settings.DATABASE_URL_ENV, " postgresql://u:p@127.0.0.1:5432/digitdnn ")
     assert settings.database_url() == "postgresql://u:p@127.0.0.1:5432/digitdnn"
+
+
+def test_queue_url_must_be_redis_and_is_never_echoed(monkeypatch):
+    for url in ("redis://:secret@127.0.0.1:6379/0", " rediss://host:6380 ", "unix:///run/redis.sock?db=1"):
+        monkeypatch.setenv(settings.QUEUE_URL_ENV, url)
+        assert settings.queue_url() == url.strip()
+    for nonsense in ("http://:secret@host", "secret", "postgresql://u:secret@host/db"):
+        monkeypatch.setenv(settings.QUEUE_URL_ENV, nonsense)
+        with pytest.raises(settings.SettingError, match="DIGITDNN_QUEUE_URL must be a redis://") as refused:
+            settings.queue_url()
+        assert "secret" not in str(refused.value)
+    monkeypatch.setenv(settings.QUEUE_URL_ENV, "  ")
+    assert settings.queue_url() is None
+
+
+def test_max_waiting_runs(monkeypatch):
+    monkeypatch.setenv(settings.MAX_WAITING_RUNS_ENV, " 7 ")
+    assert settings.max_waiting_runs() == 7
+    for nonsense in ("0", "-1", "many", "2.5"):
+        monkeypatch.setenv(settings.MAX_WAITING_RUNS_ENV, nonsense)
+        with pytest.raises(settings.SettingError, match="DIGITDNN_MAX_WAITING_RUNS must be a positive integer"):
+            settings.max_waiting_runs()

@@ -29,6 +29,7 @@ from digitdnn.data.stroke_augment import distort_strokes
 from digitdnn.imaging.preprocess import to_mnist
 
 DEFAULT_COPIES = 4      # drawings made of each training writer's digit
+PEN_DIGIT_COPIES = 2    # drawings of each training writer's pen digit in the page's "MNIST + pen digits"
 DRAWING_VERSION = 2     # part of the cache's file name: raise it when drawing changes what it makes
 _LOG = logging.getLogger(__name__)
 

@@ -21,6 +21,8 @@ reads with `or_default`, which logs the error and uses the default instead.
     DIGITDNN_UPLOADED_WEIGHTS_MB   uploaded_weights_mb()   weights all sessions' uploaded models may hold (512)
     DIGITDNN_DRAWINGS_PER_MINUTE   drawings_per_minute()   drawings one browser tab may store a minute (20)
     DIGITDNN_CLASS_DRAWINGS_PER_MINUTE  class_drawings_per_minute()  drawings the server stores a minute (600)
+    DIGITDNN_QUEUE_URL             queue_url()             the Redis of the training workers (none: runs train here)
+    DIGITDNN_MAX_WAITING_RUNS      max_waiting_runs()      runs that may wait for a training worker (50)
 
 DIGITDNN_CHROMIUM and DIGITDNN_UPDATE_SCREENSHOT belong to the tests and benchmarks, not to the library.
 """
@@ -51,6 +53,8 @@ TEACHER_KEY_ENV = "DIGITDNN_TEACHER_KEY"
 UPLOADED_WEIGHTS_MB_ENV = "DIGITDNN_UPLOADED_WEIGHTS_MB"
 DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_DRAWINGS_PER_MINUTE"
 CLASS_DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_CLASS_DRAWINGS_PER_MINUTE"
+QUEUE_URL_ENV = "DIGITDNN_QUEUE_URL"
+MAX_WAITING_RUNS_ENV = "DIGITDNN_MAX_WAITING_RUNS"
 
 DEFAULT_DRAWINGS_PATH = Path("class-data") / "drawings.sqlite"
 DEFAULT_MODELS_DIR = Path("models")
@@ -60,6 +64,8 @@ DEFAULT_MAX_TRAINING_SECONDS = 900.0  # a page's run stops after 15 minutes of t
 DEFAULT_UPLOADED_WEIGHTS_MB = 512  # about 130 million float32 weights held for uploaded models, all sessions together
 DEFAULT_DRAWINGS_PER_MINUTE = 20   # a student draws and labels a few a minute
 DEFAULT_CLASS_DRAWINGS_PER_MINUTE = 600  # a class of 30 at full pace, twice over
+DEFAULT_MAX_WAITING_RUNS = 50  # a class of 30 with a run each waiting, and some to spare
+QUEUE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -187,6 +193,21 @@ def class_drawings_per_minute() -> int:
     """$DIGITDNN_CLASS_DRAWINGS_PER_MINUTE: how many drawings the server stores in a minute, all tabs together
     (default 600)."""
     return _positive_integer(CLASS_DRAWINGS_PER_MINUTE_ENV, DEFAULT_CLASS_DRAWINGS_PER_MINUTE)
+
+
+def queue_url() -> str | None:
+    """$DIGITDNN_QUEUE_URL: the Redis server (redis://, rediss:// or unix://...) whose training workers train the
+    page's runs, or None: runs train on this machine, in child processes."""
+    text = _text(QUEUE_URL_ENV)
+    if text is not None and not text.startswith(QUEUE_URL_SCHEMES):
+        raise SettingError(f"{QUEUE_URL_ENV} must be a redis://, rediss:// or unix:// URL")  # never echoed: a password
+    return text
+
+
+def max_waiting_runs() -> int:
+    """$DIGITDNN_MAX_WAITING_RUNS: how many runs may wait for a training worker at once, all sessions together
+    (default 50); a run asked for beyond that is refused with a sentence."""
+    return _positive_integer(MAX_WAITING_RUNS_ENV, DEFAULT_MAX_WAITING_RUNS)
 
 
 def or_default(read: Callable[[], T], default: T) -> T:

@@ -199,14 +199,15 @@ class DrawingStore:
         x, y, _ = self.arrays_with_tabs(newest, stored)
         return x, y
 
-    def arrays_with_tabs(self, newest: int | None = None, stored: bool = False
+    def arrays_with_tabs(self, newest: int | None = None, stored: bool = False, up_to: int | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """arrays(newest, stored) and each drawing's browser tab, as tabs() names it ("" for none): an object array
-        of str (n,), one string object per tab."""
+        of str (n,), one string object per tab. With `up_to`, only the drawings whose id is at most that."""
         limit = -1 if newest is None else checked_limit("newest", newest)
+        where, args = ("", [limit]) if up_to is None else ("WHERE id <= ?", [checked_limit("up_to", up_to), limit])
         rows = self._do(lambda db: db.execute(
             "SELECT pixels, label, tab FROM (SELECT id, pixels, label, coalesce(session, '') AS tab FROM drawings "
-            "ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)).fetchall())
+            f"{where} ORDER BY id DESC LIMIT ?) ORDER BY id", args).fetchall())
         same: dict[str, str] = {}
         tabs = np.empty(len(rows), dtype=object)
         tabs[:] = [same.setdefault(tab, tab) for _, _, tab in rows]

@@ -1,14 +1,17 @@
 """An .npz archive read without trusting it: each array's dtype, shape and unpacked size come from its .npy header
 and the zip directory, so a caller can refuse a file before any array data is read (a 3 MB file may unpack to
-gigabytes). Pickled arrays are never loaded; every failure is a ValueError with a plain sentence.
+gigabytes). Pickled arrays are never loaded; every failure is a ValueError with a plain sentence. The archive may be
+a file or bytes held in memory (a worker's weights from Redis).
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -27,14 +30,24 @@ class ArrayHeader:
 
 
 class NpzArchive:
-    """An .npz file opened for checked reading: ``headers`` first, then ``load(name)`` for the arrays wanted."""
+    """An .npz file opened for checked reading: ``headers`` first, then ``load(name)`` for the arrays wanted.
 
-    def __init__(self, path: str | os.PathLike):
-        self.path = path
+    `source` is a file's path, the archive's bytes or a binary file object; messages name it by `name` (default:
+    the path, or "the archive").
+    """
+
+    def __init__(self, source: str | os.PathLike | bytes | IO[bytes], name: str | None = None):
+        self.path: str | os.PathLike
+        opened: str | os.PathLike | IO[bytes]
+        if isinstance(source, (str, os.PathLike)):
+            self.path, opened = name or source, source
+        else:
+            self.path, opened = name or "the archive", io.BytesIO(source) if isinstance(source, bytes) else source
         try:
-            self._zip = zipfile.ZipFile(path)
+            self._zip = zipfile.ZipFile(opened)
         except _UNREADABLE as exc:
-            raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
+            raise ValueError(f"{self.path} is not a readable .npz file: {exc}") from exc
+        self.members = [info.filename for info in self._zip.infolist()]  # every file of the zip, repeats included
         try:
             self.headers = {info.filename.removesuffix(".npy"): self._header(info)
                             for info in self._zip.infolist() if info.filename.endswith(".npy")}

@@ -2,9 +2,9 @@
 
 Same arguments and callbacks as `train`; the run's inputs go to the child's stdin, its reports and weights come
 back on its stdout, and closing its stdin asks it to stop. The child runs at a lower CPU priority (NICENESS), and
-one that dies fails its run, never the server. The run ends calibrated: the child fits a temperature on the
-calibration writers' drawings (digitdnn.data.calibration_drawings, read or drawn while it trains) and folds it into
-the weights it returns. Design notes: docs/design-notes.md
+one that dies fails its run, never the server. The run ends calibrated (`train_calibrated`, which a training worker
+uses too): a temperature fitted on the calibration writers' drawings (digitdnn.data.calibration_drawings, read or
+drawn while it trains) is folded into the weights it returns. Design notes: docs/design-notes.md
 """
 from __future__ import annotations
 
@@ -156,6 +156,32 @@ def _calibrated(result: TrainResult, drawings: Future) -> TrainResult:
     return result._replace(classifier=classifier)
 
 
+def train_calibrated(
+    cfg: TrainConfig,
+    data: MnistData,
+    *,
+    initial: Classifier | None = None,
+    on_epoch_end: Callable[[EpochReport, Classifier], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """digitdnn.training.loop.train(cfg, data, ...) in this process, then calibrated (see _calibrated) on the
+    calibration drawings, which are read (or drawn) in a thread while it trains: what a training process does (the
+    child here, a training worker's run). A run that returns without needing them leaves that thread to finish, or to
+    end with its process."""
+    from digitdnn.data.calibration_drawings import calibration_drawings
+    from digitdnn.training.loop import train
+
+    pool = ThreadPoolExecutor(1, "digitdnn-calibration")
+    try:
+        drawings = pool.submit(calibration_drawings)  # while it trains
+        result = train(cfg, data, initial=initial, on_epoch_end=on_epoch_end, should_stop=should_stop,
+                       on_progress=on_progress)
+        return _calibrated(result, drawings)
+    finally:
+        pool.shutdown(wait=False)  # a run that failed, stopped or diverged does not wait for the drawings
+
+
 def _child_main() -> None:
     """The child: read (cfg, data, initial layers or None) from stdin, train, calibrate, write ("progress", epoch,
     fraction), ("epoch", report, layers, metadata) and at the end ("done", history, layers, metadata) or ("error",
@@ -178,12 +204,7 @@ def _child_main() -> None:
     try:
         cfg, data, initial_layers = pickle.load(sys.stdin.buffer)
         threading.Thread(target=wait_for_stop, daemon=True).start()
-        from digitdnn.data.calibration_drawings import calibration_drawings
-        from digitdnn.training.loop import train
-
-        drawings = ThreadPoolExecutor(1, "digitdnn-calibration").submit(calibration_drawings)  # while it trains
-
-        result = train(
+        result = train_calibrated(
             cfg,
             data,
             initial=None if initial_layers is None else _classifier(cfg, initial_layers, {}),
@@ -191,7 +212,6 @@ def _child_main() -> None:
             should_stop=stop.is_set,
             on_progress=lambda epoch, fraction: send("progress", epoch, fraction),
         )
-        result = _calibrated(result, drawings)
         send("done", result.history, result.classifier.layers, result.classifier.metadata)
     except BaseException as exc:  # reported to the parent as the run's error; its traceback goes to our stderr
         if isinstance(exc, Exception):

@@ -115,14 +115,16 @@ class PgDrawingStore:
         x, y, _ = self.arrays_with_tabs(newest, stored)
         return x, y
 
-    def arrays_with_tabs(self, newest: int | None = None, stored: bool = False
+    def arrays_with_tabs(self, newest: int | None = None, stored: bool = False, up_to: int | None = None
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """arrays(newest, stored) and each drawing's browser tab as tabs() names it: an object array of str (n,)."""
+        """arrays(newest, stored) and each drawing's browser tab as tabs() names it: an object array of str (n,).
+        With `up_to`, only the drawings whose id is at most that."""
         limit = None if newest is None else checked_limit("newest", newest)
+        where, args = ("", [limit]) if up_to is None else ("WHERE id <= %s", [checked_limit("up_to", up_to), limit])
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT pixels, label, tab FROM (SELECT id, pixels, label, {_TAB} AS tab FROM drawings "
-                "ORDER BY id DESC LIMIT %s) AS newest ORDER BY id", (limit,)).fetchall()
+                f"SELECT pixels, label, tab FROM (SELECT id, pixels, label, {_TAB} AS tab FROM drawings {where} "
+                "ORDER BY id DESC LIMIT %s) AS newest ORDER BY id", args).fetchall()
         same: dict[str, str] = {}
         tabs = np.empty(len(rows), dtype=object)
         tabs[:] = [same.setdefault(tab, tab) for _, _, tab in rows]
