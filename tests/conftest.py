@@ -157,3 +157,30 @@ def postgres_url(postgres_server, request) -> str:
     name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
     postgres_server.psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     return postgres_server.create_database(name)
+
+
+# ---- Redis (the training workers' queue; helpers in queue_server.py) ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One throwaway Redis server for the whole test session, stopped at its end."""
+    import shutil
+
+    from queue_server import start_redis
+
+    server = start_redis()
+    yield server
+    server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The URL of the test Redis, running and emptied for this test."""
+    from redis import Redis
+
+    if not redis_server.running():
+        redis_server.start()
+    with Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url

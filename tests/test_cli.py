@@ -2,6 +2,7 @@
 import contextlib
 import io
 import json
+import os
 import re
 import signal
 import subprocess
@@ -268,3 +269,27 @@ def test_cli_settings_out_of_bounds_are_refused_before_anything_runs(flags, frag
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("digitdnn: error: ") and fragment in captured.err
     assert captured.err.count("\n") == 1 and not out.exists()
+
+
+# ---- worker --------------------------------------------------------------------------------------
+
+def test_worker_help_names_its_flags():
+    status, stdout, stderr = run_cli("worker", "--help")
+    assert status == 0, stderr
+    for flag in ("--queue-url", "--name", "--threads", "--database-url"):
+        assert flag in stdout
+
+
+@pytest.mark.parametrize("args, status, fragment", [
+    (["--queue-url", "http://user:secret@example.org/0"], 1, "must be a redis://, rediss:// or unix:// URL"),
+    ([], 2, "give the training queue's URL: --queue-url or $DIGITDNN_QUEUE_URL"),
+    (["--queue-url", "redis://127.0.0.1:1/0", "--database-url", "mysql://user:secret@db/x"], 1,
+     "must be a postgresql://"),
+    (["--queue-url", "redis://127.0.0.1:1/0", "--threads", "0"], 2, "--threads: must be at least 1"),
+])
+def test_a_worker_with_bad_settings_fails_in_one_line_without_its_secrets(args, status, fragment):
+    env = {k: v for k, v in os.environ.items() if k not in ("DIGITDNN_QUEUE_URL", "DIGITDNN_DATABASE_URL")}
+    exit_status, stdout, stderr = run_cli("worker", *args, env=env, timeout=30)
+    assert exit_status == status and stdout == ""
+    assert_one_error_line(stderr, fragment)
+    assert "secret" not in stderr

@@ -1,9 +1,9 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve`, `cluster` and
-`bench`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve`, `cluster`,
+`worker` and `bench`.
 
 Here are the parser and `main`; the commands live beside it (cli.models: train, evaluate, predict; cli.drawings:
-drawings, finetune; cli.cluster: cluster), and what they share in cli.console. TensorFlow is imported only by the
-commands that need it, so `digitdnn data` and `--help` stay fast.
+drawings, finetune; cli.cluster: cluster; cli.worker: worker), and what they share in cli.console. TensorFlow is
+imported only by the commands that need it, so `digitdnn data` and `--help` stay fast.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from digitdnn.cli.cluster import add_cluster_command
 from digitdnn.cli.console import UsageError, positive_int, say
 from digitdnn.cli.drawings import add_drawings_commands
 from digitdnn.cli.models import add_model_commands
+from digitdnn.cli.worker import add_worker_command
 from digitdnn.data.mnist import MnistUnavailable, cache_path, load_mnist
 from digitdnn.server.serve import DEFAULT_ADDRESS, DEFAULT_PORT
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "0.0.0.0 serves a class: every address of this machine")
     serve.set_defaults(run=run_serve)
     add_cluster_command(commands, port=_port)
+    add_worker_command(commands)
 
     bench = commands.add_parser("bench", help="run the benchmarks and print their table (source checkout only)",
                                 description="Run `python -m benchmarks` from the source checkout; options pass on "
