@@ -212,6 +212,10 @@ class TrainingJob:
                 _LOG.exception("run %r (%s) failed", self.name, self.config.to_dict())
                 self._update(status="failed", error=str(exc) or type(exc).__name__, seconds_left=None)
             return
+        self._finish(result)
+
+    def _finish(self, result: TrainResult) -> None:
+        """Publish the run's end: its history's status and message (or why the stop rules ended it), its weights."""
         history = result.history
         self._update(
             status=cast(FinishedStatus, history.status),

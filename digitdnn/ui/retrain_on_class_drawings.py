@@ -1,6 +1,6 @@
 """Retrain on class drawings: the active model continued (a warm start) on the class's drawings mixed with MNIST and
-pen digits, with digitdnn.training.finetune's recipe and mix (training_data.for_retrain), as a run like any other
-(the server's queue, a child process, the sidebar's progress and Stop; the result becomes a run of the session),
+pen digits, with digitdnn.training.finetune's recipe and mix (run_data.loader_for), as a run like any other
+(the server's training engine, the sidebar's progress and Stop; the result becomes a run of the session),
 then before and after: on the drawings of the browser tabs held back from it (training.holdout), on MNIST, and on
 the drawings it trained on.
 
@@ -18,8 +18,10 @@ import pandas as pd
 import streamlit as st
 
 from digitdnn.evaluation import evaluate
+from digitdnn.server import settings
 from digitdnn.training.finetune import USED_ANYWAY
 from digitdnn.training.holdout import kept_sentence, split_by_tab, unseen_of, why_held_back
+from digitdnn.training.run_data import DrawingsPick, RunData, loader_for
 from digitdnn.ui import runs, server_state, state, teacher_key, training_data
 
 MIN_DRAWINGS = 10      # fewer teach the network nothing worth a run
@@ -55,7 +57,7 @@ def start_retrain() -> None:
     runs.collect_finished_job()
     entry = state.active_model()
     try:
-        x, y, tabs = training_data.class_drawings_with_tabs()
+        up_to, x, y, tabs = training_data.class_drawings_with_tabs()
         problem = _why_not(len(y))
         if problem:
             raise ValueError(problem)
@@ -67,8 +69,13 @@ def start_retrain() -> None:
         return
     split = split_by_tab(tabs)
     x_trained, y_trained = x[~split.held], y[~split.held]  # one copy, for the run and for its figures
-    data = training_data.for_retrain(server_state.mnist_loader(), x_trained, y_trained, seed=cfg.seed)
-    job = runs.launch(cfg, data, suffix=f" (retrained on {len(y_trained)} class drawings)", initial=entry.classifier)
+    pick = DrawingsPick("retrain", up_to, tuple(sorted(set(tabs[split.held]))))
+    data = loader_for(server_state.mnist_loader(), pick, x_trained, y_trained, seed=cfg.seed)
+    job = runs.launch(cfg, RunData("mnist", settings.data_limit(), pick), data,
+                      suffix=f" (retrained on {len(y_trained)} class drawings)", initial=entry.classifier,
+                      slot="retrain")
+    if job is None:  # refused: the notice says why
+        return
     session = state.session()
     session.retrain_pending = state.RetrainRun(job, entry.name, entry.classifier, x_trained, y_trained, split,
                                                x[split.held], y[split.held])

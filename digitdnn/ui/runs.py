@@ -1,27 +1,30 @@
-"""A session's training runs: start one in the server's queue, and keep its model as a run of the session when it
-ends.
+"""A session's training runs: start one with the server's training engine, and keep its model as a run of the session
+when it ends.
 
-The job runs in its own thread (training itself in a child process, so that the server's memory does not grow run
-after run) and never calls Streamlit; the page reads its progress (train_and_stop, learning_curves).
+The engine (server_state.training_engine) trains in this server (a thread per run, training in a child process, so
+that the server's memory does not grow run after run) or, with $DIGITDNN_QUEUE_URL, on the training workers; either
+way the run never calls Streamlit, and the page reads its progress (train_and_stop, learning_curves).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from digitdnn.storage.model_card import ModelCard
+from digitdnn.training.engine import TrainingRefused
 from digitdnn.training.holdout import unseen_of, why_held_back
-from digitdnn.training.jobs import TrainingJob
 from digitdnn.ui import server_state, state
 from digitdnn.ui.hyperparameters import short_name
 
 if TYPE_CHECKING:
     from digitdnn.config import TrainConfig
+    from digitdnn.data.shared_dataset import DataLoader
     from digitdnn.model import Classifier
+    from digitdnn.training.engine import TrainingRun
     from digitdnn.training.history import History
-    from digitdnn.training.jobs import DataLoader
+    from digitdnn.training.run_data import RunData
 
 
-def current_job() -> TrainingJob | None:
+def current_job() -> TrainingRun | None:
     return state.session().job
 
 
@@ -30,20 +33,32 @@ def is_training() -> bool:
     return job is not None and not job.progress().done
 
 
-def launch(cfg: TrainConfig, data: DataLoader, suffix: str = "", initial: Classifier | None = None) -> TrainingJob:
-    """Start this session's next run ("Run N" + suffix) in the server's queue, in a child process; the sidebar shows
-    its progress and Stop, and collect_finished_job keeps its model. `initial`: a warm start from those weights."""
+def launch(cfg: TrainConfig, spec: RunData, data: DataLoader, suffix: str = "", initial: Classifier | None = None,
+           slot: str = "training") -> TrainingRun | None:
+    """Start this session's next run ("Run N" + suffix) of `cfg` on the data `spec` describes (`data` loads it here)
+    with the server's training engine; the sidebar shows its progress and Stop, and collect_finished_job keeps its
+    model. `initial`: a warm start from those weights. None when the engine refuses the run now (the queue is full,
+    or cannot be reached) or the queue's setting is wrong: then the notice `slot` says why."""
     session = state.session()
+    name = f"Run {session.run_count + 1}{suffix}"
+    try:
+        engine = server_state.training_engine()
+    except ValueError as exc:  # $DIGITDNN_QUEUE_URL is not a Redis URL (the sentence never shows its password)
+        state.notify(slot, "error", f"Cannot train: {exc}")
+        return None
+    try:
+        job = engine.start(cfg, spec, data, name=name, session=session.drawer_id, initial=initial,
+                           still_wanted=server_state.session_still_open(),
+                           max_seconds=server_state.max_training_seconds())
+    except TrainingRefused as exc:
+        state.notify(slot, "error", str(exc))
+        return None
     session.run_count += 1
-    name = f"Run {session.run_count}{suffix}"
-    session.job = TrainingJob(cfg, data, name=name, queue=server_state.training_queue(),
-                              still_wanted=server_state.session_still_open(),
-                              max_seconds=server_state.max_training_seconds(), separate_process=True,
-                              initial=initial).start()
-    state.watch_session(session.job)
+    session.job = job
+    state.watch_session(job)
     session.seen_epoch = 0
     state.clear_notice("training")
-    return session.job
+    return job
 
 
 def collect_finished_job() -> None:

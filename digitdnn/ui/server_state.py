@@ -1,9 +1,9 @@
 """What one server process shares between all of its sessions (st.cache_resource): the default model and the
-datasets, loaded once and never mutated, and the services every session uses but none owns: the training queue,
-the closed-session sweeper, and the class store (storage/class_store.py: the class's drawings with the limits on
-how fast they are stored, saved models with their limits, the teacher's default and the teacher key's back-off),
-which is this machine's SQLite file and models folder, or with $DIGITDNN_DATABASE_URL the PostgreSQL database
-every page replica shares.
+datasets, loaded once and never mutated, and the services every session uses but none owns: the training engine
+(this server's training queue, or the training workers' Redis queue), the closed-session sweeper, and the class
+store (storage/class_store.py: the class's drawings with the limits on how fast they are stored, saved models with
+their limits, the teacher's default and the teacher key's back-off), which is this machine's SQLite file and models
+folder, or with $DIGITDNN_DATABASE_URL the PostgreSQL database every page replica shares.
 
 It also keeps the server's garbage collector and BLAS out of the way of the page's runs.
 Design notes: docs/design-notes.md.
@@ -24,7 +24,9 @@ from digitdnn.data.shared_dataset import SharedDataset
 from digitdnn.server import settings
 from digitdnn.server.sessions import ClosedSessionSweeper
 from digitdnn.storage.models import FolderLimits, ModelLoadError
+from digitdnn.training.engine import LocalEngine, TrainingEngine
 from digitdnn.training.queue import TrainingQueue
+from digitdnn.training.run_data import base_loader
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -128,7 +130,7 @@ def default_model_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def _shared_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
-    return SharedDataset(limit)
+    return base_loader("mnist", limit)
 
 
 def mnist_loader() -> SharedDataset:
@@ -136,23 +138,14 @@ def mnist_loader() -> SharedDataset:
     return _shared_dataset(settings.data_limit())
 
 
-PEN_DIGIT_COPIES = 2  # drawings of each training writer's pen digit in the page's "MNIST + pen digits"
-
-
 @st.cache_resource(show_spinner=False)
 def _pen_digits_dataset(limit: tuple[int, int | None] | None) -> SharedDataset:
-    def load(progress):
-        from digitdnn.data.pen_training import mnist_with_pen_digits
-
-        mnist = _shared_dataset(limit)(progress)
-        return mnist_with_pen_digits(mnist, copies=PEN_DIGIT_COPIES,
-                                     progress=lambda done: progress(f"drawing the pen digits: {done:.0%}"))
-
-    return SharedDataset(None, load=load)
+    return base_loader("pen", limit, mnist=_shared_dataset(limit))
 
 
 def pen_digits_loader() -> SharedDataset:
-    """MNIST (capped like mnist_loader) plus the training writers' pen digits, drawn once per server and kept."""
+    """MNIST (capped like mnist_loader, the same arrays) plus the training writers' pen digits
+    (data.pen_training.PEN_DIGIT_COPIES drawings of each), drawn once per server and kept."""
     return _pen_digits_dataset(settings.data_limit())
 
 
@@ -164,6 +157,25 @@ def _training_queue(slots: int) -> TrainingQueue:
 def training_queue() -> TrainingQueue:
     """The server's training queue: $DIGITDNN_TRAINING_SLOTS runs at once (default one per CPU core), others wait."""
     return _training_queue(settings.or_default(settings.training_slots, settings.default_training_slots()))
+
+
+def training_engine() -> TrainingEngine:
+    """Where the page's runs train: with $DIGITDNN_QUEUE_URL on the training workers that serve that Redis queue
+    (one link per URL, kept), else in this server, in training_queue(). Either way at most
+    $DIGITDNN_MAX_WAITING_RUNS runs may wait (default 50); a run past that is refused (engine.TrainingRefused).
+    ValueError (a plain sentence) when $DIGITDNN_QUEUE_URL is not a Redis URL."""
+    url = settings.queue_url()
+    if url is None:
+        return LocalEngine(training_queue(), settings.max_waiting_runs())
+    return _remote_engine(url, settings.max_waiting_runs())
+
+
+@st.cache_resource(show_spinner=False)
+def _remote_engine(url: str, max_waiting: int) -> TrainingEngine:
+    from digitdnn.training.queue_link import QueueLink
+    from digitdnn.training.remote_run import RemoteEngine
+
+    return RemoteEngine(QueueLink(url), max_waiting)
 
 
 def max_training_seconds() -> float:

@@ -29,8 +29,8 @@ _LOG = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from digitdnn.evaluation import Evaluation
     from digitdnn.model import Classifier
+    from digitdnn.training.engine import TrainingRun
     from digitdnn.training.holdout import Measured, Split
-    from digitdnn.training.jobs import TrainingJob
 
 KEPT_WEIGHTS = 3  # models besides the default and the active one whose weights a session keeps in memory
 SESSION_KEY = "session"            # st.session_state: this session's Session
@@ -82,7 +82,7 @@ class WatchRecord:
     trains (so the last epoch is there even when the run ended between two redraws), and are kept alone once it
     has ended (`ended`)."""
 
-    job: TrainingJob | None     # None once the run has ended
+    job: TrainingRun | None     # None once the run has ended
     drawing: np.ndarray | None  # the 28x28 input followed
     run: str = ""
     watched: tuple = ()         # (epoch, ten probabilities) of an ended run
@@ -102,7 +102,7 @@ class RetrainRun:
     """A retrain on the class's drawings under way: its job, the model it started from, the drawings it trains on,
     and those of the tabs held back to measure it (training.holdout)."""
 
-    job: TrainingJob
+    job: TrainingRun
     start_name: str
     start: Classifier
     x: np.ndarray           # the drawings it trains on
@@ -148,7 +148,7 @@ class Session:
 
     # Models and runs
     models: list[SessionModel] = field(default_factory=list)
-    job: TrainingJob | None = None           # the run under way, or ended and not yet collected
+    job: TrainingRun | None = None           # the run under way, or ended and not yet collected
     run_count: int = 0                       # runs started, for their names ("Run 3")
     seen_epoch: int | None = None            # the run's epoch the whole page was last redrawn for
     page_rerun_at: float = 0.0               # time.monotonic() of that redraw
@@ -195,13 +195,13 @@ def init_session() -> None:
         watch_session(None)
 
 
-def watch_session(job: TrainingJob | None) -> None:
+def watch_session(job: TrainingRun | None) -> None:
     """Have this session's models (and `job`, its current run) released once its page has been closed a while."""
     release = partial(release_session, session().models, session().evaluations, job)
     server_state.session_sweeper().watch(server_state.session_id(), server_state.session_still_open(), release)
 
 
-def release_session(models: list[SessionModel], evaluations: dict, job: TrainingJob | None) -> None:
+def release_session(models: list[SessionModel], evaluations: dict, job: TrainingRun | None) -> None:
     """A closed session: stop its run and drop every model's weights (the shared default model stays)."""
     if job is not None:
         job.discard()

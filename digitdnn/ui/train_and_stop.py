@@ -7,12 +7,16 @@ new weights, and once more when the run is over.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from digitdnn.training.jobs import JobProgress, TrainingJob
+from digitdnn.training.jobs import JobProgress
 from digitdnn.ui import runs, state, training_data
 from digitdnn.ui.hyperparameters import config_from_state
+
+if TYPE_CHECKING:
+    from digitdnn.training.engine import TrainingRun
 
 POLL_SECONDS = 0.5
 PAGE_RERUN_SECONDS = 3.0  # while training, the whole page is redrawn for a new epoch at most this often
@@ -35,11 +39,11 @@ def start_training() -> None:
     runs.collect_finished_job()  # a run that ended since the last redraw is kept before the next starts
     try:
         cfg = config_from_state(st.session_state)
-        data, suffix = training_data.chosen()
+        spec, data, suffix = training_data.chosen()
     except ValueError as exc:
         state.notify("training", "error", f"Cannot train: {exc}")
         return
-    runs.launch(cfg, data, suffix)
+    runs.launch(cfg, spec, data, suffix)
 
 
 def stop_training() -> None:
@@ -68,7 +72,7 @@ def _progress() -> None:
         st.rerun()  # the whole page: new chart point, drawing re-scored, or the finished run listed
 
 
-def _show_progress(job: TrainingJob, progress: JobProgress) -> None:
+def _show_progress(job: TrainingRun, progress: JobProgress) -> None:
     if progress.status in ("waiting", "loading data"):
         st.info(f"{job.name}: {progress.message or 'starting…'}", icon="⏳")
         if progress.place:

@@ -1,13 +1,16 @@
 """Training data (sidebar): MNIST alone or with real people's pen digits, and the class's drawings mixed in, as
-digitdnn.training.finetune mixes them; and a retrain's data, finetune's own mix (`for_retrain`)."""
+digitdnn.training.finetune mixes them (training/run_data.py, which a training worker uses too)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
 import streamlit as st
 
-from digitdnn.training.jobs import DataLoader
+from digitdnn.data.shared_dataset import DataLoader
+from digitdnn.server import settings
+from digitdnn.training.run_data import DrawingsPick, RunData, loader_for
 from digitdnn.ui import server_state
 from digitdnn.ui.text import without_paths
 
@@ -31,57 +34,36 @@ def show() -> None:
                      "(see the Class drawings tab).")
 
 
-def chosen() -> tuple[DataLoader, str]:
-    """What Train trains on, and the words its run's name gets for it: MNIST, or MNIST and pen digits, plus the
-    class's drawings when the checkbox is on (ValueError if there are none)."""
+def chosen() -> tuple[RunData, DataLoader, str]:
+    """What Train trains on: the run's data spec (what a training worker rebuilds), its loader here, and the words
+    its run's name gets for it: MNIST, or MNIST and pen digits, plus the class's drawings when the checkbox is on
+    (ValueError if there are none)."""
+    limit = settings.data_limit()
     if st.session_state.get(CHOICE) == WITH_PEN:
-        base, suffix = server_state.pen_digits_loader(), " (+ pen digits)"
+        spec, loader, suffix = RunData("pen", limit), server_state.pen_digits_loader(), " (+ pen digits)"
     else:
-        base, suffix = server_state.mnist_loader(), ""
+        spec, loader, suffix = RunData("mnist", limit), server_state.mnist_loader(), ""
     if not st.session_state.get(INCLUDE):
-        return base, suffix
-    x, y = class_drawings()
-    return with_drawings(base, x, y), f"{suffix} (+{len(y)} class drawings)"
+        return spec, loader, suffix
+    up_to, x, y, _ = class_drawings_with_tabs()
+    pick = DrawingsPick("scratch", up_to)
+    return (dataclasses.replace(spec, drawings=pick), loader_for(loader, pick, x, y, seed=0),
+            f"{suffix} (+{len(y)} class drawings)")
 
 
-def class_drawings() -> tuple[np.ndarray, np.ndarray]:
-    """All of the class's drawings (x, y); ValueError with a plain message when there are none or they cannot be
-    read."""
-    x, y, _ = class_drawings_with_tabs()
-    return x, y
-
-
-def class_drawings_with_tabs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All of the class's drawings (x, y) and the browser tab of each (DrawingStore.arrays_with_tabs); ValueError
-    as class_drawings."""
+def class_drawings_with_tabs() -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The id of the class's newest drawing, and all of its drawings up to it (x, y) with the browser tab of each
+    (Drawings.arrays_with_tabs): a run's DrawingsPick names that id, so that a training worker reads the same
+    drawings. ValueError with a plain message when there are none or they cannot be read."""
     try:
-        x, y, tabs = server_state.drawing_store().arrays_with_tabs()
+        store = server_state.drawing_store()
+        newest = store.recent(limit=1)
+        if not newest:
+            raise ValueError("the class has stored no drawings yet")
+        x, y, tabs = store.arrays_with_tabs(up_to=newest[0].id)
     except server_state.class_store_errors() as exc:
         _LOG.warning("the class drawings cannot be read", exc_info=True)
         raise ValueError(f"the class drawings cannot be read: {without_paths(exc)}") from exc
     if not len(y):
         raise ValueError("the class has stored no drawings yet")
-    return x, y, tabs
-
-
-def with_drawings(mnist: DataLoader, x: np.ndarray, y: np.ndarray) -> DataLoader:
-    """A loader of all of `mnist`'s training images (MNIST, or MNIST and pen digits) mixed with the drawings (for a
-    run from scratch)."""
-    from digitdnn.training.finetune import mixed_data
-
-    def load(report):
-        return mixed_data(x, y, mnist(report), mnist_sample=None)
-
-    return load
-
-
-def for_retrain(mnist: DataLoader, x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> DataLoader:
-    """A loader of what a retrain trains on: finetune.fine_tune_data, the same mix as `digitdnn finetune` (a sample
-    of MNIST and of the pen digits, drawn once and kept in the cache, with the drawings)."""
-    from digitdnn.training.finetune import fine_tune_data
-
-    def load(report):
-        return fine_tune_data(x, y, mnist(report), seed=seed,
-                              progress=lambda done: report(f"drawing the pen digits: {done:.0%}"))
-
-    return load
+    return newest[0].id, x, y, tabs
