@@ -293,3 +293,35 @@ def test_a_worker_with_bad_settings_fails_in_one_line_without_its_secrets(args, 
     assert exit_status == status and stdout == ""
     assert_one_error_line(stderr, fragment)
     assert "secret" not in stderr
+
+
+# ---- lesson --------------------------------------------------------------------------------------
+
+def test_lesson_check_passes_the_shipped_lesson(monkeypatch, capsys):
+    monkeypatch.delenv("DIGITDNN_LESSON", raising=False)
+    assert main(["lesson", "check"]) == 0
+    assert capsys.readouterr().out == "lesson.toml: 8 steps, fine.\n"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('title = "A"\n[[step]]\ntitle = "B"\nsay = ["C."]\n[step.setup]\ntab = "Mistake"\n',
+     'Step 1: tab "Mistake" is not one of Learning curves, '),
+    ('title = "A"\n[[step]\n', "mine.toml is not valid TOML: "),
+    (None, "mine.toml cannot be read: no such file."),
+])
+def test_lesson_check_tells_what_to_fix_in_one_line_without_the_folder(tmp_path, capsys, content, fragment):
+    path = tmp_path / "mine.toml"
+    if content is not None:
+        path.write_text(content)
+    assert main(["lesson", "check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"digitdnn: error: {fragment}")
+    assert captured.err.count("\n") == 1 and str(tmp_path) not in captured.err
+
+
+def test_lesson_check_reads_the_lesson_the_server_would(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "own.toml"
+    path.write_text('title = "A"\n' + '[[step]]\ntitle = "B"\nsay = ["C."]\n' * 2)
+    monkeypatch.setenv("DIGITDNN_LESSON", str(path))
+    assert main(["lesson", "check"]) == 0
+    assert capsys.readouterr().out == "own.toml: 2 steps, fine.\n"

@@ -20,7 +20,7 @@ def unset(monkeypatch):
 
 
 def test_every_variable_is_listed_in_the_docstring():
-    assert len(NAMES) == 19
+    assert len(NAMES) == 20
     for name in NAMES:
         assert name in settings.__doc__
 
@@ -157,3 +157,13 @@ def test_max_waiting_runs(monkeypatch):
         monkeypatch.setenv(settings.MAX_WAITING_RUNS_ENV, nonsense)
         with pytest.raises(settings.SettingError, match="DIGITDNN_MAX_WAITING_RUNS must be a positive integer"):
             settings.max_waiting_runs()
+
+
+def test_lesson_path_is_the_shipped_lesson_unless_set(monkeypatch, tmp_path):
+    assert settings.lesson_path() == settings.bundled_path("lesson.toml") and settings.lesson_path().is_file()
+    monkeypatch.setenv(settings.LESSON_ENV, f" {tmp_path / 'mine.toml'} ")
+    assert settings.lesson_path() == tmp_path / "mine.toml"
+    monkeypatch.setenv(settings.LESSON_ENV, "~/lesson.toml")
+    assert settings.lesson_path() == Path.home() / "lesson.toml"
+    monkeypatch.setenv(settings.LESSON_ENV, " ")
+    assert settings.lesson_path().name == "lesson.toml" and settings.lesson_path().parent.name == "assets"

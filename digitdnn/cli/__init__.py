@@ -1,9 +1,9 @@
-"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `serve`, `cluster`,
-`worker` and `bench`.
+"""The `digitdnn` command: `data`, `train`, `evaluate`, `predict`, `drawings`, `finetune`, `lesson`, `serve`,
+`cluster`, `worker` and `bench`.
 
 Here are the parser and `main`; the commands live beside it (cli.models: train, evaluate, predict; cli.drawings:
-drawings, finetune; cli.cluster: cluster; cli.worker: worker), and what they share in cli.console. TensorFlow is
-imported only by the commands that need it, so `digitdnn data` and `--help` stay fast.
+drawings, finetune; cli.lesson: lesson; cli.cluster: cluster; cli.worker: worker), and what they share in
+cli.console. TensorFlow is imported only by the commands that need it, so `digitdnn data` and `--help` stay fast.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from digitdnn.cli.cluster import add_cluster_command
 from digitdnn.cli.console import UsageError, positive_int, say
 from digitdnn.cli.drawings import add_drawings_commands
+from digitdnn.cli.lesson import add_lesson_command
 from digitdnn.cli.models import add_model_commands
 from digitdnn.cli.worker import add_worker_command
 from digitdnn.data.mnist import MnistUnavailable, cache_path, load_mnist
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_commands(commands)
     add_drawings_commands(commands)
+    add_lesson_command(commands)
 
     serve = commands.add_parser("serve", help="serve the page (Streamlit) from this installation",
                                 description="Start the page with the class-server settings; Ctrl-C stops it.")

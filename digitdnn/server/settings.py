@@ -23,6 +23,7 @@ reads with `or_default`, which logs the error and uses the default instead.
     DIGITDNN_CLASS_DRAWINGS_PER_MINUTE  class_drawings_per_minute()  drawings the server stores a minute (600)
     DIGITDNN_QUEUE_URL             queue_url()             the Redis of the training workers (none: runs train here)
     DIGITDNN_MAX_WAITING_RUNS      max_waiting_runs()      runs that may wait for a training worker (50)
+    DIGITDNN_LESSON                lesson_path()           the teacher's lesson file (digitdnn/assets/lesson.toml)
 
 DIGITDNN_CHROMIUM and DIGITDNN_UPDATE_SCREENSHOT belong to the tests and benchmarks, not to the library.
 """
@@ -55,6 +56,7 @@ DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_DRAWINGS_PER_MINUTE"
 CLASS_DRAWINGS_PER_MINUTE_ENV = "DIGITDNN_CLASS_DRAWINGS_PER_MINUTE"
 QUEUE_URL_ENV = "DIGITDNN_QUEUE_URL"
 MAX_WAITING_RUNS_ENV = "DIGITDNN_MAX_WAITING_RUNS"
+LESSON_ENV = "DIGITDNN_LESSON"
 
 DEFAULT_DRAWINGS_PATH = Path("class-data") / "drawings.sqlite"
 DEFAULT_MODELS_DIR = Path("models")
@@ -208,6 +210,12 @@ def max_waiting_runs() -> int:
     """$DIGITDNN_MAX_WAITING_RUNS: how many runs may wait for a training worker at once, all sessions together
     (default 50); a run asked for beyond that is refused with a sentence."""
     return _positive_integer(MAX_WAITING_RUNS_ENV, DEFAULT_MAX_WAITING_RUNS)
+
+
+def lesson_path() -> Path:
+    """$DIGITDNN_LESSON, else the lesson shipped in the package (digitdnn/assets/lesson.toml)."""
+    text = _text(LESSON_ENV)
+    return Path(text).expanduser() if text else bundled_path("lesson.toml")
 
 
 def or_default(read: Callable[[], T], default: T) -> T:

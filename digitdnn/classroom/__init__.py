@@ -1,0 +1,1 @@
+"""The classroom: a lesson the teacher leads and a class challenge."""
