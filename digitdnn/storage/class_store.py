@@ -7,6 +7,10 @@ backends.
 - PostgreSQL ($DIGITDNN_DATABASE_URL): all of them in one database (storage/pg/), so that any number of page
   servers share them.
 
+The lesson the teacher leads and the class challenge (digitdnn/classroom/) are kept locally in their own SQLite
+file, classroom.sqlite beside the drawings (storage/classroom_sqlite.py), or in the same database
+(storage/pg/classroom.py).
+
 `storage/open_store.open_class_store()` picks one. The parts are Protocols: the page and the CLI use only what is
 written here.
 """
@@ -19,6 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
+
+from digitdnn.classroom.challenge_rules import LEADERBOARD_ROWS, Challenge, ChallengeLimits, EntryRecord
+from digitdnn.classroom.lesson_file import MAX_LESSON_BYTES, MAX_STEPS
+from digitdnn.training.history import checked_int
 
 if TYPE_CHECKING:
     from digitdnn.model import Classifier
@@ -107,6 +115,106 @@ class RateWindows(Protocol):
     def take(self, keys: Mapping[str, str]) -> str | None: ...
 
 
+class LessonState(NamedTuple):
+    """The class's lesson: running or ended, on `step` of `steps`, at `version` (a counter that only goes up: every
+    start, move and end adds one), of the lesson file whose hash is `sha256`."""
+
+    running: bool
+    step: int
+    steps: int
+    version: int
+    sha256: str
+
+
+class Entry(NamedTuple):
+    """One leaderboard row. The tab that entered it never leaves the store: `mine` says whether it was the asking
+    page's."""
+
+    nickname: str
+    run: str
+    test_accuracy: float
+    weights: int
+    seconds: float
+    settings: str
+    mine: bool
+
+
+class Leaderboard(NamedTuple):
+    """The best `rows` of a challenge (most accurate first; ties: fewer weights, faster, earlier) and how many
+    entries it has in all."""
+
+    rows: list[Entry]
+    entries: int
+
+
+class Lessons(Protocol):
+    """The lesson the teacher leads, one for the class. Moves are compare-and-set on the version, so two teacher
+    tabs (or a double click) never skip a step. Failures raise ClassStoreUnavailable (a plain sentence)."""
+
+    def current(self) -> LessonState | None:
+        """The lesson now; None if none was ever started (the local file is not created by asking)."""
+        ...
+
+    def lesson_text(self, sha256: str) -> str | None:
+        """The text of the lesson file started last, if its hash is `sha256`; None otherwise."""
+        ...
+
+    def start(self, text: str, sha256: str, steps: int) -> LessonState:
+        """Start (or restart) the lesson file `text` at step 1 of `steps` (1 to 20)."""
+        ...
+
+    def move(self, version: int, step: int) -> LessonState | None:
+        """Go to `step` if the lesson is running and still at `version`; None otherwise (someone moved first, it
+        ended, or `step` is not one of its steps)."""
+        ...
+
+    def end(self, version: int) -> LessonState | None:
+        """End the lesson if it is running and still at `version`; None otherwise."""
+        ...
+
+
+def checked_start(text: object, sha256: object, steps: object) -> tuple[str, str, int]:
+    """A lesson's start as Lessons.start takes it: a text of at most MAX_LESSON_BYTES in UTF-8, a sha256 in hex and
+    1 to MAX_STEPS steps; ValueError naming the field otherwise."""
+    if not isinstance(text, str) or len(text.encode("utf-8")) > MAX_LESSON_BYTES:
+        raise ValueError(f"a lesson must be a text of at most {MAX_LESSON_BYTES} bytes")
+    if not isinstance(sha256, str) or len(sha256) != 64 or not set(sha256) <= set("0123456789abcdef"):
+        raise ValueError("a lesson's sha256 must be 64 hexadecimal digits")
+    return text, sha256, checked_int(steps, "steps", 1, MAX_STEPS)
+
+
+class Challenges(Protocol):
+    """The class challenge: the teacher opens one with limits, students enter runs, a leaderboard ranks them.
+    Limits are enforced in the store, in the transaction that inserts an entry, by challenge_rules.refusal and
+    the store's clock. Failures raise ClassStoreUnavailable (a plain sentence)."""
+
+    def current(self) -> Challenge | None:
+        """The newest challenge (open or not); None if there is none."""
+        ...
+
+    def open(self, limits: ChallengeLimits) -> Challenge:
+        """A new challenge with `limits`, open for limits.minutes; the previous one is closed, and only the newest
+        few are kept (with their entries)."""
+        ...
+
+    def close(self, challenge: int) -> None:
+        """Close challenge `challenge` now (nothing if it is closed or gone)."""
+        ...
+
+    def clear(self, challenge: int) -> int:
+        """Delete the entries of challenge `challenge`; how many. The challenge stays open or closed as it was."""
+        ...
+
+    def enter(self, challenge: int, record: EntryRecord) -> str | None:
+        """Enter `record` into challenge `challenge` (the one the page showed); None when entered, else the plain
+        reason it was not. ValueError for a record out of the columns' limits (challenge_rules.checked_record)."""
+        ...
+
+    def leaderboard(self, challenge: int, tab: str | None = None, limit: int = LEADERBOARD_ROWS) -> Leaderboard:
+        """The best `limit` entries of challenge `challenge`, those of `tab` marked `mine`."""
+        ...
+
+
 class ClassStoreUnavailable(Exception):
     """The class store cannot be reached just now (its database is down or unreachable): a plain sentence."""
 
@@ -119,9 +227,10 @@ class ClassStore:
     """
 
     def __init__(self, open_drawings: Callable[[], Drawings], models: ModelShelf, keys: KeyBackoff,
-                 limiter: Callable[[str, Mapping[str, int], float], RateWindows], where: str,
-                 close: Callable[[], None] = lambda: None):
+                 limiter: Callable[[str, Mapping[str, int], float], RateWindows], where: str, *,
+                 lessons: Lessons, challenges: Challenges, close: Callable[[], None] = lambda: None):
         self.models, self.keys, self.where = models, keys, where
+        self.lessons, self.challenges = lessons, challenges
         self.close = close  # lets go of its connections (PostgreSQL); a server keeps its store for its lifetime
         self.limiter = limiter  # (name, limits per window, window seconds) -> the limits, shared like the rest
         self._open_drawings = open_drawings

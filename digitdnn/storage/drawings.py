@@ -57,9 +57,9 @@ from digitdnn.storage.drawing_rows import (
 )
 from digitdnn.storage.drawings_npz import read_export, write_export
 from digitdnn.storage.files import os_reason
+from digitdnn.storage.sqlite_file import BUSY_TIMEOUT_SECONDS, create_private, write_transaction
 
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT_SECONDS = 5.0       # SQLite waits this long for another writer before saying "locked"
 LOCKED_RETRY_SECONDS = 30.0      # on top of that, a locked write is retried for this long in all
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's companions of a database file
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
@@ -150,7 +150,7 @@ class DrawingStore:
         Deleted content is overwritten in the file (secure_delete) and the journal emptied.
         """
         ids = [checked_integer("ids", i) for i in ids]
-        deleted = self._do(lambda db: _write(db, lambda: db.executemany(
+        deleted = self._do(lambda db: write_transaction(db, lambda: db.executemany(
             "DELETE FROM drawings WHERE id = ?", [(i,) for i in ids]).rowcount))
         self._do(_truncate_journal)
         return deleted
@@ -158,14 +158,14 @@ class DrawingStore:
     def delete_tab(self, session: str) -> int:
         """Delete the drawings of one browser tab (as tabs() names it); returns how many went."""
         session = checked_session(session)
-        deleted = self._do(lambda db: _write(db, lambda: db.execute(
+        deleted = self._do(lambda db: write_transaction(db, lambda: db.execute(
             f"DELETE FROM drawings WHERE {_SAME_TAB}", (session, session)).rowcount))
         self._do(_truncate_journal)
         return deleted
 
     def delete_all(self) -> int:
         """Delete every drawing; returns how many went (their content is overwritten, the journal emptied)."""
-        deleted = self._do(lambda db: _write(db, lambda: db.execute("DELETE FROM drawings").rowcount))
+        deleted = self._do(lambda db: write_transaction(db, lambda: db.execute("DELETE FROM drawings").rowcount))
         self._do(_truncate_journal)
         return deleted
 
@@ -233,9 +233,7 @@ class DrawingStore:
     # ---- connections, recovery and errors
 
     def _connect(self) -> sqlite3.Connection:
-        if not self.path.exists():
-            with contextlib.suppress(OSError):  # SQLite would create it 0644; a failure is SQLite's to report
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        create_private(self.path)
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.execute("PRAGMA synchronous = FULL")   # a committed drawing survives a crash of the machine too
         db.execute("PRAGMA secure_delete = ON")   # deleted drawings are overwritten, not just unlinked
@@ -381,25 +379,12 @@ class DrawingStore:
 
 # ---- transactions and files
 
-def _write(db: sqlite3.Connection, change: Callable[[], T]) -> T:
-    """change() in one write transaction, taken at once (BEGIN IMMEDIATE: no upgrade deadlocks)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        result = change()
-        db.execute("COMMIT")
-        return result
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-
-
 def _insert(db: sqlite3.Connection, rows: list[tuple]) -> list[int]:
     """Insert full rows in one transaction; their new ids."""
     def insert():
         return [db.execute(f"INSERT INTO drawings ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            row).lastrowid for row in rows]
-    return _write(db, insert)
+    return write_transaction(db, insert)
 
 
 _SAME_TAB = "(session = ? OR (? = '' AND session IS NULL))"  # SQL: a tab as tabs() names it ("": no session)

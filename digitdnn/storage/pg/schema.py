@@ -8,6 +8,10 @@ refuses a database that a newer version has migrated further.
     key_backoff   the teacher key's back-off: one row for the server-wide wait, one per client address
     key_unlocks   wrong keys since the last unlock (one row)
     rate_events   one row per counted event of a rate limit (limiter, slot, time), pruned as they age
+    lesson        the lesson the teacher leads (one row): its step, its version (a compare-and-set counter that
+                  never goes back) and the lesson file's text, so every replica shows the same (migration 2)
+    challenges    the class challenges, newest last (the newest few are kept): limits, when entries close
+    challenge_entries  the runs entered into a challenge, by browser tab (never shown), nickname and figures
 """
 from __future__ import annotations
 
@@ -63,5 +67,44 @@ CREATE TABLE rate_events (
     at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX rate_events_by_slot ON rate_events (limiter, slot, at);
+""",
+    # 2: the lesson and the class challenge (issue 25)
+    """
+CREATE TABLE lesson (
+    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+    running BOOLEAN NOT NULL,
+    step INTEGER NOT NULL CHECK (step >= 1),
+    steps INTEGER NOT NULL CHECK (steps BETWEEN 1 AND 20),
+    version BIGINT NOT NULL CHECK (version >= 1),
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    text TEXT NOT NULL CHECK (octet_length(text) <= 65536),
+    changed TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK (step <= steps)
+);
+
+CREATE TABLE challenges (
+    id BIGSERIAL PRIMARY KEY,
+    opened TIMESTAMPTZ NOT NULL DEFAULT now(),
+    closes TIMESTAMPTZ NOT NULL,         -- entries are refused from then on (the database's clock)
+    closed TIMESTAMPTZ,                  -- closed early by the teacher
+    max_weights BIGINT NOT NULL CHECK (max_weights BETWEEN 1 AND 1000000000),
+    max_seconds DOUBLE PRECISION NOT NULL CHECK (max_seconds > 0 AND max_seconds <= 3600),
+    CHECK (closes > opened)
+);
+
+CREATE TABLE challenge_entries (
+    id BIGSERIAL PRIMARY KEY,
+    challenge BIGINT NOT NULL REFERENCES challenges (id) ON DELETE CASCADE,
+    entered TIMESTAMPTZ NOT NULL DEFAULT now(),
+    tab TEXT NOT NULL CHECK (length(tab) <= 64),      -- Session.drawer_id (anonymous), never shown
+    run TEXT NOT NULL CHECK (length(run) <= 120),
+    nickname TEXT NOT NULL DEFAULT '' CHECK (length(nickname) <= 24),
+    test_accuracy DOUBLE PRECISION NOT NULL CHECK (test_accuracy BETWEEN 0 AND 1),
+    weights BIGINT NOT NULL CHECK (weights > 0),
+    seconds DOUBLE PRECISION NOT NULL CHECK (seconds >= 0),
+    settings TEXT NOT NULL CHECK (length(settings) <= 200),
+    UNIQUE (challenge, tab, run)
+);
+CREATE INDEX challenge_entries_by_rank ON challenge_entries (challenge, test_accuracy DESC, weights, seconds, id);
 """,
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from digitdnn.server import settings
 from digitdnn.storage.class_store import ClassStore
+from digitdnn.storage.pg.classroom import PgChallenges, PgLessons
 from digitdnn.storage.pg.database import PgDatabase, without_password
 from digitdnn.storage.pg.drawings import PgDrawingStore
 from digitdnn.storage.pg.keys import PgKeyGuard
@@ -16,4 +17,5 @@ def open_pg_store(url: str) -> ClassStore:
     db = PgDatabase(url)
     return ClassStore(lambda: PgDrawingStore(db), PgShelf(db, settings.cache_dir() / "models"), PgKeyGuard(db),
                       lambda name, limits, window: PgRateLimiter(db, name, limits, window),
-                      f"PostgreSQL at {without_password(url)}", close=db.close)
+                      f"PostgreSQL at {without_password(url)}", lessons=PgLessons(db), challenges=PgChallenges(db),
+                      close=db.close)
