@@ -177,6 +177,7 @@ def test_a_dead_worker_fails_the_run(engine, redis_url):
     assert progress_when(crashed, lambda p: p.done, 3).error == remote_run.WORKER_DIED
     engine.link.redis.delete(f"digitdnn:run:{silent.run}:beat")  # its beat expired: worker and horse are gone
     assert progress_when(silent, lambda p: p.done, 5).error == remote_run.WORKER_DIED
+    assert not engine.link.redis.exists(f"digitdnn:run:{silent.run}:wanted")  # the session may train again at once
 
 
 @pytest.mark.cluster

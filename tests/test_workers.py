@@ -5,10 +5,8 @@ horse with it and a fresh worker drains the queue; a worker carries on across a 
 
 One worker subprocess serves the module (tiny networks on 500 MNIST images); tests that kill it start another."""
 import io
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from queue_server import start_worker, stop_worker
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
@@ -25,7 +24,6 @@ from digitdnn.training.queue_link import BEAT_TTL, TASK, QueueLink, run_key
 from digitdnn.training.run_data import DrawingsPick, RunData
 from digitdnn.training.run_request import RunRequest
 from digitdnn.training.weights_wire import from_wire
-from testkit import ROOT
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
@@ -45,12 +43,9 @@ class WorkerProcess:
 
     def start(self) -> None:
         self.starts += 1
-        env = dict(os.environ, DIGITDNN_DATA_LIMIT=",".join(map(str, LIMIT)), TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=str(ROOT))
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "digitdnn", "worker", "--queue-url", self.url, "--name", f"w{self.starts}",
-                 "--database-url", self.database_url], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = start_worker(self.url, f"w{self.starts}", self.log_path,
+                                    {"DIGITDNN_DATA_LIMIT": ",".join(map(str, LIMIT)),
+                                     "DIGITDNN_DATABASE_URL": self.database_url})
 
     @property
     def log_path(self) -> Path:
@@ -73,13 +68,8 @@ class WorkerProcess:
         return found
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_worker(self.process)
 
 
 @pytest.fixture(scope="module")

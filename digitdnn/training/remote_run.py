@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25           # how often a run asks the queue for news
-DEAD_AFTER_SECONDS = 10.0     # a started run whose worker has not beaten this long has lost its worker
+DEAD_AFTER_SECONDS = 4.0      # a started run without a beat key this long has lost its worker (the key itself
+                              # lives BEAT_TTL after the last beat; this covers a work horse not yet beating)
 RECONNECT_SECONDS = 30.0      # a run whose queue cannot be reached this long fails
 WORKERS_CHECK_SECONDS = 2.0   # how often a waiting run asks whether any training worker is running
 WORKER_DIED = "the training worker stopped unexpectedly: train again"
@@ -234,6 +235,9 @@ class RemoteRun(TrainingJob):
         if self._beat_at is None:
             self._beat_at = now
         if now - self._beat_at >= self.dead_after:
+            # RQ still counts the job as started, which would refuse this session's next run as busy until the
+            # run's `wanted` key expired: drop the run now, so that Train works as soon as the failure is shown
+            self._cancel_on_worker()
             raise _RunOver("failed", WORKER_DIED)
 
     def _show_place(self, poll: RunPoll) -> None:
