@@ -80,7 +80,8 @@ def test_the_wheel_holds_the_default_model_and_runs_from_its_own_copy(installed)
     seconds["digitdnn evaluate"] = time.monotonic() - start
     accuracy = float(re.search(r"test accuracy (0\.\d+) \(\d+/10000\)", out).group(1))
     assert "model: default model" in out and accuracy > 0.98, out
-    assert run([bin_dir / "digitdnn", "lesson", "check"], cwd=elsewhere, env=env).strip() == "lesson.toml: 8 steps, fine."
+    lesson = run([bin_dir / "digitdnn", "lesson", "check"], cwd=elsewhere, env=env)
+    assert lesson.strip() == "lesson.toml: 8 steps, fine.", lesson
 
 
 def test_digitdnn_serve_serves_the_page_that_names_a_drawn_digit(installed):
