@@ -31,6 +31,7 @@ PARTS = {
     "students": "benchmarks.students",  # students over the websocket protocol, server on its own core
     "classroom": "benchmarks.classroom",  # fine-tuning on held-out writers' drawings: before/after, MNIST, seconds
     "trust": "benchmarks.trust",  # hostile clients: forged canvas pictures, upload bombs, 100,000 class drawings
+    "workers": "benchmarks.workers",  # 20 runs drained by 1 then 2 training workers; students while workers train
 }
 
 

@@ -3,12 +3,19 @@ then against `digitdnn cluster` with 1 and 2 page replicas behind HAProxy, the c
 one run.
 
     python -m benchmarks.students_cluster [--quick] [--replicas 1 2] [--students 20 40 60 80 100 120] [--seconds 30]
+    python -m benchmarks.students_cluster --workers 2 [--trainers 3] [--students 20] [--replicas 1]
 
 The server side (the page server alone; or the replicas, the proxy and PostgreSQL) is pinned to the first core and
 the students to the other, so the figures compare one core's worth of page serving with and without the proxy in
 front. For each: students held at p95 <= 1 s (pen-up to prediction) and server CPU per digit named, as ratios to
 the server alone; for the cluster also each replica's share of the CPU (the proxy spreads new students), and the
 proxy's and PostgreSQL's own CPU per digit over the whole ramp.
+
+With --workers M: one step of --students students (default 20) drawing while --trainers students (default 3) keep
+pressing Train (the default preset on all of MNIST), through a cluster of --replicas replicas (default 1), first
+with the runs training inside the replicas (--workers 0), then with M training workers. The page side stays on the
+first core; the workers are moved to the students' cores (niced, as another machine would take the training off
+the page's), so the figures say what training costs the students' pen-up to prediction p95 in each case.
 """
 from __future__ import annotations
 
@@ -36,12 +43,14 @@ from testkit.waiting import wait_until
 
 
 @contextlib.contextmanager
-def running_cluster(folder: Path, replicas: int, cpus: set[int] | None, **env_vars: str) -> Iterator[dict]:
-    """`digitdnn cluster` in `folder` pinned to `cpus`; yields its cluster.json record once the proxy answers."""
+def running_cluster(folder: Path, replicas: int, cpus: set[int] | None, workers: int = 0,
+                    **env_vars: str) -> Iterator[dict]:
+    """`digitdnn cluster` (with `workers` training workers) in `folder` pinned to `cpus`; yields its cluster.json
+    record once the proxy answers."""
     state = folder / "state"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", DIGITDNN_MODELS_DIR=str(folder / "models"), **env_vars)
     command = [sys.executable, "-m", "digitdnn", "cluster", "--replicas", str(replicas), "--port", str(free_port()),
-               "--state-dir", str(state)]
+               "--state-dir", str(state), "--workers", str(workers)]
     with open(folder / "cluster.log", "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
@@ -67,10 +76,18 @@ def postgres_pid(state: Path) -> int:
     return int((state / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
 
 
+def move_to(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of process `pid` to `cpus` (the processes it forks later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
 def measure(replicas: int, steps: list[int], seconds: float, period: float, model_path: str | None,
-            cores: tuple[set[int] | None, set[int] | None]):
-    """One ramp of students through the proxy to `replicas` replicas, the cluster on cores[0] and the students on
-    cores[1]: (steps, tally, CPU seconds by part over the ramp)."""
+            cores: tuple[set[int] | None, set[int] | None], trainings: int = 0, workers: int = 0):
+    """One ramp of students (and `trainings` students pressing Train) through the proxy to `replicas` replicas, the
+    cluster on cores[0] (its `workers` training workers, if any, moved to cores[1]) and the students on cores[1]:
+    (steps, tally, CPU seconds by part over the ramp)."""
     recording = load_recording()
     server_cores, client_cores = cores
     model = {"DIGITDNN_DEFAULT_MODEL": str(model_path)} if model_path else {}
@@ -78,14 +95,16 @@ def measure(replicas: int, steps: list[int], seconds: float, period: float, mode
     with tempfile.TemporaryDirectory(prefix="digitdnn-cluster-bench-") as name:
         folder = Path(name)
         folder.chmod(0o755)  # PostgreSQL's own user must pass through
-        with running_cluster(folder, replicas, server_cores, **model) as record:
+        with running_cluster(folder, replicas, server_cores, workers, **model) as record:
             if client_cores:
                 os.sched_setaffinity(0, client_cores)
+                for worker in record.get("workers", {}).values():
+                    move_to(worker["pid"], client_cores)
             pids = {name: r["pid"] for name, r in record["replicas"].items()}
             parts = {**pids, "proxy": record["proxy"]["pid"], "postgres": postgres_pid(folder / "state")}
             before = {part: tree_cpu_seconds(pid) for part, pid in parts.items()}
             url = record["proxy"]["url"].rstrip("/")
-            results = asyncio.run(ramp(url, 0, steps, 0, seconds, period, recording, tally,
+            results = asyncio.run(ramp(url, 0, steps, trainings, seconds, period, recording, tally,
                                        lambda _pid: sum(tree_cpu_seconds(pid) for pid in pids.values())))
             used = {part: tree_cpu_seconds(pid) - before[part] for part, pid in parts.items()}
     return results, tally, used
@@ -139,6 +158,41 @@ def run(quick: bool = False, model_path: str | None = None, replica_counts: list
     return Report(rows, notes)
 
 
+def compare_workers(workers: int, trainers: int, students_count: int, seconds: float, period: float,
+                    model_path: str | None, replicas: int = 1) -> Report:
+    """`students_count` students drawing while `trainers` keep training: the runs inside the replicas, then on
+    `workers` workers; the p95 pen-up to prediction of each, the workers' within HELD_P95_SECONDS."""
+    cores = pinning()
+    measured = {count: measure(replicas, [students_count], seconds, period, model_path, cores, trainers, count)
+                for count in (0, workers)}
+    p95 = {count: (results[0].p95 if results else float("nan")) * 1000
+           for count, (results, _, _) in measured.items()}
+    label = f"{students_count} students while {trainers} train{'s' if trainers == 1 else ''}"
+    on_workers = f"on {workers} worker{'s' if workers > 1 else ''}"
+    tally = measured[workers][1]
+    idle = "" if tally.epochs_seen else "no run was seen training on the workers"
+    rows = [Row.measure(f"{label} inside the replica{'s' if replicas > 1 else ''}: pen-up to prediction p95", "ms",
+                        p95[0], None),
+            Row.measure(f"{label} {on_workers}: pen-up to prediction p95", "ms", p95[workers],
+                        HELD_P95_SECONDS * 1000, failure=idle),
+            Row.measure(f"{label}: p95 with the runs on workers vs inside", "ms", p95[workers], None,
+                        baseline=p95[0]),
+            Row.measure(f"{label} {on_workers}: errors and wrong digits", "",
+                        float(len(tally.errors) + len(tally.wrong)), 0.0)]
+    notes = []
+    for count, (results, counted, _) in measured.items():
+        where = on_workers if count else "inside the replicas"
+        notes += [f"training {where}, {s.students} students: p50 {s.p50 * 1000:.0f} ms, p95 {s.p95 * 1000:.0f} ms "
+                  f"({s.strokes} strokes, {s.digits} digits)" for s in results]
+        notes.append(f"training {where}: {counted.runs_started} runs started, {counted.runs_ended} ended, "
+                     f"{counted.epochs_seen} epochs seen under way")
+        notes += (counted.errors + counted.wrong)[:5]
+    notes.append(f"{replicas} replica(s), the proxy, PostgreSQL and Redis pinned to cores {sorted(cores[0] or [])}; "
+                 f"the students and the workers on {sorted(cores[1] or [])}; a digit every {period:g} s per "
+                 f"student; {seconds:g} s measured")
+    return Report(rows, notes)
+
+
 def main(argv=None) -> Report:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.students_cluster",
                                      description=__doc__.split("\n\n")[0])
@@ -148,8 +202,15 @@ def main(argv=None) -> Report:
     parser.add_argument("--seconds", type=float, help="measured per step (default 30)")
     parser.add_argument("--period", type=float, default=5.0, help="seconds from one digit to the next (5)")
     parser.add_argument("--model", help="the default model the replicas open with")
+    parser.add_argument("--workers", type=int, help="compare training inside the replicas with training on this many "
+                                                    "workers, --trainers students pressing Train")
+    parser.add_argument("--trainers", type=int, default=3, help="with --workers: students who keep training (3)")
     args = parser.parse_args(argv)
-    report = run(args.quick, args.model, args.replicas, args.students, args.seconds, args.period)
+    if args.workers:
+        report = compare_workers(args.workers, args.trainers, (args.students or [20])[0], args.seconds or 30,
+                                 args.period, args.model, (args.replicas or [1])[0])
+    else:
+        report = run(args.quick, args.model, args.replicas, args.students, args.seconds, args.period)
     print(format_table(report))
     return report
 

@@ -1,9 +1,10 @@
 """`digitdnn cluster` for the tests: started as a subprocess in a temporary folder under /tmp (PostgreSQL's user must
 reach it; pytest's own tmp_path is private to root), waited for until the proxy answers, stopped at the end.
 
-    with running_cluster(replicas=2, DIGITDNN_DEFAULT_MODEL=...) as cluster:
-        cluster.proxy_url, cluster.replicas, cluster.database_url
+    with running_cluster(replicas=2, workers=1, DIGITDNN_DEFAULT_MODEL=...) as cluster:
+        cluster.proxy_url, cluster.replicas, cluster.database_url, cluster.queue_url
         cluster.kill_replica("r1"); cluster.wait_replica_restarted("r1", old_pid)
+        cluster.kill_part("w1"); cluster.wait_part_restarted("w1", old_pid)    (a worker, or "redis")
         cluster.stop_postgres(); ...; cluster.start_postgres()
 """
 import contextlib
@@ -27,12 +28,15 @@ from testkit.server import free_port
 from testkit.waiting import wait_until
 
 
-def missing_programs() -> str | None:
-    """Why a cluster cannot start here (HAProxy or PostgreSQL not installed), or None."""
+def missing_programs(workers: bool = False) -> str | None:
+    """Why a cluster (with workers: `workers` true) cannot start here (HAProxy, PostgreSQL or Redis not installed),
+    or None."""
     from digitdnn.cluster.postgres import PostgresUnavailable, postgres_bin
 
     if shutil.which("haproxy") is None:
         return "HAProxy is not installed (apt-get install haproxy)"
+    if workers and shutil.which("redis-server") is None:
+        return "Redis is not installed (apt-get install redis-server)"
     try:
         postgres_bin()
     except PostgresUnavailable as error:
@@ -63,14 +67,17 @@ class RunningCluster:
     state_dir: Path
     log_path: Path
     started_in: float = 0.0  # seconds from the command's start until the proxy answered
-    pids_seen: set[int] = field(default_factory=set)  # of the supervisor, the proxy and every replica, from record()
+    pids_seen: set[int] = field(default_factory=set)  # of the supervisor and every part it runs, from record()
     postgres_port: int = 0
 
     def record(self) -> dict:
-        """cluster.json: the supervisor's, the proxy's and each replica's pid and port, PostgreSQL's port."""
+        """cluster.json: the supervisor's, the proxy's, each replica's and worker's pid and port, PostgreSQL's and
+        Redis's port."""
         record = json.loads((self.state_dir / "cluster.json").read_text())
         self.pids_seen.update([record["supervisor"], record["proxy"]["pid"],
                                *(replica["pid"] for replica in record["replicas"].values())])
+        if "redis" in record:
+            self.pids_seen.update([record["redis"]["pid"], *(w["pid"] for w in record["workers"].values())])
         self.postgres_port = record["postgres"]["port"]
         return record
 
@@ -98,6 +105,30 @@ class RunningCluster:
     @property
     def database_url(self) -> str:
         return self.env["DIGITDNN_DATABASE_URL"]
+
+    @property
+    def queue_url(self) -> str:
+        return self.env["DIGITDNN_QUEUE_URL"]
+
+    def part_pid(self, name: str) -> int:
+        """The pid of worker `name` (w1, w2, ...) or of "redis"."""
+        record = self.record()
+        return record["redis"]["pid"] if name == "redis" else record["workers"][name]["pid"]
+
+    def kill_part(self, name: str) -> int:
+        """SIGKILL worker `name` or "redis" (as a crash would end it); returns the pid it had."""
+        pid = self.part_pid(name)
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def wait_part_restarted(self, name: str, old_pid: int, timeout: float = 15) -> int:
+        """Wait until worker `name` or "redis" runs under a new pid; returns the new pid."""
+        def restarted() -> int | None:
+            pid = self.part_pid(name)
+            return pid if pid != old_pid and pid_alive(pid) else None
+
+        return wait_until(restarted, timeout, interval=0.2,
+                          message=lambda: f"{name} restarted; the cluster said:\n{self.output()[-2000:]}")
 
     def output(self) -> str:
         return self.log_path.read_text()
@@ -152,17 +183,18 @@ class RunningCluster:
             self.postgres().stop("immediate")
 
 
-def cluster_command(state_dir: Path, replicas: int, port: int) -> list[str]:
+def cluster_command(state_dir: Path, replicas: int, port: int, workers: int = 0) -> list[str]:
     return [sys.executable, "-m", "digitdnn", "cluster", "--replicas", str(replicas), "--port", str(port),
-            "--state-dir", str(state_dir)]
+            "--state-dir", str(state_dir), *(["--workers", str(workers)] if workers else [])]
 
 
 @contextlib.contextmanager
-def running_cluster(replicas: int = 2, timeout: float = 180, **env_vars: str) -> Iterator[RunningCluster]:
-    """`digitdnn cluster` with `replicas` page servers on a free port, the test data limit, private models and
-    drawings, and `env_vars`; skips (saying why) where HAProxy or PostgreSQL is missing. Stopped and its folder
-    removed when the with-block ends."""
-    reason = missing_programs()
+def running_cluster(replicas: int = 2, timeout: float = 180, workers: int = 0,
+                    **env_vars: str) -> Iterator[RunningCluster]:
+    """`digitdnn cluster` with `replicas` page servers and `workers` training workers on a free port, the test data
+    limit, private models and drawings, and `env_vars`; skips (saying why) where HAProxy, PostgreSQL or (with
+    workers) Redis is missing. Stopped and its folder removed when the with-block ends."""
+    reason = missing_programs(workers > 0)
     if reason:
         pytest.skip(f"no cluster here: {reason}")
     folder = Path(tempfile.mkdtemp(prefix="digitdnn-cluster-"))
@@ -171,11 +203,12 @@ def running_cluster(replicas: int = 2, timeout: float = 180, **env_vars: str) ->
                DIGITDNN_MODELS_DIR=str(folder / "models"), DIGITDNN_DRAWINGS_DB=str(folder / "drawings.sqlite"),
                **env_vars)
     env.pop("DIGITDNN_DATABASE_URL", None)
+    env.pop("DIGITDNN_QUEUE_URL", None)
     log_path = folder / "cluster.log"
     start = time.monotonic()
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(cluster_command(folder / "state", replicas, free_port()), cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(cluster_command(folder / "state", replicas, free_port(), workers), cwd=ROOT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
     cluster = RunningCluster(process, folder / "state", log_path)
     try:
         def ready() -> bool:

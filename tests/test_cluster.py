@@ -1,6 +1,6 @@
-"""`digitdnn cluster`: PostgreSQL, two page replicas and HAProxy started on this machine (one cluster for the module,
-tests/cluster.py), and the parts checked without it: the proxy's configuration, a dead child's back-off, a missing
-HAProxy."""
+"""`digitdnn cluster`: PostgreSQL, two page replicas, HAProxy, Redis and a training worker started on this machine
+(one cluster for the module, tests/cluster.py), and the parts checked without it: the proxy's configuration, a dead
+child's back-off, a missing HAProxy or redis-server."""
 import asyncio
 import shutil
 import signal
@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from cluster import cluster_command, health, missing_programs, pid_alive, running_cluster
@@ -21,7 +22,7 @@ from testkit.waiting import wait_until
 
 @pytest.fixture(scope="module")
 def cluster(default_model):
-    with running_cluster(replicas=2, DIGITDNN_DEFAULT_MODEL=str(default_model)) as running:
+    with running_cluster(replicas=2, workers=1, DIGITDNN_DEFAULT_MODEL=str(default_model)) as running:
         yield running
 
 
@@ -81,11 +82,70 @@ def test_a_killed_replica_is_restarted_and_healthy_again(cluster):
 
 
 @pytest.mark.cluster
+def test_workers_get_a_redis_of_their_own_behind_a_password(cluster):
+    import redis
+
+    url = cluster.queue_url
+    password = (cluster.state_dir / "redis-password").read_text().strip()
+    assert stat.S_IMODE((cluster.state_dir / "redis-password").stat().st_mode) == 0o600
+    assert url.startswith("redis://") and password in url
+    record = cluster.record()
+    assert f"127.0.0.1:{record['redis']['port']}" in url and sorted(record["workers"]) == ["w1"]
+    assert redis.Redis.from_url(url, socket_timeout=5).ping()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    with pytest.raises(redis.AuthenticationError):  # without the password (no retries: they take 4 s)
+        redis.Redis(port=record["redis"]["port"], socket_timeout=5, retry=Retry(NoBackoff(), 0)).ping()
+    worker = record["workers"]["w1"]["pid"]
+    assert password not in Path(f"/proc/{worker}/cmdline").read_text()  # every user of the machine can read it
+    assert password not in cluster.output() and password not in (cluster.state_dir / "cluster.json").read_text()
+    for replica in cluster.replicas:  # each replica hands its runs to the queue
+        environ = Path(f"/proc/{cluster.replica_pid(replica)}/environ").read_bytes().split(b"\0")
+        assert f"DIGITDNN_QUEUE_URL={url}".encode() in environ
+    assert "starting the training workers, 1 of them" in cluster.output()
+
+
+@pytest.mark.cluster
+def test_the_worker_takes_runs_from_the_queue(cluster):
+    from digitdnn.training.queue_link import QueueLink
+
+    link = QueueLink(cluster.queue_url)
+    wait_until(lambda: link.workers() >= 1, 30, message="the worker to register with Redis")
+
+
+@pytest.mark.cluster
+def test_a_killed_worker_and_a_killed_redis_are_restarted(cluster):
+    import redis
+
+    for part in ("w1", "redis"):
+        old_pid = cluster.kill_part(part)
+        new_pid = cluster.wait_part_restarted(part, old_pid, timeout=15)
+        assert new_pid != old_pid and not pid_alive(old_pid)
+        assert f"{part} exited (killed by SIGKILL)" in cluster.output()
+    wait_until(lambda: _answers(redis.Redis.from_url(cluster.queue_url, socket_timeout=2)), 15,
+               message="Redis to answer again")
+
+
+def _answers(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.mark.cluster
 def test_sigterm_stops_every_part_and_exits_0(cluster):  # last: it ends the module's cluster
     postgres = cluster.postgres()
     assert postgres.running()
+    record = cluster.record()
+    parts = [record["redis"]["pid"], record["workers"]["w1"]["pid"]]
+    assert all(pid_alive(pid) for pid in parts)
     assert cluster.stop() == 0
     assert [pid for pid in cluster.pids_seen if pid_alive(pid)] == []
+    assert [pid for pid in parts if pid_alive(pid)] == []
     assert not postgres.running()
     assert not (cluster.state_dir / "cluster.json").exists()
     assert "the cluster stopped" in cluster.output()
@@ -120,12 +180,28 @@ def test_a_port_taken_is_one_sentence_and_nothing_starts(tmp_path):
     assert not (tmp_path / "state" / "postgres").exists()
 
 
-def test_workers_are_refused_in_one_sentence(tmp_path):
-    done = subprocess.run([*cluster_command(tmp_path / "state", 2, free_port()), "--workers", "2"], cwd=ROOT,
+def test_a_negative_worker_count_is_refused(tmp_path):
+    done = subprocess.run(cluster_command(tmp_path / "state", 2, free_port(), workers=-1), cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "use --workers 0" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "argument --workers: must be 0 or more, got -1" in done.stderr
     assert not (tmp_path / "state").exists()
+
+
+def test_a_missing_redis_server_is_one_sentence_and_nothing_starts(tmp_path):
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        pytest.skip("HAProxy is not installed (apt-get install haproxy)")
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    (programs / "haproxy").symlink_to(haproxy)
+    done = subprocess.run(cluster_command(tmp_path / "state", 1, free_port(), workers=1), cwd=ROOT,
+                          capture_output=True, text=True, env={"PATH": str(programs), "HOME": str(tmp_path)},
+                          timeout=60)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("digitdnn: error: redis-server was not found: ") and line.endswith(".")
+    assert not (tmp_path / "state" / "postgres").exists()
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1"])

@@ -1,12 +1,12 @@
-"""`digitdnn cluster`: the page for a big class on this machine: PostgreSQL, page replicas and HAProxy
-(digitdnn/cluster/supervisor.py), until Ctrl-C or SIGTERM."""
+"""`digitdnn cluster`: the page for a big class on this machine: PostgreSQL, page replicas and HAProxy, and with
+--workers training workers and their Redis (digitdnn/cluster/supervisor.py), until Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from digitdnn.cli.console import UsageError, positive_int, say
+from digitdnn.cli.console import positive_int, say
 from digitdnn.server.serve import DEFAULT_ADDRESS, DEFAULT_PORT
 
 DEFAULT_REPLICAS = 2
@@ -19,13 +19,17 @@ def add_cluster_command(commands, port: Callable[[str], int]) -> None:
         "cluster", help="serve the page from several replicas behind HAProxy, the class's state in PostgreSQL",
         description="Start PostgreSQL (initialised into --state-dir the first time), --replicas page servers on "
                     "loopback ports and HAProxy in front of them on --address:--port, each browser kept on one "
-                    "replica by a cookie. Writes STATE_DIR/cluster.env (the database's URL) and restarts a "
-                    "replica that dies; Ctrl-C or SIGTERM stops everything. Needs Debian's postgresql and haproxy.")
+                    "replica by a cookie; with --workers M, also Redis on a loopback port and M training workers "
+                    "that train every run instead of the replicas. Writes STATE_DIR/cluster.env (the database's "
+                    "URL, and the queue's) and restarts a part that dies; Ctrl-C or SIGTERM stops everything. "
+                    "Needs Debian's postgresql and haproxy (and redis-server for --workers).")
     cluster.add_argument("--replicas", type=positive_int, default=DEFAULT_REPLICAS,
                          help=f"how many page servers (default {DEFAULT_REPLICAS})")
-    cluster.add_argument("--workers", type=int, default=0,
-                         help="training workers (default 0: each replica trains its own runs; workers are not "
-                              "built yet)")
+    cluster.add_argument("--workers", type=workers_count, default=0,
+                         help="training workers on this machine, each training one run at a time, with Redis "
+                              "holding the queue (default 0: each replica trains its own runs). Redis listens on "
+                              "this machine only: a `digitdnn worker` on another machine reaches it through an SSH "
+                              "tunnel, with the DIGITDNN_QUEUE_URL of cluster.env")
     cluster.add_argument("--port", type=port, default=DEFAULT_PORT,
                          help=f"the port the proxy listens on (default {DEFAULT_PORT})")
     cluster.add_argument("--address", default=DEFAULT_ADDRESS,
@@ -37,14 +41,24 @@ def add_cluster_command(commands, port: Callable[[str], int]) -> None:
     cluster.set_defaults(run=run_cluster_command)
 
 
+def workers_count(text: str) -> int:
+    """argparse type: 0 or more workers."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def run_cluster_command(args: argparse.Namespace) -> int:
     """Run the cluster until stopped; 0 after a clean stop."""
-    if args.workers != 0:
-        raise UsageError("training workers are not built yet: each replica trains its own runs, so use --workers 0")
     from digitdnn.cluster.supervisor import run_cluster
 
-    replicas = f"{args.replicas} replica{'s' if args.replicas > 1 else ''}"
-    run_cluster(args.state_dir, args.replicas, args.port, args.address, report=say,
-                announce=lambda url: print(f"the page is at {url} ({replicas}); Ctrl-C stops the cluster",
-                                           flush=True))
+    parts = f"{args.replicas} replica{'s' if args.replicas > 1 else ''}"
+    if args.workers:
+        parts += f", {args.workers} training worker{'s' if args.workers > 1 else ''}"
+    run_cluster(args.state_dir, args.replicas, args.port, args.address, report=say, workers=args.workers,
+                announce=lambda url: print(f"the page is at {url} ({parts}); Ctrl-C stops the cluster", flush=True))
     return 0

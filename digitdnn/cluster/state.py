@@ -1,11 +1,15 @@
 """The cluster's folder (`--state-dir`): what it keeps between starts and what it tells other programs.
 
     postgres/        the database (digitdnn/cluster/postgres.py), its password and its own log
-    logs/NAME.log    each replica's and the proxy's output (r1.log, r2.log, ..., haproxy.log)
+    redis/           with --workers: Redis's configuration (mode 0600; nothing is stored: persistence is off)
+    redis-password   the password Redis asks for (mode 0600), kept so restarts keep it
+    logs/NAME.log    each part's output (r1.log, r2.log, ..., haproxy.log, redis.log, w1.log, w2.log, ...)
     cookie-secret    the one Streamlit cookie secret every replica shares (mode 0600), kept so restarts keep it
     haproxy.cfg      the proxy's configuration, written at each start
-    cluster.env      DIGITDNN_DATABASE_URL=... for other programs (the CLI, workers; mode 0600: it holds a password)
-    cluster.json     while it runs: the supervisor's, each replica's and the proxy's pid and port (no secrets)
+    cluster.env      DIGITDNN_DATABASE_URL=... and, with --workers, DIGITDNN_QUEUE_URL=... for other programs (the
+                     CLI, workers on other machines; mode 0600: both URLs hold a password)
+    cluster.json     while it runs: the supervisor's, each replica's, the proxy's, Redis's and each worker's pid and
+                     port (no secrets)
     cluster.lock     held while a cluster runs from this folder, so a second one is refused
 """
 from __future__ import annotations
@@ -29,6 +33,7 @@ class StateDir:
         self._lock: IO[bytes] | None = None
 
     postgres = property(lambda self: self.folder / "postgres")
+    redis = property(lambda self: self.folder / "redis")
     logs = property(lambda self: self.folder / "logs")
     haproxy_config = property(lambda self: self.folder / "haproxy.cfg")
     env_file = property(lambda self: self.folder / "cluster.env")
@@ -55,7 +60,14 @@ class StateDir:
 
     def cookie_secret(self) -> str:
         """The replicas' shared cookie secret: made on the first start, read on every later one."""
-        path = self.folder / "cookie-secret"
+        return self._secret("cookie-secret")
+
+    def redis_password(self) -> str:
+        """The password of the cluster's Redis: made on the first start with workers, read on every later one."""
+        return self._secret("redis-password")
+
+    def _secret(self, name: str) -> str:
+        path = self.folder / name
         if not path.is_file():
             atomic_write(path, lambda file: file.write(secrets.token_urlsafe(32).encode()), mode=0o600)
         return path.read_text().strip()
