@@ -48,6 +48,7 @@ class Run:
     widgets: dict[str, tuple[str, str]] = field(default_factory=dict)
     exceptions: list[str] = field(default_factory=list)
     finished: bool = False
+    fragment_id: str = ""   # the fragment this run was asked for ("" for the whole page)
     received: dict[str, float] = field(default_factory=dict)   # first time (perf_counter) a text was seen
 
     def first_text(self, prefix: str) -> str | None:
@@ -97,7 +98,7 @@ class PageSession:
         state.context_info.locale = "en-US"
         state.context_info.url = self.url + "/"
         if not auto:
-            self.run = Run()
+            self.run = Run(fragment_id=fragment_id)
         sent = time.perf_counter()
         await self._socket.send(message.SerializeToString())
         return sent
@@ -155,10 +156,13 @@ class PageSession:
         if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             self._element(message.delta.new_element, message.delta.fragment_id)
         elif kind == "script_finished":
-            self.run.finished = True
+            # the end of the run asked for, not of a fragment's automatic rerun meanwhile (both carry their fragments)
+            if _fragments(message) == ([self.run.fragment_id] if self.run.fragment_id else []):
+                self.run.finished = True
         elif kind == "auto_rerun":
             self._poll(message.auto_rerun.fragment_id, message.auto_rerun.interval)
-        elif kind == "stop_auto_rerun" or kind == "new_session":
+        elif kind == "stop_auto_rerun" or (kind == "new_session" and not _fragments(message)):
+            # a whole-page run starts its fragments' automatic reruns again; a fragment's own run does not
             for task in self._pollers.values():
                 task.cancel()
             self._pollers.clear()
@@ -189,6 +193,11 @@ class PageSession:
         if old is not None:
             old.cancel()
         self._pollers[fragment_id] = asyncio.create_task(poll())
+
+
+def _fragments(message: ForwardMsg) -> list[str]:
+    """The fragments of the run a new_session or script_finished belongs to (none: a whole-page run)."""
+    return list(message.metadata.run.fragment_ids)
 
 
 async def new_session_run(url: str, timeout: float = 60.0, **values) -> tuple[Run, float]:
