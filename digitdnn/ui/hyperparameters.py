@@ -70,10 +70,15 @@ def short_name(cfg: TrainConfig) -> str:
     return f"{shape} {BY_FIELD['optimizer'].shown(cfg.optimizer)} {cfg.learning_rate:g}"
 
 
-def _apply_preset() -> None:
-    name = st.session_state.get(PRESET_KEY)
-    if name in PRESETS:
+def apply_preset(name: object) -> None:
+    """Set the sidebar's widgets to the preset `name` (nothing for a name that is not a preset): from the preset
+    picker's callback, or at the top of a run before the widgets are drawn (a lesson step's preset)."""
+    if isinstance(name, str) and name in PRESETS:
         st.session_state.update(widget_values(PRESETS[name]))
+
+
+def _apply_preset() -> None:
+    apply_preset(st.session_state.get(PRESET_KEY))
     st.session_state[PRESET_KEY] = None  # back to "Load a preset…", so the same preset can be loaded again
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from digitdnn.ui import (
+    challenge_board,
     class_drawings,
     correction,
     draw,
@@ -17,6 +18,7 @@ from digitdnn.ui import (
     inside_the_network,
     layout,
     learning_curves,
+    lesson_bar,
     mistakes,
     mnist_data,
     page_address,
@@ -125,11 +127,14 @@ def main() -> None:
     st.set_page_config(page_title="digitdnn: draw a digit", page_icon="✏️", layout="wide")
     state.init_session()
     page_address.read_address()
+    lesson_bar.apply_pending()  # a lesson step's setup, before any widget is drawn
     page_address.presenter_style()
     runs.collect_finished_job()
     training_sidebar()
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
     reconnected.show()
+    lesson_bar.show()
+    challenge_board.show()
     if state.session().default_model_error:
         st.warning(state.session().default_model_error)
     layout.drawing_styles(page_address.canvas_size())

@@ -27,6 +27,7 @@ from digitdnn.ui.text import plain, without_paths
 _LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from digitdnn.classroom.lesson_file import StepSetup
     from digitdnn.evaluation import Evaluation
     from digitdnn.model import Classifier
     from digitdnn.training.engine import TrainingRun
@@ -172,6 +173,10 @@ class Session:
     correction_notice: tuple[str, NoticeKind, str] | None = None  # (drawing key, kind, text) of the last press
     correction_stored: dict[str, int] = field(default_factory=dict)  # drawing key -> label, of those it stored
     teacher_unlocked: str = ""               # a digest of the key this session was unlocked with
+    # The teacher's lesson and the class challenge (lesson_bar.py, challenge_board.py)
+    lesson_version: int = 0                  # the lesson's version this page last saw (0: none yet)
+    lesson_pending: StepSetup | None = None  # a step's setup, put into the widgets at the top of the next full run
+    challenge_seen: tuple[int, bool] | None = None  # (id, open) of the class challenge the page last drew
 
 
 def session() -> Session:
