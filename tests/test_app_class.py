@@ -81,6 +81,21 @@ def add_mnist_drawings(db, mnist, count: int, start: int = 0) -> tuple[np.ndarra
     return x, y
 
 
+def test_presenter_mode_enlarging_the_canvas_starts_it_empty_and_says_why(page):
+    """A drawing made at 280 px cannot be read at presenter mode's 420: the canvas reloads empty with a sentence,
+    instead of refusing the old picture (a lesson step may switch presenter mode on under a drawing)."""
+    from digitdnn.ui.draw import RESIZED
+
+    at = draw(page, 3)
+    assert "Prediction: 3" in texts(at.main)
+    at.session_state["presenter"] = True
+    at.run()
+    session = at.session_state["session"]
+    assert RESIZED in [info.value for info in at.info]
+    assert session.canvas_size == 420 and session.canvas_reloads == 1 and session.canvas_reloaded_strokes == []
+    assert "could not be read" not in texts(at.main)
+
+
 def test_a_correction_stores_the_drawing_with_its_label(page, db):
     assert all(page.button(key=f"correct_{d}").disabled for d in range(10))  # nothing drawn, nothing to store
     assert [page.button(key=f"correct_{d}").label for d in range(10)] == [str(d) for d in range(10)]

@@ -72,6 +72,9 @@ export default function (component) {
 _canvas_helper = st.components.v2.component("digitdnn_canvas_helper", js=_CANVAS_HELPER_JS)
 
 
+RESIZED = "The canvas changed size (presenter mode): draw your digit again."
+
+
 def _reload(strokes: list) -> None:
     """Have the canvas reload with these strokes (fabric.js objects as the canvas sent them)."""
     session = state.session()
@@ -100,6 +103,10 @@ def show(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
     picture is refused, which the page then says) and its stroke count."""
     st.session_state.setdefault(BRUSH_KEY, 20)
     session = state.session()
+    resized = session.canvas_size not in (None, size)  # strokes drawn at the other size cannot be read at this one
+    session.canvas_size = size
+    if resized:
+        _reload([])
     result = st_canvas(
         size=size,
         stroke_width=st.session_state[BRUSH_KEY],
@@ -109,10 +116,12 @@ def show(size: int = CANVAS_SIZE) -> tuple[np.ndarray | None, int]:
         key="canvas",
     )
     canvas_helper()
-    strokes = list((result.json_data or {}).get("objects") or [])
+    strokes = [] if resized else list((result.json_data or {}).get("objects") or [])
     session.canvas_strokes = strokes
     image = result.image_data if strokes else None
-    if strokes and image is None:
+    if resized:
+        st.info(RESIZED)
+    elif strokes and image is None:
         st.warning(UNREADABLE)
     with st.container(horizontal=True, gap="small", key="canvas_buttons"):  # one row, so the prediction stays near
         st.button("Undo", key="undo", on_click=_undo, disabled=not strokes, width="stretch")

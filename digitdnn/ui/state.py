@@ -168,6 +168,7 @@ class Session:
     canvas_reloads: int = 0                  # times the canvas was told to reload (Undo, Clear)
     canvas_reloaded_strokes: list = field(default_factory=list)  # the strokes it reloaded with
     canvas_strokes: list = field(default_factory=list)           # the strokes it sent last
+    canvas_size: int | None = None           # the canvas's side when it was last drawn (presenter mode enlarges it)
     # The class's drawings
     drawer_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # anonymous, stored with its drawings
     correction_notice: tuple[str, NoticeKind, str] | None = None  # (drawing key, kind, text) of the last press
