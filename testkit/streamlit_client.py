@@ -156,8 +156,10 @@ class PageSession:
         if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             self._element(message.delta.new_element, message.delta.fragment_id)
         elif kind == "script_finished":
-            # the end of the run asked for, not of a fragment's automatic rerun meanwhile (both carry their fragments)
-            if _fragments(message) == ([self.run.fragment_id] if self.run.fragment_id else []):
+            # the end of the run asked for, not of another fragment's automatic rerun meanwhile: a whole-page run
+            # (no fragments) ends any request, and the server may run several requested fragments in one run
+            fragments = _fragments(message)
+            if not fragments or self.run.fragment_id in fragments:
                 self.run.finished = True
         elif kind == "auto_rerun":
             self._poll(message.auto_rerun.fragment_id, message.auto_rerun.interval)
