@@ -66,6 +66,7 @@ class PageSession:
         self._socket = None
         self._reader: asyncio.Task | None = None
         self._pollers: dict[str, asyncio.Task] = {}     # fragment id -> the task rerunning it every interval
+        self._values: dict[str, WidgetState] = {}       # widget id -> the value last sent (triggers excluded)
         self._changed = asyncio.Event()
         self.closed_reason: str | None = None
 
@@ -88,10 +89,22 @@ class PageSession:
 
     async def rerun(self, widget_states: WidgetStates | None = None, fragment_id: str = "",
                     auto: bool = False) -> float:
-        """Ask for a run with these widget states (of the whole page, or of one fragment); returns when it was sent."""
+        """Ask for a run with these widget states (of the whole page, or of one fragment); returns when it was sent.
+        Like a browser, every request also carries the values sent before for the other widgets (the server takes a
+        request's states as the whole page's), but never a button press again."""
+        for widget in (widget_states or WidgetStates()).widgets:
+            if widget.WhichOneof("value") == "trigger_value":
+                self._values.pop(widget.id, None)
+            else:
+                self._values[widget.id] = widget
         message = BackMsg()
         state = message.rerun_script
-        state.widget_states.CopyFrom(widget_states or WidgetStates())
+        sent_states = WidgetStates()
+        sent_states.widgets.extend(self._values.values())
+        for widget in (widget_states or WidgetStates()).widgets:
+            if widget.WhichOneof("value") == "trigger_value":
+                sent_states.widgets.append(widget)
+        state.widget_states.CopyFrom(sent_states)
         state.fragment_id = fragment_id
         state.is_auto_rerun = auto
         state.context_info.timezone = "UTC"

@@ -6,7 +6,9 @@ limits in the transaction that inserts it (classroom.challenge_rules.refusal, by
 says about a run comes from the session's own record of it (state.SessionModel: its card, written when the run
 ended), looked up by the id the page's picker sends; nothing else the browser sends is believed. The leaderboard is
 a fragment polling the store; a new challenge, or one that closed, reruns the whole page so that the entry form
-appears or goes. The form itself is outside the fragment: what a student types is never redrawn under them.
+appears or goes. Without any challenge the board does not poll: the lesson bar's idle poll asks `changed()`, so
+that an idle page costs the server one fragment run per poll, not two. The form itself is outside the fragment:
+what a student types is never redrawn under them.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from digitdnn.ui import hyperparameters, page_address, server_state, state, teac
 from digitdnn.ui.text import plain, without_paths
 
 BOARD_POLL_SECONDS = 3.0   # the leaderboard of an open challenge refreshes this often
-IDLE_POLL_SECONDS = 5.0    # without an open challenge: a new one is seen within this
+IDLE_POLL_SECONDS = 5.0    # a closed challenge's board refreshes this often (without any: see changed())
 RUN_KEY = "challenge_run"
 NICKNAME_KEY = "challenge_nickname"
 MAX_WEIGHTS_KEY = "challenge_max_weights"
@@ -46,18 +48,25 @@ PRESENTER_STYLE = "<style>.st-key-leaderboard table { font-size: 1.35rem; }</sty
 _LOG = logging.getLogger(__name__)
 
 
-def show() -> None:
-    """The leaderboard while a challenge exists, the entry form while it is open, the teacher's controls."""
-    session = state.session()
+def seen_now() -> Challenge | None:
+    """The class's challenge now (None without one, or when the store cannot say: the board says so itself),
+    recorded as the one this page shows; read once per full run, before the lesson bar's poll asks changed()."""
     try:
         current = server_state.class_store().challenges.current()
     except server_state.class_store_errors():
-        current = None  # the leaderboard's fragment says so itself
-    session.challenge_seen = _seen(current)
+        current = None
+    state.session().challenge_seen = _seen(current)
+    return current
+
+
+def show(current: Challenge | None) -> None:
+    """The leaderboard while a challenge (`current`, from seen_now) exists, the entry form while it is open, the
+    teacher's controls."""
     if page_address.presenter():
         st.html(PRESENTER_STYLE)
     is_open = current is not None and current.is_open
-    st.fragment(_board, run_every=BOARD_POLL_SECONDS if is_open else IDLE_POLL_SECONDS)()
+    # without a challenge the board does not poll: the lesson bar's poll notices a new one (changed())
+    st.fragment(_board, run_every=BOARD_POLL_SECONDS if is_open else None if current is None else IDLE_POLL_SECONDS)()
     if current is not None and current.is_open:
         _entry_form(current)
     if teacher_key.is_teacher():
@@ -68,6 +77,16 @@ def show() -> None:
 
 def _seen(challenge: Challenge | None) -> tuple[int, bool] | None:
     return None if challenge is None else (challenge.id, challenge.is_open)
+
+
+def changed() -> bool:
+    """Whether the class's challenge is another than the page last showed (one opened, closed or gone); False when
+    the store cannot say. For the one poll a page without a challenge or a lesson makes (lesson_bar)."""
+    try:
+        current = server_state.class_store().challenges.current()
+    except server_state.class_store_errors():
+        return False
+    return _seen(current) != state.session().challenge_seen
 
 
 def _board() -> None:

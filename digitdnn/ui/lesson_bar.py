@@ -4,7 +4,8 @@ the teacher" for students, and for the teacher "Start the lesson", "Back", "Next
 The lesson lives in the class store (server_state.class_store().lessons: classroom.sqlite on one server, PostgreSQL
 across replicas): running or not, its step, the lesson file's text, and a version that every start, move and end
 raises. The bar is a fragment polling it (every LESSON_POLL_SECONDS while a lesson runs or on the teacher's page,
-else IDLE_POLL_SECONDS). When the version differs from the one the page last saw, the page keeps the step's setup
+else IDLE_POLL_SECONDS; that poll also notices a new class challenge, see challenge_board.changed). When the
+version differs from the one the page last saw, the page keeps the step's setup
 (Session.lesson_pending, unless the student switched "Follow the teacher" off) and reruns whole; apply_pending puts
 it into the widgets' keys at the top of that run, before any widget is drawn. A page opened mid-lesson so sets
 itself up for the current step. Moves are compare-and-set on the version the teacher's page showed: of two teacher
@@ -17,7 +18,7 @@ import logging
 import streamlit as st
 
 from digitdnn.classroom.lesson_file import Lesson, LessonError, load_lesson, parse_lesson
-from digitdnn.ui import page_address, server_state, state, step_setup, teacher_key
+from digitdnn.ui import challenge_board, page_address, server_state, state, step_setup, teacher_key
 from digitdnn.ui.text import plain, without_paths
 
 LESSON_POLL_SECONDS = 2.0   # a running lesson's bar (and the teacher's) asks the class store this often
@@ -68,6 +69,8 @@ def _bar() -> None:
             session.lesson_pending = step_setup.for_page(lesson, current.step, teacher)
         st.rerun(scope="app")
     if session.lesson_pending is not None:  # the teacher's own move, from a button of this fragment
+        st.rerun(scope="app")
+    if challenge_board.changed():  # a challenge opened or closed: the page shows its form and board
         st.rerun(scope="app")
     if lesson is None and not teacher:
         return

@@ -133,8 +133,9 @@ def main() -> None:
     training_sidebar()
     st.subheader("Draw a digit: the network names it as you draw", anchor=False)
     reconnected.show()
+    challenge = challenge_board.seen_now()  # before the lesson bar, whose poll asks whether it changed
     lesson_bar.show()
-    challenge_board.show()
+    challenge_board.show(challenge)
     if state.session().default_model_error:
         st.warning(state.session().default_model_error)
     layout.drawing_styles(page_address.canvas_size())
