@@ -22,7 +22,8 @@ from digitdnn.ui import challenge_board, page_address, server_state, state, step
 from digitdnn.ui.text import plain, without_paths
 
 LESSON_POLL_SECONDS = 2.0   # a running lesson's bar (and the teacher's) asks the class store this often
-IDLE_POLL_SECONDS = 5.0     # without a lesson: a start is seen within this
+IDLE_POLL_SECONDS = 10.0    # without a lesson: a start (or a new challenge) is seen within this; each poll costs
+                            # the server a fragment run per page, so an idle class polls slowly
 FOLLOW_KEY = "lesson_follow"  # students' "Follow the teacher" toggle
 NOTICE = "lesson"             # the notice slot of the teacher's buttons
 PRESENTER_STYLE = """<style>
